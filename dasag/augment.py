@@ -1,0 +1,127 @@
+"""Batched augmentations: every copy gets its own jitter, colour shift and noise.
+
+No per-sample Python loop: jitter is one gather of per-copy crop windows, colour shift and
+noise are broadcast arithmetic. Randomness comes from a generator seeded by (seed, step),
+so a step's augmentations depend on nothing but the run's seed and the step number: a run
+resumed from a checkpoint draws exactly what an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from dasag.schedules import ExponentialWarmup, Schedule, as_schedule
+
+
+@dataclass(frozen=True)
+class Strengths:
+    """The augmentation strengths in force at one step."""
+
+    jitter: int
+    color_shift: float
+    noise: float
+
+
+def step_generator(seed: int, step: int, device: torch.device | str) -> torch.Generator:
+    """A fresh generator for one step; mixing seed and step keeps runs with nearby seeds apart."""
+    g = torch.Generator(device=device)
+    g.manual_seed((int(seed) * 1_000_003 + int(step) * 7_919 + 0x5DEECE66D) % (2**63 - 1))
+    return g
+
+
+def jitter_crop(canvas: Tensor, margin: int, shifts: Tensor) -> Tensor:
+    """Crop the visible window of each copy, moved by its own (dy, dx) in [-margin, margin].
+
+    Equivalent to rolling each copy by (dy, dx) and cropping the margin, but a single gather
+    with no wrap-around (the margin absorbs the shift). ``canvas`` (N, C, S, S), ``shifts``
+    (N, 2) integer; returns (N, C, V, V) with V = S - 2*margin.
+    """
+    n, c, s, _ = canvas.shape
+    v = s - 2 * margin
+    if margin == 0 or not bool(shifts.any()):
+        return canvas[..., margin : s - margin, margin : s - margin]
+    base = torch.arange(v, device=canvas.device)
+    rows = (margin - shifts[:, 0:1]) + base  # (N, V)
+    cols = (margin - shifts[:, 1:2]) + base
+    b = torch.arange(n, device=canvas.device)[:, None, None]
+    out = canvas.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]  # (N, V, V, C)
+    return out.permute(0, 3, 1, 2)
+
+
+class Augmentations:
+    """Makes ``batch_size`` augmented copies of each image, with scheduled strengths."""
+
+    def __init__(
+        self,
+        batch_size: int = 8,
+        jitter: Schedule | float | None = None,
+        color_shift: Schedule | float = ExponentialWarmup(start=0.05, end=0.3, rate=0.03),
+        noise: Schedule | float = ExponentialWarmup(start=0.2, end=0.5, rate=0.03),
+        jitter_enabled: bool = True,
+        color_shift_enabled: bool = True,
+        noise_enabled: bool = True,
+    ) -> None:
+        """
+        Args:
+            batch_size: augmented copies per image per step.
+            jitter: max positional shift in px per step; ``None`` anneals the pyramid's
+                ``max_shift`` to exactly 0 at the last step (exponential warmup, r=0.03).
+            color_shift: s in ``x * exp(U[-s, s]) + U[-s, s]`` per copy and channel.
+            noise: standard deviation of the added Gaussian noise.
+            jitter_enabled / color_shift_enabled / noise_enabled: switch each augmentation off.
+        """
+        if batch_size < 1:
+            raise ValueError(f"augment batch_size must be a positive integer; got {batch_size}.")
+        self.batch_size = batch_size
+        self.jitter = None if jitter is None else as_schedule(jitter)
+        self.color_shift = as_schedule(color_shift)
+        self.noise = as_schedule(noise)
+        self.jitter_enabled = jitter_enabled
+        self.color_shift_enabled = color_shift_enabled
+        self.noise_enabled = noise_enabled
+
+    def jitter_schedule(self, max_shift: int) -> Schedule:
+        """The jitter schedule for a canvas with margin ``max_shift``."""
+        if self.jitter is not None:
+            return self.jitter
+        return ExponentialWarmup(start=float(max_shift), end=0.0, rate=0.03, exact_end=True)
+
+    def strengths(self, step: int, total_steps: int, max_shift: int) -> Strengths:
+        """All strengths at one step; jitter is clipped to the margin and rounded down."""
+        jitter = self.jitter_schedule(max_shift)(step, total_steps) if self.jitter_enabled else 0.0
+        return Strengths(
+            jitter=int(min(max(jitter, 0.0), max_shift)),
+            color_shift=self.color_shift(step, total_steps) if self.color_shift_enabled else 0.0,
+            noise=self.noise(step, total_steps) if self.noise_enabled else 0.0,
+        )
+
+    def __call__(self, canvas: Tensor, margin: int, strengths: Strengths, generator: torch.Generator) -> Tensor:
+        """(I, 3, S, S) canvas -> (I*batch_size, 3, V, V) augmented copies, image-major order."""
+        n_img = canvas.shape[0]
+        x = canvas.repeat_interleave(self.batch_size, dim=0)
+        n = x.shape[0]
+        dev = canvas.device
+        j = strengths.jitter
+        if j > 0:
+            shifts = torch.randint(-j, j + 1, (n, 2), generator=generator, device=dev)
+        else:
+            shifts = torch.zeros(n, 2, dtype=torch.long, device=dev)
+        x = jitter_crop(x, margin, shifts)
+        s = strengths.color_shift
+        if s > 0:
+            scale = torch.empty(n, 3, 1, 1, device=dev).uniform_(-s, s, generator=generator).exp()
+            offset = torch.empty(n, 3, 1, 1, device=dev).uniform_(-s, s, generator=generator)
+            x = x * scale.to(x.dtype) + offset.to(x.dtype)
+        if strengths.noise > 0:
+            x = x + strengths.noise * torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype)
+        assert x.shape[0] == n_img * self.batch_size
+        return x
+
+    def __repr__(self) -> str:
+        return (
+            f"Augmentations(batch_size={self.batch_size}, jitter={self.jitter}, color_shift={self.color_shift}, "
+            f"noise={self.noise}, enabled=(jitter={self.jitter_enabled}, color={self.color_shift_enabled}, noise={self.noise_enabled}))"
+        )

@@ -1,0 +1,104 @@
+"""Callbacks own the side effects of a run: schedule annealing and image export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from dasag.images import grid, write_png
+
+
+class Annealing(Callback):
+    """Evaluates every schedule (jitter, colour shift, noise, λ_aes) before each step.
+
+    Schedules are pure functions of ``(global_step, trainer.max_steps)``, so this callback
+    holds no state of its own and a resumed run continues on exactly the same curves.
+    """
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch: Any, batch_idx: int) -> None:
+        pl_module.plan = pl_module.plan_at(trainer.global_step)
+
+
+def output_dir(trainer: L.Trainer) -> Path:
+    """Where a run's files go: the logger's version folder, else ``default_root_dir``."""
+    log_dir = trainer.log_dir if trainer.loggers else None
+    return Path(log_dir or trainer.default_root_dir)
+
+
+def image_metadata(pl_module, step: int, scores: list[dict[str, float]]) -> dict[str, Any]:
+    """What a PNG carries: prompts, seed, step, scores and the resolved config."""
+    prompts = pl_module._prompts
+    return {
+        "prompts": {"positive": list(prompts.positive), "negative": list(prompts.negative)} if prompts else None,
+        "seed": pl_module.seed,
+        "step": step,
+        "scores": scores if len(scores) != 1 else scores[0],
+        "config": pl_module.run_config,
+    }
+
+
+class ImageExport(Callback):
+    """Writes PNGs (every N steps and ``final.png``) and logs the image to TensorBoard.
+
+    Every PNG carries a ``dasag`` text chunk with JSON metadata (prompts, seed, step,
+    scores, resolved config). ``final.png`` is also written when a run is interrupted
+    (Ctrl-C, an exception, a Stop button), so an image already computed is never lost.
+    With several images, ``final.png`` is a grid and ``final_XX.png`` holds each one.
+    """
+
+    def __init__(self, every_n_steps: int = 0, tensorboard_every_n_steps: int = 0, subdir: str = "images") -> None:
+        """
+        Args:
+            every_n_steps: write ``images/step_XXXXXX.png`` every N steps (0: only the final image).
+            tensorboard_every_n_steps: log the current image to TensorBoard every N steps (0: only at the end).
+            subdir: folder under the run's directory for the intermediate PNGs.
+        """
+        if every_n_steps < 0 or tensorboard_every_n_steps < 0:
+            raise ValueError(f"ImageExport every_n_steps values must be >= 0; got {every_n_steps}, {tensorboard_every_n_steps}.")
+        self.every_n_steps = every_n_steps
+        self.tensorboard_every_n_steps = tensorboard_every_n_steps
+        self.subdir = subdir
+        self.final_paths: list[Path] = []
+
+    def _write(self, trainer: L.Trainer, pl_module, path: Path, per_image: bool) -> list[Path]:
+        images = pl_module.images()
+        scores = pl_module.evaluate(images)
+        step = trainer.global_step
+        meta = image_metadata(pl_module, step, scores)
+        sheet = images[0] if images.shape[0] == 1 else grid(images)
+        written = [write_png(path, sheet, meta)]
+        if per_image and images.shape[0] > 1:
+            for i in range(images.shape[0]):
+                m = {**meta, "scores": scores[i], "image_index": i}
+                written.append(write_png(path.with_name(f"{path.stem}_{i:02d}.png"), images[i], m))
+        return written
+
+    def _tensorboard(self, trainer: L.Trainer, pl_module, tag: str) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                images = (pl_module.images().float().cpu() + 1) / 2
+                logger.experiment.add_images(tag, images.clamp(0, 1), global_step=trainer.global_step)
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if not trainer.is_global_zero:
+            return
+        step = trainer.global_step  # already incremented: steps done so far
+        if self.every_n_steps and step % self.every_n_steps == 0:
+            self._write(trainer, pl_module, output_dir(trainer) / self.subdir / f"step_{step:06d}.png", per_image=False)
+        if self.tensorboard_every_n_steps and step % self.tensorboard_every_n_steps == 0:
+            self._tensorboard(trainer, pl_module, "image")
+
+    def _final(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.is_global_zero and pl_module._prompts is not None:
+            self.final_paths = self._write(trainer, pl_module, output_dir(trainer) / "final.png", per_image=True)
+            self._tensorboard(trainer, pl_module, "final")
+
+    def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
+        self._final(trainer, pl_module)
+
+    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
+        self._final(trainer, pl_module)

@@ -1,0 +1,75 @@
+"""What each ascent step is fed: the prompt set, once per step, for as many steps as asked.
+
+There is no dataset to learn from; the "data" of a Direct Ascent run is its prompts. The
+loader repeats them forever and ``trainer.max_steps`` alone decides how many steps run, so
+a run resumed mid-way sees exactly the same batches as one that never stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator, NamedTuple
+
+import lightning as L
+import yaml
+from torch.utils.data import DataLoader, IterableDataset
+
+
+class PromptSet(NamedTuple):
+    """Positive and negative prompts: text for text-image scorers, class names for classifiers."""
+
+    positive: tuple[str, ...]
+    negative: tuple[str, ...]
+
+
+class _RepeatPrompts(IterableDataset):
+    def __init__(self, prompts: PromptSet) -> None:
+        self.prompts = prompts
+
+    def __iter__(self) -> Iterator[PromptSet]:
+        while True:
+            yield self.prompts
+
+
+def read_prompts_file(path: str | Path) -> PromptSet:
+    """A YAML file with ``positive_prompts`` and optional ``negative_prompts`` lists."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"prompts_file {str(path)!r} does not exist.")
+    data = yaml.safe_load(path.read_text()) or {}
+    unknown = set(data) - {"positive_prompts", "negative_prompts"}
+    if unknown:
+        raise ValueError(f"prompts_file {str(path)!r} has unknown keys {sorted(unknown)}; allowed: positive_prompts, negative_prompts.")
+    return PromptSet(tuple(map(str, data.get("positive_prompts") or [])), tuple(map(str, data.get("negative_prompts") or [])))
+
+
+class PromptDataModule(L.LightningDataModule):
+    """Feeds the prompt set to every step."""
+
+    def __init__(
+        self,
+        positive_prompts: list[str] | None = None,
+        negative_prompts: list[str] | None = None,
+        prompts_file: str | None = None,
+    ) -> None:
+        """
+        Args:
+            positive_prompts: what the image should be (text, or ImageNet class names for classifiers).
+            negative_prompts: what it should not be.
+            prompts_file: a YAML file with ``positive_prompts`` / ``negative_prompts``; prompts given
+                directly are added after the file's.
+        """
+        super().__init__()
+        positive = list(positive_prompts or [])
+        negative = list(negative_prompts or [])
+        if prompts_file is not None:
+            from_file = read_prompts_file(prompts_file)
+            positive = list(from_file.positive) + positive
+            negative = list(from_file.negative) + negative
+        if any(not str(p).strip() for p in positive + negative):
+            raise ValueError("prompts must be non-empty strings; got an empty prompt.")
+        self.prompts = PromptSet(tuple(positive), tuple(negative))
+
+    def train_dataloader(self) -> DataLoader:
+        # batch_size=None: each item is one step's batch, passed through uncollated.
+        return DataLoader(_RepeatPrompts(self.prompts), batch_size=None, num_workers=0)

@@ -1,0 +1,95 @@
+"""Image conversions between tensors in [-1, 1] and 8-bit pictures."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, PngImagePlugin
+from torch import Tensor
+
+from dasag.resize import resize
+
+#: Name of the PNG text chunk holding a run's metadata.
+METADATA_KEY = "dasag"
+
+
+def to_uint8(image: Tensor) -> np.ndarray:
+    """(3, H, W) in [-1, 1] -> (H, W, 3) uint8, rounding to nearest."""
+    x = ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(1, 2, 0).cpu().numpy()
+
+
+def from_uint8(array: np.ndarray) -> Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(np.asarray(array, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
+
+
+def load_image(path: str | Path, size: int | None = None) -> Tensor:
+    """An image file -> (3, size, size) in [-1, 1] (centre-cropped to square, resized)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    s = min(w, h)
+    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    x = from_uint8(np.array(img))
+    if size is not None and x.shape[-1] != size:
+        x = resize(x.unsqueeze(0), size, "bicubic").squeeze(0).clamp(-1, 1)
+    return x
+
+
+def png_bytes(image: Tensor, metadata: dict[str, Any] | None = None) -> bytes:
+    """Encode (3, H, W) in [-1, 1] as PNG with the metadata as JSON in the ``dasag`` text chunk.
+
+    The bytes depend only on the pixels and the metadata (no timestamps), so identical runs
+    give identical files.
+    """
+    info = PngImagePlugin.PngInfo()
+    if metadata is not None:
+        info.add_text(METADATA_KEY, json.dumps(metadata, sort_keys=True, default=str))
+    buf = io.BytesIO()
+    Image.fromarray(to_uint8(image)).save(buf, format="PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def write_png(path: str | Path, image: Tensor, metadata: dict[str, Any] | None = None) -> Path:
+    """Write atomically (temp file + rename), so a crash never leaves half a PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(png_bytes(image, metadata))
+    tmp.replace(path)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``dasag`` JSON metadata of a PNG written by :func:`write_png`."""
+    with Image.open(path) as img:
+        text = img.text.get(METADATA_KEY)  # type: ignore[attr-defined]
+    if text is None:
+        raise ValueError(f"{str(path)!r} has no {METADATA_KEY!r} metadata chunk.")
+    return json.loads(text)
+
+
+def sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (images are named by content hash in the benchmark)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def grid(images: Tensor, columns: int | None = None, pad: int = 2) -> Tensor:
+    """(N, 3, H, W) -> one (3, H', W') contact sheet, white padding."""
+    n, c, h, w = images.shape
+    cols = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    out = images.new_ones(c, rows * (h + pad) + pad, cols * (w + pad) + pad)
+    for i in range(n):
+        r, k = divmod(i, cols)
+        out[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + k * (w + pad) : pad + k * (w + pad) + w] = images[i]
+    return out

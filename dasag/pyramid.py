@@ -1,0 +1,126 @@
+"""The trainable image: a stack of tensors at power-of-two resolutions.
+
+Optimising pixels directly finds adversarial noise; optimising a multi-resolution stack
+whose levels are averaged after upsampling puts most of each gradient step into coarse,
+low-frequency structure, which is what makes Direct Ascent images transfer to models that
+did not guide them (the DAS effect). This module is the only thing that trains.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from dasag.resize import MODES, resize
+
+#: Output size -> (canvas size, margin) of the DAS-AG v2 presets.
+PRESETS: dict[int, tuple[int, int]] = {384: (512, 64), 768: (1024, 128)}
+
+
+def _is_power_of_two(n: int) -> bool:
+    return n > 0 and (n & (n - 1)) == 0
+
+
+class ImagePyramid(nn.Module):
+    """``num_images`` independent images, each a pyramid of levels 1, 2, 4, ... ``max_size``.
+
+    The canvas is ``max_size`` square and carries a margin of ``max_shift`` px on every side
+    that positional jitter can move into; the visible image is ``max_size - 2*max_shift``.
+    """
+
+    def __init__(
+        self,
+        max_size: int = 512,
+        max_shift: int = 64,
+        num_images: int = 1,
+        interpolation: Literal["bilinear", "bicubic", "nearest"] = "bilinear",
+        min_size: int = 1,
+        init_image: str | None = None,
+    ) -> None:
+        """
+        Args:
+            max_size: canvas side in px, a power of two (512 for 384 px output, 1024 for 768).
+            max_shift: margin in px cropped after jitter; also the largest jitter allowed.
+            num_images: independent images optimised together in one batched forward pass.
+            interpolation: how levels are upsampled to the canvas before averaging.
+            min_size: the coarsest level's side, a power of two.
+            init_image: start from this image file instead of noise (``from_image`` inverts the render).
+        """
+        super().__init__()
+        if not _is_power_of_two(max_size):
+            raise ValueError(f"pyramid max_size must be a power of two (e.g. 256, 512, 1024); got {max_size}.")
+        if not _is_power_of_two(min_size) or min_size > max_size:
+            raise ValueError(f"pyramid min_size must be a power of two no larger than max_size={max_size}; got {min_size}.")
+        if max_shift < 0 or 2 * max_shift >= max_size:
+            raise ValueError(f"pyramid max_shift must be in [0, {(max_size - 1) // 2}] so that the canvas of {max_size} px keeps a visible image; got {max_shift}.")
+        if num_images < 1:
+            raise ValueError(f"num_images must be a positive integer; got {num_images}.")
+        if interpolation not in MODES:
+            raise ValueError(f"interpolation must be one of {', '.join(MODES)}; got {interpolation!r}.")
+        self.max_size = max_size
+        self.max_shift = max_shift
+        self.num_images = num_images
+        self.interpolation = interpolation
+        self.sizes = [2**k for k in range(int(math.log2(min_size)), int(math.log2(max_size)) + 1)]
+        # Seed formula: randn(1, 3, s, s) / s per level; finer levels start quieter.
+        self.levels = nn.ParameterList(nn.Parameter(torch.randn(num_images, 3, s, s) / s) for s in self.sizes)
+        self.init_image = init_image
+        if init_image is not None:
+            from dasag.images import load_image
+
+            self.set_image(load_image(init_image, self.visible_size))
+
+    @classmethod
+    def preset(cls, output_size: int, **kwargs) -> "ImagePyramid":
+        """The DAS-AG v2 canvas for 384 or 768 px output."""
+        if output_size not in PRESETS:
+            raise ValueError(f"preset output size must be one of {sorted(PRESETS)}; got {output_size}.")
+        max_size, max_shift = PRESETS[output_size]
+        return cls(max_size=max_size, max_shift=max_shift, **kwargs)
+
+    @property
+    def visible_size(self) -> int:
+        return self.max_size - 2 * self.max_shift
+
+    def canvas(self) -> Tensor:
+        """Average of all levels upsampled to the canvas, through tanh: (num_images, 3, S, S) in [-1, 1]."""
+        total = None
+        for level in self.levels:
+            up = resize(level, self.max_size, self.interpolation, antialias=False)
+            total = up if total is None else total + up
+        return torch.tanh(total / len(self.levels))
+
+    def crop(self, canvas: Tensor) -> Tensor:
+        """The visible image: the canvas without its margin."""
+        m = self.max_shift
+        return canvas[..., m : self.max_size - m, m : self.max_size - m]
+
+    def forward(self) -> Tensor:
+        """The visible images in [-1, 1], (num_images, 3, V, V)."""
+        return self.crop(self.canvas())
+
+    @torch.no_grad()
+    def set_image(self, image: Tensor) -> None:
+        """Make ``forward()`` return ``image`` (the inverse of the render).
+
+        ``image`` is (3, V, V) or (num_images, 3, V, V) in [-1, 1] at the visible size. The
+        margin is filled by reflection; all the signal goes to the finest level (which is
+        not resampled), scaled by the number of levels because the render averages them.
+        """
+        if image.dim() == 3:
+            image = image.unsqueeze(0)
+        v = self.visible_size
+        if image.shape[-2:] != (v, v):
+            raise ValueError(f"init image must be {v}x{v} px (the visible size); got {tuple(image.shape[-2:])}.")
+        image = image.expand(self.num_images, -1, -1, -1).to(self.levels[-1])
+        m = self.max_shift
+        if m:
+            image = torch.nn.functional.pad(image, (m, m, m, m), mode="reflect" if m < v else "replicate")
+        eps = 1e-6
+        target = torch.atanh(image.clamp(-1 + eps, 1 - eps)) * len(self.levels)
+        for level in self.levels[:-1]:
+            level.zero_()
+        self.levels[-1].copy_(target)
