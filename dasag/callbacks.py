@@ -10,6 +10,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from dasag.images import grid, write_png
+from dasag.metrics import summarize
 
 
 class Annealing(Callback):
@@ -37,6 +38,7 @@ def image_metadata(pl_module, step: int, scores: list[dict[str, float]]) -> dict
         "seed": pl_module.seed,
         "step": step,
         "scores": scores if len(scores) != 1 else scores[0],
+        "metrics": summarize(scores),
         "config": pl_module.run_config,
     }
 

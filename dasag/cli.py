@@ -23,6 +23,7 @@ import yaml
 from lightning.pytorch.cli import LightningCLI
 
 from dasag.data import PromptDataModule
+from dasag.weights import use_weight_locations, weight_locations
 from dasag.module import DirectAscent
 
 #: Keys of a run's config that decide the image; paths and logging settings are left out
@@ -156,14 +157,27 @@ class DasagCLI(LightningCLI):
         self.model.run_config = image_config(resolved, int(config.trainer.max_steps))
 
 
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost cause: jsonargparse wraps a constructor's one-sentence ``ValueError``
+    in a long "does not validate against any of the Union subtypes" report."""
+    while (error.__cause__ or error.__context__) is not None:
+        inner = error.__cause__ or error.__context__
+        if not isinstance(inner, (ValueError, FileNotFoundError)):
+            break
+        error = inner
+    return error
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cli.py`` and the ``dasag`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*IterableDataset.*__len__.*")
+    for noise in (".*does not have many workers.*", ".*IterableDataset.*__len__.*", ".*module\\(s\\) in eval mode.*", ".*args parameter is intended.*"):
+        warnings.filterwarnings("ignore", message=noise)
+    # Weight locations (SIGLIP_MODEL_PATH, ... and ./.env) are read here, once, at the edge.
+    use_weight_locations(weight_locations(os.environ, Path.cwd() / ".env"))
     try:
         DasagCLI(args=expand_config_args(argv))
     except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {root_cause(e)}", file=sys.stderr)
         return 2
     return 0

@@ -20,7 +20,9 @@ from torch import Tensor
 
 from dasag.augment import Augmentations, Strengths, step_generator
 from dasag.data import PromptSet
+from dasag.metrics import score_metrics, update_from_values
 from dasag.objective import Objective, Terms
+from dasag.perf import CompileParts, check_compile_parts
 from dasag.pyramid import ImagePyramid
 from dasag.scorers.base import Scorer
 from dasag.scorers.ensemble import ScorerEnsemble
@@ -53,6 +55,8 @@ class DirectAscent(L.LightningModule):
         lr_min_ratio: float = 0.01,
         scorer_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto",
         seed: int | None = None,
+        compile: CompileParts = "none",
+        activation_checkpointing: bool = False,
     ) -> None:
         """
         Args:
@@ -66,6 +70,10 @@ class DirectAscent(L.LightningModule):
                 The pyramid and the loss stay in fp32.
             seed: seeds the per-step augmentation draws; defaults to the global seed
                 (``--seed_everything``) at construction.
+            compile: ``torch.compile`` the scorer, the render/augment path, both (``all``) or
+                nothing; same results, applied once after the scorer loads (see docs/performance.md).
+            activation_checkpointing: recompute the scorer's blocks in the backward pass instead
+                of storing their activations: less memory for large batches, one extra forward.
         """
         super().__init__()
         if not 0 < lr_min_ratio <= 1:
@@ -76,14 +84,25 @@ class DirectAscent(L.LightningModule):
         self.scorer = scorer if isinstance(scorer, ScorerEnsemble) else ScorerEnsemble([scorer])
         self.augment = augment or Augmentations()
         self.objective = objective or Objective()
+        if self.objective.prompt_weight == 0:
+            # Prompt-free generation (aesthetic / style terms only): an empty prompt list is valid.
+            for member in self.scorer.members:
+                member.require_positive = False
+        self.objective.bind(self.scorer)  # extra terms check the scorer now, before weights load
         self.optimizer_factory = optimizer
         self.lr_min_ratio = lr_min_ratio
         self.scorer_precision = scorer_precision
         self.seed = int(torch.initial_seed() if seed is None else seed) % (2**63 - 1)
+        self.compile_parts = check_compile_parts(compile)
+        self.activation_checkpointing = activation_checkpointing
+        self._speedups_applied = False
+        self._render_fn: Any = None  # compiled pyramid.canvas / augment when compile is render or all
+        self._augment_fn: Any = None
         self.plan: Plan | None = None
         #: The resolved run configuration (set by the CLI or the app) written into image metadata.
         self.run_config: dict[str, Any] | None = None
         self._prompts: PromptSet | None = None
+        self.train_metrics = score_metrics().clone(prefix="train/metric/")
 
     # ---------------------------------------------------------------- set-up
     @property
@@ -108,6 +127,23 @@ class DirectAscent(L.LightningModule):
             self.scorer.prepare(prompts.positive, prompts.negative)
             self.scorer.to(self.device)
             self._prompts = prompts
+            self._apply_speedups()
+
+    def _apply_speedups(self) -> None:
+        """The ``compile`` and ``activation_checkpointing`` switches, once, after the scorer loaded."""
+        if self._speedups_applied:
+            return
+        self._speedups_applied = True
+        from dasag import perf
+
+        for member in self.scorer.members:
+            if self.activation_checkpointing:
+                perf.checkpoint_blocks(member)
+            if perf.compiles_scorer(self.compile_parts):
+                perf.compile_module(member)
+        if perf.compiles_render(self.compile_parts):
+            self._render_fn = perf.compile_function(self.pyramid.canvas)
+            self._augment_fn = perf.compile_function(self.augment.__call__)
 
     def setup(self, stage: str) -> None:
         _ = self.total_steps  # fail early on a missing/invalid max_steps
@@ -162,21 +198,22 @@ class DirectAscent(L.LightningModule):
             aesthetic_weight=self.objective.aesthetic_weight_at(step, total),
         )
 
-    def ascent_terms(self, plan: Plan, extra: dict[str, Tensor] | None = None) -> Terms:
+    def ascent_terms(self, plan: Plan) -> Terms:
         """Render, augment, score and combine: the loss terms of one step."""
-        canvas = self.pyramid.canvas()
+        canvas = (self._render_fn or self.pyramid.canvas)()
         images = self.pyramid.crop(canvas)
         generator = step_generator(self.seed, plan.step, canvas.device)
-        copies = self.augment(canvas, self.pyramid.max_shift, plan.strengths, generator)
+        copies = (self._augment_fn or self.augment)(canvas, self.pyramid.max_shift, plan.strengths, generator)
         with self.autocast():
             members = self.scorer(copies)
-        return self.objective(members, images, self.pyramid.num_images, plan.aesthetic_weight, extra)
+        return self.objective(members, images, self.pyramid.num_images, plan.step, self.total_steps)
 
     def training_step(self, batch: PromptSet, batch_idx: int) -> Tensor:
         self.use_prompts(PromptSet(*batch))
         plan = self.plan if self.plan is not None and self.plan.step == self.global_step else self.plan_at(self.global_step)
         terms = self.ascent_terms(plan)
         loss = terms.loss.sum()
+        update_from_values(self.train_metrics, terms.values)
         if self._should_log():
             self._log_step(loss, terms, plan)
         return loss
@@ -192,6 +229,9 @@ class DirectAscent(L.LightningModule):
         for name, v in terms.values.items():
             live[name] = v.detach().mean()
         self.log_dict({f"train/{k}": v for k, v in live.items()}, prog_bar=False, on_step=True, on_epoch=False)
+        updated = {name: m.compute() for name, m in self.train_metrics.items() if m.update_count}
+        self.log_dict(updated, on_step=True, on_epoch=False)
+        self.train_metrics.reset()
         shown = {k: v for k, v in live.items() if k in ("loss", "positive", "aesthetic")}
         self.log_dict(shown, prog_bar=True, logger=False, on_step=True, on_epoch=False)
         s = plan.strengths

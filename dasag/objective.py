@@ -12,12 +12,16 @@ so each of ``num_images`` images gets exactly the gradient it would get alone.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
 from dasag.scorers.base import Scores
 from dasag.schedules import Schedule, as_schedule
+
+if TYPE_CHECKING:
+    from dasag.scorers.ensemble import ScorerEnsemble
 
 #: arctanh is applied to similarities clamped to [-ARCTANH_LIMIT, ARCTANH_LIMIT].
 ARCTANH_LIMIT = 1.0 - 1e-4
@@ -33,6 +37,27 @@ def total_variation(images: Tensor) -> Tensor:
     dh = (images[..., 1:, :] - images[..., :-1, :]).pow(2).sum(dim=(1, 2, 3))
     dw = (images[..., :, 1:] - images[..., :, :-1]).pow(2).sum(dim=(1, 2, 3))
     return dh + dw
+
+
+class Term:
+    """An extra loss term (style, reference image, ...): per-image values, already signed.
+
+    Subclasses return a (num_images,) tensor that is *added* to the loss; ``name`` keys it
+    in logs. ``members`` are the ensemble's scores on the augmented copies (image-major),
+    ``images`` the un-augmented visible images.
+    """
+
+    name: str = "term"
+
+    def bind(self, scorer: "ScorerEnsemble") -> None:
+        """Meet the run's scorer once, before any weights load (``DirectAscent.__init__``).
+
+        Terms that depend on the scorer check compatibility here (e.g. a style embedding made
+        with another model is refused) and keep it for later use; the default does nothing.
+        """
+
+    def __call__(self, members: list[tuple[float, Scores]], images: Tensor, num_images: int, step: int, total_steps: int) -> Tensor:
+        raise NotImplementedError
 
 
 @dataclass
@@ -54,6 +79,7 @@ class Objective:
         reverse_aesthetic: bool = False,
         tv_weight: float = 1e-8,
         l1_weight: float = 0.0,
+        terms: list[Term] | None = None,
     ) -> None:
         """
         Args:
@@ -63,6 +89,7 @@ class Objective:
             reverse_aesthetic: minimise the aesthetic score instead (DAS-rAG).
             tv_weight: weight of the total-variation regulariser on the visible image.
             l1_weight: weight of the L1 norm of the visible image (pulls towards grey).
+            terms: extra loss terms (e.g. a style embedding or a reference image).
         """
         for name, v in (("prompt_weight", prompt_weight), ("tv_weight", tv_weight), ("l1_weight", l1_weight)):
             if v < 0:
@@ -73,6 +100,12 @@ class Objective:
         self.reverse_aesthetic = reverse_aesthetic
         self.tv_weight = tv_weight
         self.l1_weight = l1_weight
+        self.terms = list(terms or [])
+
+    def bind(self, scorer: "ScorerEnsemble") -> None:
+        """Hand the run's scorer to every extra term (see :meth:`Term.bind`)."""
+        for term in self.terms:
+            term.bind(scorer)
 
     def aesthetic_weight_at(self, step: int, total_steps: int) -> float:
         """λ_aes at a step, with the reverse switch applied (negative under rAG)."""
@@ -90,14 +123,15 @@ class Objective:
         members: list[tuple[float, Scores]],
         images: Tensor,
         num_images: int,
-        aesthetic_weight: float,
-        extra: dict[str, Tensor] | None = None,
+        step: int,
+        total_steps: int,
     ) -> Terms:
         """Loss per image from the ensemble's scores on ``num_images * B`` copies.
 
         ``images`` are the un-augmented visible images (num_images, 3, V, V) for the
-        regularisers; ``extra`` are additional per-image loss terms (already weighted).
+        regularisers and extra terms.
         """
+        aesthetic_weight = self.aesthetic_weight_at(step, total_steps)
         loss = images.new_zeros(num_images, dtype=torch.float32)
         values: dict[str, Tensor] = {}
 
@@ -123,13 +157,14 @@ class Objective:
             l1 = images.float().abs().sum(dim=(1, 2, 3))
             values["l1"] = l1
             loss = loss + self.l1_weight * l1
-        for name, term in (extra or {}).items():
-            values[name] = term
-            loss = loss + term
+        for term in self.terms:
+            value = term(members, images, num_images, step, total_steps).float()
+            values[term.name] = value
+            loss = loss + value
         return Terms(loss=loss, values=values)
 
     def __repr__(self) -> str:
         return (
             f"Objective(prompt_weight={self.prompt_weight}, arctanh={self.arctanh}, aesthetic_weight={self.aesthetic_weight}, "
-            f"reverse_aesthetic={self.reverse_aesthetic}, tv_weight={self.tv_weight}, l1_weight={self.l1_weight})"
+            f"reverse_aesthetic={self.reverse_aesthetic}, tv_weight={self.tv_weight}, l1_weight={self.l1_weight}, terms={self.terms})"
         )

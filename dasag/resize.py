@@ -29,11 +29,12 @@ def _interpolate(x: Tensor, size: int, mode: str, antialias: bool) -> Tensor:
 @lru_cache(maxsize=64)
 def _matrix(n_in: int, n_out: int, mode: str, antialias: bool, device: str, dtype: torch.dtype) -> Tensor:
     """(n_out, n_in) matrix M with resize(x) == M @ x @ M.T for square x."""
-    eye = torch.eye(n_in, dtype=torch.float64).view(n_in, 1, n_in, 1)
+    # Resize only the first spatial axis of an identity; the second keeps its size (2, not 1:
+    # the antialiased kernels mis-handle a width of 1) and so stays untouched.
+    eye = torch.eye(n_in, dtype=torch.float64)[:, None, :, None].expand(n_in, 1, n_in, 2).contiguous()
     kwargs = {} if mode == "nearest" else {"align_corners": False, "antialias": antialias}
-    # Resize only the first spatial axis; the second has size 1 and stays the identity.
-    cols = F.interpolate(eye, size=(n_out, 1), mode=mode, **kwargs)  # (n_in, 1, n_out, 1)
-    return cols.view(n_in, n_out).T.contiguous().to(device=device, dtype=dtype)
+    cols = F.interpolate(eye, size=(n_out, 2), mode=mode, **kwargs)[:, 0, :, 0]  # (n_in, n_out)
+    return cols.T.contiguous().to(device=device, dtype=dtype)
 
 
 def resize(x: Tensor, size: int, mode: Mode = "bilinear", antialias: bool = True, use_matmul: bool | None = None) -> Tensor:

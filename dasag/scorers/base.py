@@ -56,6 +56,10 @@ class Scorer(nn.Module, ABC):
     input_size: int = 224
     #: Short name used in logs and metadata (e.g. ``"lite0"``, ``"siglip"``).
     name: str = "scorer"
+    #: ``False`` accepts an empty positive prompt list (``positive`` is then zero): prompt-free
+    #: generation driven by aesthetic or style terms. ``DirectAscent`` clears it when the
+    #: objective's ``prompt_weight`` is 0, so nobody has to set it by hand.
+    require_positive: bool = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,8 +69,11 @@ class Scorer(nn.Module, ABC):
     # ----------------------------------------------------------------- life cycle
     def validate_prompts(self, positive: Sequence[str], negative: Sequence[str]) -> None:
         """Check prompts cheaply, before any weights load; raise ``ValueError`` if bad."""
-        if not positive:
-            raise ValueError(f"scorer {self.name!r} needs at least one positive prompt; got an empty list.")
+        if not positive and self.require_positive:
+            raise ValueError(
+                f"scorer {self.name!r} needs at least one positive prompt; got an empty list "
+                "(for prompt-free generation set model.objective.init_args.prompt_weight: 0)."
+            )
 
     def load(self) -> "Scorer":
         """Read the weights once, then freeze: eval mode, no parameter requires grad."""

@@ -87,7 +87,7 @@ class EfficientNetLite(Scorer):
 
     def _prepare(self, positive: list[str], negative: list[str]) -> None:
         device = self.device
-        self.register_buffer("positive_idx", torch.tensor([resolve_class(p) for p in positive], device=device), persistent=False)
+        self.register_buffer("positive_idx", torch.tensor([resolve_class(p) for p in positive], dtype=torch.long, device=device), persistent=False)
         self.register_buffer("negative_idx", torch.tensor([resolve_class(p) for p in negative], dtype=torch.long, device=device), persistent=False)
 
     def preprocess(self, images: Tensor) -> Tensor:
@@ -115,6 +115,7 @@ class EfficientNetLite(Scorer):
         pooled = feats.float().mean(dim=(2, 3))
         logits = self.net._fc(pooled)
         values = logits.log_softmax(dim=-1) if self.score == "log_prob" else logits
-        pos = values[:, self.positive_idx].mean(dim=1)
+        # No positive prompt (prompt-free run): zero, like an empty negative list.
+        pos = values[:, self.positive_idx].mean(dim=1) if self.positive_idx.numel() else values.new_zeros(values.shape[0])
         neg = values[:, self.negative_idx].mean(dim=1) if self.negative_idx.numel() else torch.zeros_like(pos)
         return Scores(positive=pos, negative=neg, bounded=False, embedding=torch.nn.functional.normalize(pooled, dim=-1))

@@ -1,0 +1,65 @@
+"""OpenAI CLIP scorer with the LAION improved aesthetic predictor: the DAS-AG v1 scorer.
+
+``openai/clip-vit-large-patch14`` (or any CLIP checkpoint) through transformers, with the
+``sac+logos+ava1-l14-linearMSE`` head (768 -> 1024 -> 128 -> 64 -> 16 -> 1) on the
+L2-normalised projected image embedding, all from one vision forward pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from dasag.scorers.hf_common import Attention, Dtype, HFTextImageScorer, resolve_default
+from dasag.weights import CLIP_DEFAULT, LAION_AESTHETIC_URL, default_locations
+
+
+class CLIP(HFTextImageScorer):
+    """CLIP similarity to the prompts plus, optionally, the LAION aesthetic score."""
+
+    name = "clip"
+    model_class_name = "CLIPModel"
+    model_variable = "CLIP_MODEL_PATH"
+    head_variable = "CLIP_AESTHETIC_PREDICTOR_PATH"
+    download_hint = f"huggingface-cli download {CLIP_DEFAULT} --local-dir DIR"
+    default_mean = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP's own normalisation
+    default_std = (0.26862954, 0.26130258, 0.27577711)
+
+    def __init__(
+        self,
+        model: str | None = None,
+        aesthetic_head: str | None = None,
+        aesthetic: bool = True,
+        attn_implementation: Attention = "auto",
+        dtype: Dtype = "auto",
+    ) -> None:
+        """
+        Args:
+            model: hub id or local directory of a CLIP checkpoint; default: $CLIP_MODEL_PATH,
+                else ``openai/clip-vit-large-patch14``.
+            aesthetic_head: LAION ``sac+logos+ava1-l14-linearMSE.pth`` file or URL; default:
+                $CLIP_AESTHETIC_PREDICTOR_PATH, else the upstream URL.
+            aesthetic: load the aesthetic head at all (False: similarity only).
+            attn_implementation: ``auto`` (flash_attention_2 > sdpa > eager) or one backend;
+                an unavailable one falls back with one warning.
+            dtype: model weights dtype; ``auto`` = bf16 on a CUDA GPU, fp32 on CPU.
+        """
+        locations = default_locations()
+        super().__init__(
+            model=resolve_default(model, locations.clip_model, CLIP_DEFAULT),
+            aesthetic_head=resolve_default(aesthetic_head, locations.clip_aesthetic_head, LAION_AESTHETIC_URL) if aesthetic else None,
+            attn_implementation=attn_implementation,
+            dtype=dtype,
+            offline=locations.offline,
+        )
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.model.config.projection_dim
+
+    def _image_embedding(self, vision_output: Any) -> Tensor:
+        return self.model.visual_projection(vision_output.pooler_output)
+
+    def _text_embedding(self, inputs: dict[str, Tensor]) -> Tensor:
+        return self.model.text_projection(self.model.text_model(**inputs).pooler_output)

@@ -1,0 +1,69 @@
+"""SigLIP text-image scorer with the Aesthetic Predictor V2.5 head: the DAS-AG v2 scorer.
+
+``google/siglip-so400m-patch14-384`` (or any SigLIP v1 checkpoint, by hub id or local
+directory) through transformers. The head reads the L2-normalised vision pooler output, so
+one vision forward pass gives the text-image similarity and the aesthetic score.
+
+The V2.5 head is AGPL-3.0: it is not part of this package. It is read from a local ``.pth``
+(``AESTHETIC_PREDICTOR_MODEL_PATH``) or, when online, downloaded from its upstream URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from dasag.scorers.hf_common import Attention, Dtype, HFTextImageScorer, resolve_default
+from dasag.weights import AESTHETIC_V25_URL, SIGLIP_DEFAULT, default_locations
+
+
+class SigLIP(HFTextImageScorer):
+    """SigLIP similarity to the prompts plus, optionally, the Aesthetic Predictor V2.5 score."""
+
+    name = "siglip"
+    model_class_name = "SiglipModel"
+    model_variable = "SIGLIP_MODEL_PATH"
+    head_variable = "AESTHETIC_PREDICTOR_MODEL_PATH"
+    download_hint = f"huggingface-cli download {SIGLIP_DEFAULT} --local-dir DIR"
+    # SigLIP was trained on max_length-padded text with no attention mask: feed it the same.
+    text_attention_mask = False
+
+    def __init__(
+        self,
+        model: str | None = None,
+        aesthetic_head: str | None = None,
+        aesthetic: bool = True,
+        attn_implementation: Attention = "auto",
+        dtype: Dtype = "auto",
+    ) -> None:
+        """
+        Args:
+            model: hub id or local directory of a SigLIP checkpoint; default: $SIGLIP_MODEL_PATH,
+                else ``google/siglip-so400m-patch14-384``.
+            aesthetic_head: Aesthetic Predictor V2.5 ``.pth``/``.pt`` file or URL; default:
+                $AESTHETIC_PREDICTOR_MODEL_PATH (alias $AESTHETIC_PREDICTOR_PATH), else the upstream URL.
+            aesthetic: load the aesthetic head at all (False: similarity only, ``Scores.aesthetic`` is None).
+            attn_implementation: ``auto`` (flash_attention_2 > sdpa > eager, what this machine supports)
+                or one backend; an unavailable one falls back with one warning.
+            dtype: model weights dtype; ``auto`` = bf16 on a CUDA GPU, fp32 on CPU.
+        """
+        locations = default_locations()
+        super().__init__(
+            model=resolve_default(model, locations.siglip_model, SIGLIP_DEFAULT),
+            aesthetic_head=resolve_default(aesthetic_head, locations.aesthetic_head, AESTHETIC_V25_URL) if aesthetic else None,
+            attn_implementation=attn_implementation,
+            dtype=dtype,
+            offline=locations.offline,
+        )
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.model.config.vision_config.hidden_size
+
+    def _image_embedding(self, vision_output: Any) -> Tensor:
+        # SigLIP has no projection: the attention-pooled output is the image embedding.
+        return vision_output.pooler_output
+
+    def _text_embedding(self, inputs: dict[str, Tensor]) -> Tensor:
+        return self.model.text_model(**inputs).pooler_output

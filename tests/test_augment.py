@@ -1,0 +1,52 @@
+import torch
+
+from dasag.augment import Augmentations, Strengths, jitter_crop, step_generator
+from dasag.schedules import Constant
+
+
+def test_jitter_crop_is_roll_then_crop_for_every_copy():
+    canvas = torch.randn(5, 3, 16, 16)
+    shifts = torch.tensor([[0, 0], [3, -2], [-3, 3], [1, 1], [-2, 0]])
+    out = jitter_crop(canvas, 3, shifts)
+    for i, (dy, dx) in enumerate(shifts.tolist()):
+        expected = torch.roll(canvas[i], shifts=(dy, dx), dims=(1, 2))[:, 3:13, 3:13]
+        assert torch.equal(out[i], expected)
+
+
+def test_every_copy_gets_its_own_augmentation_and_draws_depend_on_seed_and_step():
+    aug = Augmentations(batch_size=6, jitter=Constant(4), color_shift=Constant(0.2), noise=Constant(0.1))
+    canvas = torch.randn(2, 3, 24, 24)
+    s = aug.strengths(0, 10, max_shift=4)
+    assert s == Strengths(jitter=4, color_shift=0.2, noise=0.1)
+    a = aug(canvas, 4, s, step_generator(7, 3, "cpu"))
+    b = aug(canvas, 4, s, step_generator(7, 3, "cpu"))
+    c = aug(canvas, 4, s, step_generator(7, 4, "cpu"))
+    assert a.shape == (12, 3, 16, 16)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    # copies of the same image differ from each other
+    assert not torch.allclose(a[0], a[1])
+
+
+def test_switches_and_zero_strength_leave_the_crop_untouched():
+    aug = Augmentations(batch_size=2, jitter_enabled=False, color_shift_enabled=False, noise_enabled=False)
+    s = aug.strengths(0, 10, max_shift=4)
+    assert s == Strengths(0, 0.0, 0.0)
+    canvas = torch.randn(1, 3, 16, 16)
+    out = aug(canvas, 4, s, step_generator(0, 0, "cpu"))
+    assert torch.equal(out[0], canvas[0, :, 4:12, 4:12]) and torch.equal(out[1], out[0])
+
+
+def test_default_jitter_anneals_margin_to_zero_and_is_clipped_to_margin():
+    aug = Augmentations()
+    assert aug.strengths(0, 50, max_shift=32).jitter == 32
+    assert aug.strengths(49, 50, max_shift=32).jitter == 0
+    big = Augmentations(jitter=Constant(100))
+    assert big.strengths(0, 50, max_shift=8).jitter == 8
+
+
+def test_augmentations_are_differentiable():
+    canvas = torch.randn(1, 3, 16, 16, requires_grad=True)
+    aug = Augmentations(batch_size=4, jitter=Constant(2), color_shift=Constant(0.1), noise=Constant(0.1))
+    out = aug(canvas, 2, aug.strengths(0, 5, 2), step_generator(1, 1, "cpu"))
+    out.sum().backward()
+    assert canvas.grad is not None and canvas.grad.abs().sum() > 0

@@ -1,0 +1,126 @@
+"""The CLI end to end on the real demo config, shrunk to a few steps on a small canvas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from dasag.cli import main
+from dasag.images import read_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = str(ROOT / "configs" / "demo.yaml")
+# Small and fast, same code path as the demo: 64 px canvas, 2 copies per step.
+SMALL = [
+    "--model.pyramid.init_args.max_size", "64",
+    "--model.pyramid.init_args.max_shift", "8",
+    "--model.augment.init_args.batch_size", "2",
+    "--trainer.enable_progress_bar", "false",
+    "--trainer.enable_model_summary", "false",
+]
+
+
+def run(root: Path, *extra: str, steps: int = 3) -> int:
+    return main(["fit", "--config", DEMO, *SMALL, "--trainer.max_steps", str(steps), "--trainer.default_root_dir", str(root), *extra])
+
+
+def final_png(root: Path) -> Path:
+    found = sorted(root.glob("lightning_logs/version_*/final.png"))
+    assert found, f"no final.png under {root}"
+    return found[-1]
+
+
+def test_demo_writes_image_metadata_checkpoint_and_tensorboard(tmp_path):
+    assert run(tmp_path, "--trainer.log_every_n_steps", "1") == 0
+    png = final_png(tmp_path)
+    meta = read_metadata(png)
+    assert meta["prompts"] == {"positive": ["goldfish"], "negative": []}
+    assert meta["seed"] == 0 and meta["step"] == 3
+    assert set(meta["scores"]) >= {"positive", "negative"}
+    assert meta["config"]["trainer"]["max_steps"] == 3
+    assert meta["config"]["model"]["scorer"]["class_path"].endswith("EfficientNetLite")
+
+    ckpts = list(tmp_path.rglob("*.ckpt"))
+    assert ckpts and all(p.stat().st_size < 100 * 2**20 for p in ckpts)
+    state = torch.load(ckpts[0], map_location="cpu", weights_only=True)["state_dict"]
+    assert state and all(k.startswith("pyramid.") for k in state), "checkpoints hold the pyramid, never the scorer"
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    ea = EventAccumulator(str(png.parent)).Reload()
+    scalars = set(ea.Tags()["scalars"])
+    assert {"train/loss", "train/positive", "schedule/jitter", "schedule/noise", "schedule/color_shift", "schedule/aesthetic_weight"} <= scalars
+    assert any(t.startswith("lr") for t in scalars)
+    assert ea.Tags()["images"], "the current image is logged to TensorBoard"
+    jitter = [e.value for e in ea.Scalars("schedule/jitter")]
+    assert jitter[0] == 8 and jitter[-1] == 0, "jitter starts at the margin and reaches exactly 0 on the last step"
+
+
+def test_same_config_and_seed_give_identical_bytes_and_seed_matters(tmp_path):
+    assert run(tmp_path / "a") == 0 and run(tmp_path / "b") == 0 and run(tmp_path / "c", "--seed_everything", "1") == 0
+    a, b, c = (final_png(tmp_path / k).read_bytes() for k in "abc")
+    assert a == b
+    assert a != c
+
+
+def test_resume_from_checkpoint_ends_with_the_same_image(tmp_path):
+    every2 = ["--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint", "--trainer.callbacks.every_n_train_steps=2",
+              "--trainer.callbacks.save_top_k=-1", "--trainer.callbacks.dirpath", str(tmp_path / "mid")]
+    assert run(tmp_path / "straight", *every2, steps=5) == 0
+    mid = tmp_path / "mid" / "epoch=0-step=2.ckpt"
+    assert mid.is_file()
+    assert run(tmp_path / "resumed", "--ckpt_path", str(mid), steps=5) == 0
+    assert final_png(tmp_path / "straight").read_bytes() == final_png(tmp_path / "resumed").read_bytes()
+
+
+def test_several_images_in_one_batched_run(tmp_path):
+    assert run(tmp_path, "--model.pyramid.init_args.num_images", "2", steps=2) == 0
+    folder = final_png(tmp_path).parent
+    assert (folder / "final_00.png").is_file() and (folder / "final_01.png").is_file()
+    assert (folder / "final_00.png").read_bytes() != (folder / "final_01.png").read_bytes()
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--trainer.max_steps", "0"], "trainer.max_steps must be a positive integer"),
+        (["--model.augment.init_args.batch_size", "0"], "batch_size must be a positive integer"),
+        (["--model.pyramid.init_args.max_shift", "40"], "max_shift must be in"),
+        (["--model.pyramid.init_args.max_size", "100"], "power of two"),
+        (["--data.positive_prompts", "[]"], "needs at least one positive prompt"),
+        (["--data.positive_prompts", "[goldfsh]"], "Closest class names: goldfish"),
+    ],
+)
+def test_bad_values_fail_in_one_sentence_before_anything_is_written(tmp_path, capsys, extra, message):
+    root = tmp_path / "out"
+    args = ["fit", "--config", DEMO, *SMALL, "--trainer.max_steps", "2", "--trainer.default_root_dir", str(root), *extra]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert not root.exists(), "a rejected config leaves no output behind"
+
+
+def test_unwritable_output_directory(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert run(blocker / "runs") == 2
+    assert "not writable" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [(["--model.pyramid.init_args.colour", "1"], "colour"), (["--trainer.max_steps", "many"], "max_steps")])
+def test_unknown_keys_and_wrong_types_are_rejected_by_the_parser(tmp_path, capsys, extra, message):
+    with pytest.raises(SystemExit) as exc:
+        run(tmp_path / "out", *extra)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_print_config(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["fit", "--config", DEMO, "--trainer.max_steps", "7", "--print_config"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "max_steps: 7" in out and "EfficientNetLite" in out

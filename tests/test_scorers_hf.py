@@ -1,0 +1,230 @@
+"""SigLIP and CLIP scorers through the real loading path, on tiny random checkpoints."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from dasag.scorers import CLIP, EfficientNetLite, ScorerEnsemble, SigLIP
+from dasag.scorers.aesthetic_head import AestheticHead
+from dasag.scorers.hf_common import choose_attention
+from dasag.weights import MissingWeightsError, load_state_dict
+
+PROMPT = "a photo of a goldfish"
+NEGATIVE = "blurred, noisy, distorted"
+
+
+def images(n: int = 2, size: int = 48, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, size, size, generator=g) * 2 - 1
+
+
+@pytest.fixture
+def siglip(tiny_weights_env) -> SigLIP:
+    scorer = SigLIP()
+    scorer.prepare([PROMPT], [NEGATIVE])
+    return scorer
+
+
+def test_siglip_loads_checkpoint_through_from_pretrained(siglip: SigLIP, tiny_siglip_dir: Path) -> None:
+    from transformers import SiglipModel
+
+    assert siglip.model_location == str(tiny_siglip_dir)  # default came from SIGLIP_MODEL_PATH
+    assert isinstance(siglip.model, SiglipModel)
+    assert siglip.input_size == siglip.model.config.vision_config.image_size == 32
+    assert siglip.image_input.mean == (0.5, 0.5, 0.5) and siglip.image_input.mode == "bicubic"
+    assert siglip.attention == "sdpa" and siglip.model.config._attn_implementation == "sdpa"
+    assert next(siglip.model.parameters()).dtype == torch.float32  # dtype=auto on CPU
+    assert siglip.head is not None and siglip.head.in_features == 32
+    assert not any(p.requires_grad for p in siglip.parameters())
+    scores = siglip(images())
+    assert scores.bounded and scores.positive.shape == scores.negative.shape == scores.aesthetic.shape == (2,)
+    assert torch.allclose(scores.embedding.norm(dim=-1), torch.ones(2), atol=1e-5)
+    assert (scores.positive.abs() <= 1).all() and (scores.negative != 0).all()
+
+
+def test_head_has_no_dropout_and_repeats_its_score(siglip: SigLIP, tiny_v25_head: Path) -> None:
+    siglip.train(True)  # a frozen scorer must ignore this
+    siglip.head.train(True)
+    x = images()
+    first, second = siglip(x).aesthetic, siglip(x).aesthetic
+    assert torch.equal(first, second)
+    assert not siglip.head.training and not any(isinstance(m, torch.nn.Dropout) for m in siglip.modules())
+    # The head is exactly the upstream layer chain (keys scoring_head.0,2,4,6,8), applied to the embedding.
+    state = load_state_dict(tiny_v25_head)
+    x_emb = siglip(x).embedding
+    ref = x_emb
+    for i in (0, 2, 4, 6, 8):
+        ref = ref @ state[f"scoring_head.{i}.weight"].T + state[f"scoring_head.{i}.bias"]
+    torch.testing.assert_close(first, ref.squeeze(-1))
+
+
+def test_gradients_reach_the_input_image_only(siglip: SigLIP) -> None:
+    x = images().requires_grad_(True)
+    s = siglip(x)
+    (-(s.positive - s.negative) - s.aesthetic / 10).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+    assert all(p.grad is None for p in siglip.parameters())
+
+
+def test_text_embeddings_are_cached(siglip: SigLIP) -> None:
+    assert siglip.text_forward_calls == 1  # positive and negative prompts: one text-tower batch
+    before = siglip.positive_emb.clone()
+    siglip.prepare([PROMPT], [NEGATIVE])  # same prompt set: nothing recomputed
+    assert siglip.text_forward_calls == 1
+    siglip.prepare([PROMPT], [NEGATIVE, "pixelated"])  # only the new prompt goes through the text tower
+    assert siglip.text_forward_calls == 2 and set(siglip._text_cache) == {PROMPT, NEGATIVE, "pixelated"}
+    assert torch.equal(siglip.positive_emb, before) and siglip.negative_emb.shape[0] == 2
+
+
+def test_overlong_prompt_is_truncated_with_a_warning(siglip: SigLIP) -> None:
+    long_a = "a photo of a goldfish " * 20 + "in the sea"
+    long_b = "a photo of a goldfish " * 20 + "on the moon"  # differs only after the token limit
+    with pytest.warns(UserWarning, match=r"prompt 'a photo of a goldfish a photo.*truncated"):
+        siglip.prepare([long_a, long_b], [])
+    a, b = siglip.positive_emb
+    assert torch.isfinite(a).all() and torch.equal(a, b)
+    assert torch.isfinite(siglip(images()).positive).all()
+
+
+def test_missing_weights_are_reported_before_anything_loads(tiny_weights_env, monkeypatch, tmp_path) -> None:
+    import transformers
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("from_pretrained must not be reached")
+
+    monkeypatch.setattr(transformers.SiglipModel, "from_pretrained", no_loading)
+
+    def error_of(**kwargs) -> str:
+        scorer = SigLIP(**kwargs)  # the constructor only resolves; the check runs before loading
+        with pytest.raises(MissingWeightsError) as err:
+            scorer.prepare([PROMPT], [])
+        message = str(err.value)
+        assert "\n" not in message and message.endswith(".")
+        return message
+
+    message = error_of(model=str(tmp_path / "no_such_model"))
+    assert "SIGLIP_MODEL_PATH" in message and "huggingface-cli download google/siglip-so400m-patch14-384" in message
+    message = error_of(model="google/siglip-so400m-patch14-384")  # offline and not cached
+    assert "not in the local Hugging Face cache" in message and "SIGLIP_MODEL_PATH" in message
+    assert "AESTHETIC_PREDICTOR_MODEL_PATH" in error_of(aesthetic_head=str(tmp_path / "missing.pth"))
+    # Nothing configured and offline: the upstream URL cannot be fetched, and the error says where it is.
+    monkeypatch.delenv("AESTHETIC_PREDICTOR_MODEL_PATH")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    message = error_of()
+    assert "discus0434/aesthetic-predictor-v2-5" in message and "AESTHETIC_PREDICTOR_MODEL_PATH" in message
+    SigLIP(aesthetic=False).validate_prompts([PROMPT], [])  # no head wanted: nothing missing
+
+
+def test_alias_variable_for_the_head(tiny_weights_env, monkeypatch, tiny_v25_head) -> None:
+    monkeypatch.delenv("AESTHETIC_PREDICTOR_MODEL_PATH")
+    monkeypatch.setenv("AESTHETIC_PREDICTOR_PATH", str(tiny_v25_head))
+    assert SigLIP().aesthetic_head_location == str(tiny_v25_head)
+
+
+class Recorder:
+    """A pickled object whose unpickling would leave a trace."""
+
+    loaded = False
+
+    def __setstate__(self, state) -> None:
+        Recorder.loaded = True
+
+
+def test_pickled_object_in_a_pt_file_is_refused(tiny_weights_env, tmp_path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"scoring_head.0.weight": torch.zeros(1, 32), "extra": Recorder()}, path)
+    scorer = SigLIP(aesthetic_head=str(path))
+    with pytest.raises(ValueError, match=r"refusing to load .*evil\.pt.*pickled"):
+        scorer.load()
+    assert not Recorder.loaded
+
+
+def test_unavailable_attention_falls_back_with_one_warning(tiny_weights_env) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scorer = SigLIP(attn_implementation="flash_attention_2", aesthetic=False).load()
+    ours = [w for w in caught if "attn_implementation" in str(w.message)]
+    assert len(ours) == 1 and "flash_attention_2" in str(ours[0].message)
+    assert scorer.attention == scorer.model.config._attn_implementation == "sdpa"
+    from transformers import SiglipModel
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # auto and eager never warn
+        assert choose_attention("auto", SiglipModel, torch.float32) == "sdpa"
+        assert choose_attention("eager", SiglipModel, torch.float32) == "eager"
+
+
+def test_bad_arguments_fail_in_the_constructor(tiny_weights_env) -> None:
+    with pytest.raises(ValueError, match=r"attn_implementation must be one of auto, flash_attention_2, sdpa, eager; got 'flash'"):
+        SigLIP(attn_implementation="flash")
+    with pytest.raises(ValueError, match=r"dtype must be one of auto, bf16, fp16, fp32; got 'float64'"):
+        SigLIP(dtype="float64")
+
+
+def test_bf16_weights_keep_fp32_scores_and_gradients(tiny_weights_env) -> None:
+    scorer = SigLIP(dtype="bf16")
+    scorer.prepare([PROMPT], [])
+    assert next(scorer.model.parameters()).dtype == torch.bfloat16
+    x = images().requires_grad_(True)
+    s = scorer(x)
+    assert s.positive.dtype == s.aesthetic.dtype == torch.float32
+    s.aesthetic.sum().backward()
+    assert x.grad.dtype == torch.float32 and x.grad.abs().sum() > 0
+
+
+def test_ensemble_of_siglip_and_lite0_with_weights(tiny_weights_env) -> None:
+    ensemble = ScorerEnsemble([SigLIP(), EfficientNetLite("lite0")], weights=[1.0, 0.25])
+    ensemble.prepare(["goldfish"], [])
+    x = images(size=64).requires_grad_(True)
+    (w_sig, s_sig), (w_lite, s_lite) = ensemble(x)
+    assert (w_sig, w_lite) == (1.0, 0.25) and ensemble.names == ["siglip", "lite0"]
+    assert s_sig.bounded and s_sig.aesthetic is not None
+    assert not s_lite.bounded and s_lite.aesthetic is None and (s_lite.positive < 0).all()  # log-probabilities
+    (-(w_sig * s_sig.positive + w_lite * s_lite.positive)).sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_clip_with_laion_head(tiny_weights_env, tiny_clip_dir: Path, tiny_laion_head: Path) -> None:
+    from transformers import CLIPModel
+
+    scorer = CLIP()
+    scorer.prepare([PROMPT], [NEGATIVE])
+    assert isinstance(scorer.model, CLIPModel) and scorer.model_location == str(tiny_clip_dir)
+    assert scorer.image_input.mean[0] == pytest.approx(0.48145466)  # read from the checkpoint
+    x = images().requires_grad_(True)
+    s = scorer(x)
+    state = load_state_dict(tiny_laion_head)
+    ref = s.embedding.detach()
+    for i in (0, 2, 4, 6, 7):
+        ref = ref @ state[f"layers.{i}.weight"].T + state[f"layers.{i}.bias"]
+    torch.testing.assert_close(s.aesthetic.detach(), ref.squeeze(-1))
+    s.aesthetic.sum().backward()
+    assert x.grad.abs().sum() > 0
+    assert torch.equal(scorer(x.detach()).aesthetic, scorer(x.detach()).aesthetic)
+
+
+def test_clip_missing_weights_name_their_variables(tiny_weights_env, tmp_path) -> None:
+    with pytest.raises(MissingWeightsError, match="CLIP_MODEL_PATH"):
+        CLIP(model=str(tmp_path / "nothing")).validate_prompts([PROMPT], [])
+    with pytest.raises(MissingWeightsError, match="CLIP_AESTHETIC_PREDICTOR_PATH"):
+        CLIP(aesthetic_head=str(tmp_path / "nothing.pth")).validate_prompts([PROMPT], [])
+
+
+def test_head_width_must_match_the_model(tiny_weights_env, tmp_path) -> None:
+    from tiny_models import build_tiny_v25_head
+
+    wrong = build_tiny_v25_head(tmp_path / "wide.pth", in_dim=48)
+    with pytest.raises(ValueError, match=r"reads 48-dim embeddings but the model makes 32-dim.*AESTHETIC_PREDICTOR_MODEL_PATH"):
+        SigLIP(aesthetic_head=str(wrong)).load()
+
+
+def test_head_rejects_a_state_dict_that_is_not_a_linear_chain() -> None:
+    with pytest.raises(ValueError, match="do not chain"):
+        AestheticHead.from_state_dict({"l.0.weight": torch.zeros(8, 4), "l.0.bias": torch.zeros(8),
+                                       "l.1.weight": torch.zeros(1, 5), "l.1.bias": torch.zeros(1)})
+    with pytest.raises(ValueError, match="unexpected key 'running_mean'"):
+        AestheticHead.from_state_dict({"running_mean": torch.zeros(3)})
