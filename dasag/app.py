@@ -1,0 +1,250 @@
+"""The DAS-AG demo as a web page: ``streamlit run dasag/app.py`` (or ``python -m dasag.app``).
+
+The page only draws controls and results. The controls fill an
+:class:`~dasag.app_settings.AppSettings`, which becomes the same config mapping a
+``cli.py fit --config`` file holds; :func:`~dasag.build.build_run` builds it through the
+CLI's own code, and :class:`~dasag.live.LiveRun` runs the real Trainer in a thread while
+this script redraws progress. Scorers are shared by every session of the process
+(``st.cache_resource``), so each model's weights load once.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+#: Session-state keys of the two prompt lists.
+LISTS = {"pos": "Positive prompts", "neg": "Negative prompts"}
+SCORER_LABELS = {
+    "lite0": "EfficientNet-Lite0 (offline, ImageNet classes)",
+    "lite1": "EfficientNet-Lite1 (offline, ImageNet classes)",
+    "lite2": "EfficientNet-Lite2 (offline, ImageNet classes)",
+    "siglip": "SigLIP + Aesthetic Predictor V2.5 (DAS-AG v2)",
+    "clip": "CLIP ViT-L/14 + LAION aesthetic (DAS-AG v1)",
+}
+SCHEDULE_LABELS = {"auto": "auto (margin → 0)", "constant": "constant", "linear": "linear", "exponential_decay": "exponential decay", "exponential_warmup": "exponential warmup"}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``dasag-app`` / ``python -m dasag.app``: start ``streamlit run`` on this file."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(Path(__file__).resolve()), *args])
+
+
+# --------------------------------------------------------------------------- page
+def page() -> None:
+    import streamlit as st
+
+    from dasag.app_settings import RESOLUTIONS, SCORERS, AppSettings, Augmentation, ScheduleSetting
+    from dasag.build import build_run, to_yaml
+    from dasag.cli import ConfigError
+    from dasag.live import LiveProgress, LiveRun, SharedScorers
+    from dasag.scorers.imagenet import class_names
+    from dasag.weights import default_locations
+
+    @st.cache_resource(show_spinner=False)
+    def shared_scorers() -> SharedScorers:
+        """One registry per process: every session reuses loaded models."""
+        return SharedScorers()
+
+    st.set_page_config(page_title="dasag: Direct Ascent Synthesis", layout="wide")
+    st.title("Direct Ascent Synthesis with Aesthetic Guidance")
+    st.caption("An image made by gradient ascent on a multi-resolution pyramid against frozen models: no generator.")
+    d = AppSettings()
+    state = st.session_state
+    for key, defaults in (("pos", d.positive_prompts), ("neg", d.negative_prompts)):
+        if f"{key}_ids" not in state:
+            state[f"{key}_ids"] = list(range(len(defaults)))
+            state[f"{key}_next"] = len(defaults)
+            for i, text in enumerate(defaults):
+                state[f"{key}_{i}"] = text
+
+    def add_row(key: str, text: str = "") -> None:
+        i = state[f"{key}_next"]
+        state[f"{key}_next"] = i + 1
+        state[f"{key}_ids"] = state[f"{key}_ids"] + [i]
+        state[f"{key}_{i}"] = text
+
+    def remove_row(key: str, i: int) -> None:
+        state[f"{key}_ids"] = [j for j in state[f"{key}_ids"] if j != i]
+
+    run: LiveRun | None = state.get("run")
+    busy = run is not None and run.running
+
+    # ------------------------------------------------------------- sidebar: settings
+    sb = st.sidebar
+    sb.header("Model")
+    scorer = sb.selectbox("Scorer", list(SCORER_LABELS), format_func=SCORER_LABELS.get, key="scorer")
+    text = SCORERS[scorer][2]
+    model_path = aesthetic_head = ""
+    if text:
+        where = default_locations()
+        configured = where.siglip_model if scorer == "siglip" else where.clip_model
+        model_path = sb.text_input("Model (hub id or local folder)", value=configured or "", key="model_path",
+                                   help="Empty: SIGLIP_MODEL_PATH / CLIP_MODEL_PATH, else the hub default (needs internet).")
+        aesthetic_head = sb.text_input("Aesthetic head (.pth)", value="", key="aesthetic_head",
+                                       help="Empty: AESTHETIC_PREDICTOR_MODEL_PATH / CLIP_AESTHETIC_PREDICTOR_PATH, else the upstream URL.")
+        if not (model_path or configured):
+            sb.warning("No local weights configured for this scorer: it loads from the hub, which needs internet.")
+    sb.header("Image")
+    resolution = sb.selectbox("Resolution (px)", list(RESOLUTIONS), index=list(RESOLUTIONS).index(d.resolution), key="resolution",
+                              help="384 and 768 are the DAS-AG v2 presets; 96/192 are quick on a CPU.")
+    interpolation = sb.selectbox("Interpolation", ["bilinear", "bicubic", "nearest"], key="interpolation")
+    sb.header("Optimisation")
+    steps = sb.number_input("Steps", min_value=1, max_value=10000, value=d.steps, step=1, key="steps")
+    batch_size = sb.number_input("Batch size (augmented copies)", min_value=1, max_value=256, value=d.batch_size, step=1, key="batch_size")
+    learning_rate = sb.number_input("Learning rate", min_value=0.0, value=d.learning_rate, step=0.01, format="%.4f", key="lr")
+    prompt_weight = sb.number_input("Text-guidance weight", min_value=0.0, value=d.prompt_weight, step=0.1, key="prompt_weight")
+    arctanh = sb.checkbox("arctanh on similarities", value=text, key=f"arctanh_{text}", help="Only affects bounded (text-image) similarities.")
+    tv_weight = sb.number_input("TV regularisation", min_value=0.0, value=d.tv_weight, format="%.2e", key="tv")
+    l1_weight = sb.number_input("L1 regularisation", min_value=0.0, value=d.l1_weight, format="%.2e", key="l1")
+    sb.header("Aesthetic guidance")
+    reverse = sb.checkbox("Reverse aesthetic (rAG)", value=False, key="reverse")
+    aesthetic = schedule_inputs(sb, "aesthetic", ScheduleSetting("exponential_decay", 0.0, 1.0, 0.02) if text else d.aesthetic, kinds=("constant", "linear", "exponential_decay", "exponential_warmup"))
+    sb.header("Augmentations")
+    margin = RESOLUTIONS[resolution][1]
+    augments: dict[str, Augmentation] = {}
+    for name, label, default in (("jitter", "Jitter (px)", d.jitter), ("color_shift", "Colour shift", d.color_shift), ("noise", "Noise σ", d.noise)):
+        with sb.expander(label):
+            on = st.checkbox("on", value=default.enabled, key=f"{name}_on")
+            kinds = ("auto", "constant", "linear", "exponential_warmup", "exponential_decay") if name == "jitter" else ("exponential_warmup", "exponential_decay", "linear", "constant")
+            seed_default = ScheduleSetting("auto", float(margin), 0.0, 0.03) if name == "jitter" else default.schedule
+            augments[name] = Augmentation(on, schedule_inputs(st, name, seed_default, kinds=kinds))
+    sb.header("Reproducibility")
+    deterministic = sb.checkbox("Deterministic mode", value=d.deterministic, key="deterministic")
+    seed = sb.number_input("Seed", min_value=0, max_value=2**32 - 1, value=d.seed, step=1, key="seed")
+    preview_every = sb.number_input("Refresh image every N steps", min_value=1, value=d.preview_every, step=1, key="preview_every")
+    output_dir = sb.text_input("Output folder", value=d.output_dir, key="output_dir")
+
+    # ------------------------------------------------------------- main: prompts
+    if not text:
+        names = list(class_names())
+        c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+        chosen = c1.selectbox("ImageNet class", names, index=names.index("goldfish"), key="imagenet_class",
+                              help="The classifier scores ImageNet classes: a prompt is a class name or an index 0..999.")
+        c2.button("Add to positive", on_click=add_row, args=("pos", chosen), key="add_class_pos", use_container_width=True)
+        c3.button("Add to negative", on_click=add_row, args=("neg", chosen), key="add_class_neg", use_container_width=True)
+    cols = st.columns(2)
+    for col, key in zip(cols, LISTS):
+        with col:
+            st.subheader(LISTS[key])
+            for i in state[f"{key}_ids"]:
+                a, b = st.columns([6, 1], vertical_alignment="bottom")
+                a.text_input(f"{LISTS[key][:-1]} {i}", key=f"{key}_{i}", label_visibility="collapsed")
+                b.button("✕", key=f"{key}_rm_{i}", on_click=remove_row, args=(key, i), help="Remove this prompt")
+            st.button("Add prompt", icon=":material/add:", key=f"{key}_add", on_click=add_row, args=(key,))
+
+    settings = AppSettings(
+        positive_prompts=[state[f"pos_{i}"] for i in state["pos_ids"]],
+        negative_prompts=[state[f"neg_{i}"] for i in state["neg_ids"]],
+        scorer=scorer, model_path=model_path, aesthetic_head=aesthetic_head, resolution=int(resolution),
+        steps=int(steps), batch_size=int(batch_size), learning_rate=float(learning_rate), prompt_weight=float(prompt_weight),
+        arctanh=bool(arctanh), reverse_aesthetic=bool(reverse), aesthetic=aesthetic, deterministic=bool(deterministic),
+        seed=int(seed), interpolation=interpolation, tv_weight=float(tv_weight), l1_weight=float(l1_weight),
+        jitter=augments["jitter"], color_shift=augments["color_shift"], noise=augments["noise"],
+        output_dir=output_dir, preview_every=int(preview_every),
+    )
+
+    # ------------------------------------------------------------- run control
+    g, s, _ = st.columns([1, 1, 4])
+    generate = g.button("Generate", type="primary", disabled=busy, key="generate")
+    stop = s.button("Stop", disabled=not busy, key="stop")
+    if stop and run is not None:
+        run.stop()
+    if generate and not busy:
+        try:
+            config = settings.to_config()
+            progress = LiveProgress(settings.preview_every)
+            built = build_run(config, [progress], share_scorer=shared_scorers(),
+                              trainer_overrides={"enable_progress_bar": False, "enable_model_summary": False})
+        except (ConfigError, ValueError) as e:
+            st.error(str(e))
+        else:
+            run = LiveRun(built, progress, shared_scorers()).start()
+            state["run"], state["run_yaml"] = run, to_yaml(config)
+            st.rerun()  # redraw with Generate disabled and Stop enabled while it runs
+
+    if run is None:
+        st.info("Set the prompts and settings, then press Generate.")
+        return
+    bar, picture = st.empty(), st.empty()
+    shown = None
+    while run.running:  # a click (Stop) interrupts this loop with a rerun; the thread goes on
+        snap = run.progress.latest
+        if snap is None:
+            bar.progress(0.0, text="waiting for the shared model (another session is generating)…" if run.waiting else "loading the model…")
+        elif snap is not shown:
+            bar.progress(snap.step / snap.total, text=progress_text(snap.step, snap.total, snap.loss, snap.scores))
+            picture.image(snap.image, caption=f"step {snap.step}", width=min(512, snap.image.shape[1] * 2))
+            shown = snap
+        time.sleep(0.3)
+    bar.empty()
+    picture.empty()
+    show_result(st, run, state.get("run_yaml", ""))
+
+
+def schedule_inputs(where, name: str, default, kinds: Sequence[str]):
+    """Schedule kind, start, end and rate widgets; returns a ScheduleSetting."""
+    from dasag.app_settings import ScheduleSetting
+
+    kinds = list(kinds)
+    kind = where.selectbox("schedule", kinds, index=kinds.index(default.kind) if default.kind in kinds else 0,
+                           format_func=SCHEDULE_LABELS.get, key=f"{name}_kind")
+    if kind == "auto":
+        return ScheduleSetting("auto", 0.0, 0.0, 0.03)
+    a, b = where.columns(2)
+    start = a.number_input("start" if kind != "constant" else "value", value=float(default.start), key=f"{name}_start", format="%.3f")
+    end = b.number_input("end", value=float(default.end), key=f"{name}_end", format="%.3f", disabled=kind == "constant")
+    rate = where.number_input("rate", value=float(default.rate), min_value=0.0, max_value=0.999, key=f"{name}_rate",
+                              format="%.3f", disabled=not kind.startswith("exponential"))
+    return ScheduleSetting(kind, float(start), float(end), float(rate))
+
+
+def progress_text(step: int, total: int, loss: float | None, scores: dict[str, float]) -> str:
+    parts = [f"step {step}/{total}"]
+    if loss is not None:
+        parts.append(f"loss {loss:.4f}")
+    parts += [f"{k} {v:.4f}" for k, v in scores.items()]
+    return " · ".join(parts)
+
+
+def show_result(st, run, run_yaml: str) -> None:
+    """The final (or stopped) image, its scores, PNG download and the reproducing config."""
+    if run.error:
+        st.error(f"The run failed: {run.error}")
+    result = run.result
+    if result is None:
+        return
+    status = f"stopped at step {result.step} of {result.total}" if result.stopped else f"finished: {result.total} steps"
+    st.subheader(f"Result ({status})")
+    left, right = st.columns([2, 1])
+    left.image(result.image, caption="final image", width=min(768, max(384, result.image.shape[1])))
+    with right:
+        for k, v in result.scores.items():
+            st.metric(k, f"{v:.4f}")
+        st.download_button("Download PNG", data=result.png, file_name="dasag.png", mime="image/png", key="download_png")
+        if result.files:
+            st.caption(f"Also written to {result.files[0]}")
+    st.subheader("Copy as config")
+    note = " (it runs all steps; this image was stopped early)" if result.stopped else ""
+    st.caption(f"Save as run.yaml and reproduce with `python cli.py fit --config run.yaml`{note}.")
+    st.code(run_yaml, language="yaml")
+    st.download_button("Download config YAML", data=run_yaml, file_name="run.yaml", mime="text/yaml", key="download_yaml")
+
+
+def _inside_streamlit() -> bool:
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:
+        return False
+    return get_script_run_ctx() is not None
+
+
+if __name__ == "__main__":
+    if _inside_streamlit():
+        page()
+    else:
+        sys.exit(main())
