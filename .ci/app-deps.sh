@@ -1,6 +1,6 @@
 # Sourced by .ci/run: what tests/test_app.py and tests/test_app_browser.py need.
 # Idempotent and quiet: installs only what is missing.
-_app_py="${PYTHON:-/work/venv/bin/python}"
+_app_py="${PYTHON:-python}"
 "$_app_py" -c "import streamlit, playwright" >/dev/null 2>&1 \
   || "$_app_py" -m pip install -q "streamlit>=1.38" "playwright>=1.45" >/dev/null
 if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
