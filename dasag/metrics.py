@@ -6,15 +6,30 @@ module logs, every ``trainer.log_every_n_steps``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from torch import Tensor
 from torchmetrics import MeanMetric, MetricCollection
 
 
-class AestheticScore(MeanMetric):
+class _DeviceMean(MeanMetric):
+    """A mean that never reads from the device on ``update``.
+
+    torchmetrics' default NaN check (``isnan(x).any()`` turned into a Python bool) would
+    force a host sync on every step; the objective already keeps its values finite
+    (clamped arctanh), so the check is disabled.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("nan_strategy", "disable")
+        super().__init__(**kwargs)
+
+
+class AestheticScore(_DeviceMean):
     """Mean aesthetic-head score (about 1..10) of the images seen since the last reset."""
 
 
-class TextImageSimilarity(MeanMetric):
+class TextImageSimilarity(_DeviceMean):
     """Mean agreement with the positive prompts minus the negative ones
     (cosine similarity for text-image scorers, log-probability for classifiers)."""
 

@@ -1,0 +1,232 @@
+"""Speed switches change how a step runs, never what it computes; the bench measures and writes.
+
+Everything runs on CPU with tiny tensors: a 4-layer random SigLIP (transformer blocks,
+attention backends) and EfficientNet-Lite0 with its real weights (convolutions,
+channels-last). The GPU rows of the bench are exercised as "skipped: needs CUDA" rows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import lightning as L
+import pytest
+import torch
+
+from dasag import Augmentations, DirectAscent, ImagePyramid, Objective, PromptDataModule, PromptSet
+from dasag.perf import HostSyncCounter, check_compile_parts, checkpoint_blocks, repeated_blocks
+from dasag.speed import RandomSigLIP, StepClock, count_step_flops, matmul_peak, scorer_seconds
+
+ROOT = Path(__file__).resolve().parents[1]
+PROMPTS = PromptSet(("a photo of a goldfish",), ("blurred",))
+
+
+def _siglip_module(batch: int = 2, **kwargs) -> DirectAscent:
+    scorer_args = {k: kwargs.pop(k) for k in ("attn_implementation", "dtype") if k in kwargs}
+    torch.manual_seed(0)
+    return DirectAscent(
+        pyramid=ImagePyramid(max_size=32, max_shift=4, num_images=2),
+        scorer=RandomSigLIP(size="tiny", **{"attn_implementation": "eager", "dtype": "fp32", **scorer_args}),
+        augment=Augmentations(batch_size=batch),
+        objective=Objective(arctanh=True, aesthetic_weight=0.5),
+        seed=0,
+        **kwargs,
+    )
+
+
+def _lite_module(**kwargs) -> DirectAscent:
+    from dasag.scorers import EfficientNetLite
+
+    scorer_args = {k: kwargs.pop(k) for k in ("channels_last",) if k in kwargs}
+    torch.manual_seed(0)
+    return DirectAscent(
+        pyramid=ImagePyramid(max_size=64, max_shift=8), scorer=EfficientNetLite("lite0", input_size=64, **scorer_args),
+        augment=Augmentations(batch_size=2), seed=0, **kwargs,
+    )
+
+
+def _loss_and_grads(module: DirectAscent, prompts: PromptSet = PROMPTS, step: int = 3) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One step's loss and pyramid gradients, without a Trainer (a stub gives max_steps)."""
+    module._trainer = SimpleNamespace(max_steps=10)
+    module.use_prompts(prompts)
+    loss = module.ascent_terms(module.plan_at(step)).loss.sum()
+    loss.backward()
+    grads = [p.grad.detach().clone() for p in module.pyramid.parameters()]
+    module.pyramid.zero_grad(set_to_none=True)
+    return loss.detach(), grads
+
+
+def _assert_close(a, b, rtol: float, atol: float) -> None:
+    (la, ga), (lb, gb) = a, b
+    torch.testing.assert_close(la, lb, rtol=rtol, atol=atol)
+    for x, y in zip(ga, gb):
+        torch.testing.assert_close(x, y, rtol=rtol, atol=atol * max(1.0, float(y.abs().max())))
+
+
+# ------------------------------------------------------------------ same result
+@pytest.fixture(scope="module")
+def siglip_eager():
+    return _loss_and_grads(_siglip_module())
+
+
+@pytest.mark.parametrize(
+    "switch, tol",
+    [
+        ({"activation_checkpointing": True}, 1e-6),
+        ({"attn_implementation": "sdpa"}, 1e-5),
+        ({"scorer_precision": "bf16"}, 5e-2),
+    ],
+    ids=["act_ckpt", "sdpa", "bf16_autocast"],
+)
+def test_siglip_switch_gives_the_eager_loss_and_gradient(siglip_eager, switch, tol):
+    got = _loss_and_grads(_siglip_module(**switch))
+    assert torch.isfinite(got[0])
+    _assert_close(got, siglip_eager, rtol=tol, atol=tol)
+
+
+def test_bf16_autocast_changes_something(siglip_eager):
+    """The bf16 comparison above is loose; make sure autocast really ran in bf16."""
+    loss, _ = _loss_and_grads(_siglip_module(scorer_precision="bf16"))
+    assert loss != siglip_eager[0]
+
+
+@pytest.mark.parametrize("switch", [{"channels_last": True}, {"activation_checkpointing": True}], ids=["channels_last", "act_ckpt"])
+def test_conv_scorer_switch_gives_the_eager_loss_and_gradient(switch):
+    prompts = PromptSet(("goldfish",), ())
+    _assert_close(_loss_and_grads(_lite_module(**switch), prompts), _loss_and_grads(_lite_module(), prompts), rtol=1e-4, atol=1e-5)
+
+
+def test_checkpointing_wraps_the_trunk_blocks_and_keeps_state_dict_keys():
+    scorer = RandomSigLIP(size="tiny", attn_implementation="eager", dtype="fp32").load()
+    keys = list(scorer.state_dict())
+    assert len(repeated_blocks(scorer)) == 4  # the tiny tower's 4 encoder layers
+    assert checkpoint_blocks(scorer) == 4
+    assert all(getattr(b, "_dasag_checkpointed", False) for b in scorer.model.vision_model.encoder.layers)
+    assert list(scorer.state_dict()) == keys
+
+
+def test_compile_option_is_validated_before_anything_loads():
+    with pytest.raises(ValueError, match="compile must be one of none, scorer, render, all; got 'yes'"):
+        check_compile_parts("yes")
+    with pytest.raises(ValueError, match="compile must be one of"):
+        _siglip_module(compile="everything")
+
+
+@pytest.mark.slow
+def test_compiled_step_gives_the_eager_loss_and_gradient_on_cpu(siglip_eager):
+    """torch.compile of the scorer and of render/augment (inductor on CPU, a C++ compiler needed)."""
+    torch._dynamo.reset()
+    module = _siglip_module(compile="all")
+    got = _loss_and_grads(module)
+    _assert_close(got, siglip_eager, rtol=1e-4, atol=1e-5)
+    assert module._augment_fn is not None
+    assert module._render_fn is None  # CPU: inductor cannot compile the render's backward (see perf.render_compiles_on)
+    # Another step: new schedule values (floats) and jitter must not break or change results.
+    again = _loss_and_grads(module, step=5)
+    _assert_close(again, _loss_and_grads(_siglip_module(), step=5), rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ host syncs
+def test_host_sync_counter_sees_reads_back_to_the_host():
+    x = torch.arange(4.0)
+    with HostSyncCounter() as counter:
+        y = x * 2  # device work only: not counted
+        y.sum().item()
+        bool(y.any())
+        y.tolist()
+        y.to("cpu")
+        _ = y.shape, y.numel()  # metadata: not counted
+    assert counter.calls == ["item", "__bool__", "tolist", "to(cpu)"]
+
+
+def _fit(module: DirectAscent, steps: int, log_every: int, callbacks=(), tmp_path: Path | None = None) -> L.Trainer:
+    trainer = L.Trainer(accelerator="cpu", max_steps=steps, log_every_n_steps=log_every, logger=False, callbacks=list(callbacks),
+                        enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                        default_root_dir=tmp_path)
+    trainer.fit(module, datamodule=PromptDataModule(positive_prompts=list(PROMPTS.positive), negative_prompts=list(PROMPTS.negative)))
+    return trainer
+
+
+def test_a_step_that_does_not_log_never_reads_from_the_device(tmp_path):
+    clock = StepClock(warmup=1, sync_probe_step=1)
+    _fit(_siglip_module(), steps=3, log_every=10, callbacks=[clock], tmp_path=tmp_path)
+    assert clock.host_syncs == [], f"host syncs inside a non-logging step: {clock.host_syncs}"
+    assert clock.steps == 2 and clock.mean > 0 and clock.median > 0
+
+
+def test_logging_happens_every_n_steps_only(tmp_path, monkeypatch):
+    logged: list[int] = []
+    original = DirectAscent._log_step
+
+    def spy(self, *args, **kwargs):
+        logged.append(self.global_step)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DirectAscent, "_log_step", spy)
+    _fit(_siglip_module(), steps=7, log_every=3, tmp_path=tmp_path)
+    assert logged == [2, 5, 6]  # every 3rd step, and the last
+
+
+# ------------------------------------------------------------------ measuring
+def test_flop_count_is_counted_and_scales_with_the_batch():
+    small, large = _siglip_module(batch=2), _siglip_module(batch=4)
+    for m in (small, large):
+        m._trainer = SimpleNamespace(max_steps=10)
+        m.use_prompts(PROMPTS)
+    f2, f4 = count_step_flops(small), count_step_flops(large)
+    assert f2 > 0
+    assert 1.8 < f4 / f2 <= 2.0  # scorer-dominated: twice the copies, nearly twice the FLOPs
+    assert all(p.grad is None for p in small.pyramid.parameters())
+
+
+def test_matmul_peak_and_scorer_time_are_positive():
+    peak = matmul_peak(torch.device("cpu"), size=128, seconds=0.05)
+    assert peak["tflops"] > 0 and peak["dtype"] == "float32"
+    m = _siglip_module()
+    m._trainer = SimpleNamespace(max_steps=10)
+    m.use_prompts(PROMPTS)
+    assert scorer_seconds(m, steps=2) > 0
+
+
+def test_bench_runs_end_to_end_and_writes_the_table(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "reproduce"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "bench"
+    assert bench.main(["--out", str(out), "--device", "cpu", "--steps", "2", "--warmup", "2", "--variants", "eager_fp32,act_ckpt",
+                       "--shapes", "768/8/1"]) == 0
+    data = json.loads((out / "bench.json").read_text())
+    rows = data["rows"]
+    assert data["meta"]["peak"]["tflops"] > 0
+    demo = [r for r in rows if r["family"] == "demo"]
+    assert [r["variant"] for r in demo] == ["eager_fp32", "act_ckpt"]
+    for r in demo:
+        assert r["status"] == "ok", r["status"]
+        assert r["seconds_per_step"] > 0 and r["images_per_minute"] > 0 and r["flops_per_step"] > 0
+        assert 0 < r["fraction_of_peak"] and 0 <= r["outside_scorer_fraction"] <= 1 and r["peak_memory_gb"] > 0
+        assert r["host_syncs"] == 0
+        assert r["seconds_per_image"] == pytest.approx(r["seconds_per_step"] * 60)  # demo: 60 steps, 1 image
+    assert demo[0]["speedup_vs_eager"] == pytest.approx(1.0)
+    gpu = [r for r in rows if r["family"] == "das_ag_plus"]
+    assert gpu and all(r["status"] == "skipped: needs CUDA" and r["seconds_per_step"] is None for r in gpu)
+    md = (out / "bench.md").read_text()
+    for column in ("s/step", "s/image", "images/min", "TFLOP/s", "of peak", "peak mem GB", "outside scorer", "host syncs", "vs eager"):
+        assert f"| {column} |" in md or f" {column} |" in md
+    assert "skipped: needs CUDA" in md and "skipped: needs CUDA" in capsys.readouterr().out
+
+
+def test_bench_starts_no_row_after_its_time_budget(tmp_path):
+    sys.path.insert(0, str(ROOT / "reproduce"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "bench"
+    assert bench.main(["--out", str(out), "--device", "cpu", "--families", "demo", "--variants", "eager_fp32", "--budget-s", "1e-6"]) == 0
+    (row,) = json.loads((out / "bench.json").read_text())["rows"]
+    assert row["status"].startswith("skipped: time budget") and row["seconds_per_step"] is None
