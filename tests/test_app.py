@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import pytest
 import yaml
 from PIL import Image
@@ -175,7 +176,8 @@ def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_pat
     assert yaml.safe_load(config_yaml)["trainer"]["max_steps"] == 3
     path = tmp_path / "run.yaml"
     path.write_text(config_yaml)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # Same thread count as the in-process app run: CPU conv reductions depend on it.
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
     proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(path), "--trainer.default_root_dir", str(tmp_path / "cli")],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -75,7 +75,6 @@ class EfficientNetLite(Scorer):
         net = EfficientNet.from_name(f"efficientnet-{self.variant}")
         state = torch.load(self._weights_file(), map_location="cpu", weights_only=True)
         net.load_state_dict(state)
-        net.set_swish(memory_efficient=False)  # plain x*sigmoid(x): compilable, same values
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
         self.net = net
