@@ -1,0 +1,240 @@
+"""Making one benchmark image: method config -> LightningCLI objects -> ``fit`` -> PNG + scores.
+
+Each task's configuration is the method's YAML (with its ``base:`` chain), the run's
+overrides, the task's seed and prompt, and a quiet Trainer (no logger, checkpoints or
+callbacks: the harness writes the outputs itself). Objects are built by
+:class:`~dasag.cli.DasagCLI` exactly as ``python cli.py fit`` would build them, so the
+benchmark measures the shipped configs and nothing hand-wired.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from dasag.benchmark import heldout
+from dasag.benchmark.suites import Suite, Task
+from dasag.cli import ConfigError, _load_with_bases, deep_merge, image_config
+from dasag.data import PromptSet, read_prompts_file
+from dasag.images import from_uint8, png_bytes, to_uint8
+from dasag.scorers.imagenet import resolve_class
+
+#: Trainer settings forced on every task: the harness owns all outputs.
+QUIET_TRAINER: dict[str, Any] = {
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "callbacks": [],
+    "deterministic": True,
+}
+
+
+@dataclass
+class Made:
+    """One finished image: its PNG bytes and its ``scores.csv`` row (without the hash)."""
+
+    png: bytes
+    row: dict[str, Any]
+
+
+def _resolve_prompts_file(value: str, config: Path) -> Path:
+    """A ``prompts_file`` as given, else relative to the config's folder or the repository."""
+    for candidate in (Path(value), config.parent / value, config.parent.parent / value):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"prompts_file {value!r} named by {str(config)!r} does not exist (looked in the working directory and next to the config).")
+
+
+def method_config(config_file: Path, overrides: dict[str, Any] | None = None, single_resolution: bool = False) -> dict[str, Any]:
+    """The method's merged YAML with the run's overrides; prompts inlined from their file.
+
+    Inlining makes the config (and the metadata in every PNG) self-contained and
+    independent of the working directory. ``single_resolution`` turns the pyramid into one
+    level at the canvas size (the pixel baseline), whatever size the overrides chose.
+    """
+    cfg = _load_with_bases(Path(config_file))
+    if overrides:
+        cfg = deep_merge(cfg, overrides)
+    if single_resolution:
+        pyramid = ((cfg.get("model") or {}).get("pyramid") or {}).get("init_args") or {}
+        size = pyramid.get("max_size", 512)  # ImagePyramid's default canvas
+        cfg = deep_merge(cfg, {"model": {"pyramid": {"init_args": {"min_size": size}}}})
+    data = dict(cfg.get("data") or {})
+    if data.get("prompts_file"):
+        prompts = read_prompts_file(_resolve_prompts_file(str(data.pop("prompts_file")), Path(config_file)))
+        data["positive_prompts"] = list(prompts.positive) + list(data.get("positive_prompts") or [])
+        data["negative_prompts"] = list(prompts.negative) + list(data.get("negative_prompts") or [])
+    cfg["data"] = data
+    return cfg
+
+
+def task_config(base: dict[str, Any], task: Task, steps: int | None) -> dict[str, Any]:
+    """One task's config: its seed, its prompt (if it has one) and the step budget."""
+    cfg = deep_merge(base, {"seed_everything": task.seed})
+    if steps is not None:
+        cfg = deep_merge(cfg, {"trainer": {"max_steps": steps}})
+    if task.prompt is not None:
+        cfg = deep_merge(cfg, {"data": {"positive_prompts": [task.prompt], "negative_prompts": []}})
+    return cfg
+
+
+def prompts_of(cfg: dict[str, Any]) -> PromptSet:
+    data = cfg.get("data") or {}
+    return PromptSet(tuple(data.get("positive_prompts") or ()), tuple(data.get("negative_prompts") or ()))
+
+
+def steps_of(cfg: dict[str, Any]) -> int:
+    steps = (cfg.get("trainer") or {}).get("max_steps")
+    if not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"trainer.max_steps must be a positive integer; got {steps!r}.")
+    return steps
+
+
+class Generator:
+    """Makes task images; keeps loaded guides and held-out scorers from one task to the next."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        steps: int | None = None,
+        overrides: dict[str, Any] | None = None,
+        eval_scorers: list[str] | None = None,
+        accelerator: str = "cpu",
+        device_index: int = 0,
+    ) -> None:
+        self.suite = suite
+        self.steps = steps
+        self.overrides = overrides or {}
+        self.eval_names = list(suite.heldout) + [n for n in (eval_scorers or []) if n not in suite.heldout]
+        heldout.check_names(self.eval_names)
+        self.accelerator = accelerator
+        self.device_index = device_index
+        self._method_configs: dict[str, dict[str, Any]] = {}
+        self._guides: dict[str, Any] = {}
+        self._eval: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ configuration
+    def config(self, task: Task) -> dict[str, Any]:
+        if task.method not in self._method_configs:
+            method = self.suite.method(task.method)
+            self._method_configs[task.method] = method_config(method.config, self.overrides, method.single_resolution)
+        return task_config(self._method_configs[task.method], task, self.steps)
+
+    def columns(self) -> list[str]:
+        """Every column of this run's ``scores.csv``, in order."""
+        cols = list(self.suite.key_columns) + list(self.suite.score_columns)
+        for name in self.eval_names:
+            cols += heldout.columns(name, name in heldout.CLASSIFIERS)
+        return cols + ["seconds", "device"]
+
+    def validate(self, tasks: list[Task]) -> None:
+        """Every config file, step budget and prompt checked with no model loaded."""
+        for task in tasks:
+            cfg = self.config(task)
+            steps_of(cfg)
+            prompts = prompts_of(cfg)
+            if not prompts.positive:
+                raise ConfigError(f"method {task.method!r} has no positive prompts.")
+            for name in self.eval_names:
+                scorer = heldout.EVAL_SCORERS[name]()
+                try:
+                    scorer.validate_prompts(prompts.positive, prompts.negative)
+                except ValueError as e:
+                    raise ConfigError(f"--eval-scorer {name} cannot score method {task.method!r}: {e}") from None
+
+    # ------------------------------------------------------------------ making
+    def _device(self) -> torch.device:
+        return torch.device("cuda", self.device_index) if self.accelerator == "gpu" else torch.device("cpu")
+
+    def device_name(self) -> str:
+        if self.accelerator == "gpu":
+            return torch.cuda.get_device_name(self.device_index)
+        return "cpu"
+
+    def _build(self, cfg: dict[str, Any], root: str):
+        from dasag.cli import DasagCLI
+
+        devices: Any = [self.device_index] if self.accelerator == "gpu" else 1
+        run_cfg = deep_merge(cfg, {"trainer": {**QUIET_TRAINER, "accelerator": self.accelerator, "devices": devices, "default_root_dir": root}})
+        cli = DasagCLI(args=run_cfg, run=False, save_config_callback=None)
+        # The frozen guide is loaded once per scorer config and shared by every task using it.
+        key = yaml.safe_dump((cfg.get("model") or {}).get("scorer"), sort_keys=True)
+        if key in self._guides:
+            cli.model.scorer = self._guides[key]
+        else:
+            self._guides[key] = cli.model.scorer
+        return cli.model, cli.datamodule, cli.trainer
+
+    def _eval_scorer(self, name: str):
+        if name not in self._eval:
+            self._eval[name] = heldout.EVAL_SCORERS[name]().load().to(self._device())
+        return self._eval[name]
+
+    def make(self, task: Task) -> Made:
+        """Run the task's ascent and score its (8-bit) image with the guide and held-out models."""
+        start = time.perf_counter()
+        cfg = self.config(task)
+        steps = steps_of(cfg)
+        prompts = prompts_of(cfg)
+        with tempfile.TemporaryDirectory(prefix="dasag-task-") as root:
+            model, data, trainer = self._build(cfg, root)
+            trainer.fit(model, datamodule=data)
+        image = model.images()[0].float().cpu()
+        quantised = from_uint8(to_uint8(image)).unsqueeze(0)  # score what the PNG holds
+        guide = model.evaluate(quantised.to(model.device))[0]
+        row: dict[str, Any] = {"method": task.method, "sample": task.sample, "seed": task.seed}
+        row.update(self._guide_columns(guide))
+        if task.prompt is not None:
+            row["class_name"] = task.prompt
+            row["class_index"] = resolve_class(task.prompt)
+        for name in self.eval_names:
+            row.update(heldout.score(name, self._eval_scorer(name), quantised, list(prompts.positive), list(prompts.negative)))
+        metadata = {
+            "suite": self.suite.name,
+            "method": task.method,
+            "sample": task.sample,
+            "seed": task.seed,
+            "step": steps,
+            "prompts": {"positive": list(prompts.positive), "negative": list(prompts.negative)},
+            "scores": guide,
+            "config": image_config(cfg, steps),
+        }
+        png = png_bytes(image, metadata)
+        row["seconds"] = round(time.perf_counter() - start, 3)
+        row["device"] = self.device_name()
+        return Made(png=png, row=row)
+
+    def _guide_columns(self, guide: dict[str, float]) -> dict[str, float]:
+        """The guide's own clean-image scores under the suite's column names."""
+        if "aesthetic_score" not in self.suite.score_columns:
+            return {}
+
+        def pick(field: str) -> float | None:
+            for k, v in guide.items():
+                if k == field or k.endswith("/" + field):
+                    return v
+            return None
+
+        return {"aesthetic_score": pick("aesthetic"), "pos_clip_score": pick("positive"), "neg_clip_score": pick("negative")}
+
+
+def quiet_lightning() -> None:
+    """Per-task info lines and warnings that are expected here would drown the log.
+
+    The frozen scorer is in eval mode on purpose, and the CLI is fed a dict on purpose.
+    """
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for message in (".*args parameter is intended to run from within Python.*", ".*module\\(s\\) in eval mode.*",
+                    ".*LeafSpec.*is deprecated.*", ".*does not have many workers.*", ".*IterableDataset.*__len__.*"):
+        warnings.filterwarnings("ignore", message=message)

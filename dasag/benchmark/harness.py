@@ -1,0 +1,273 @@
+"""Running a suite: plan the tasks, make the missing images (optionally sharded), check a run.
+
+Outputs under ``out``: ``images/<sha256>.png``, ``scores.csv`` (one row per finished image,
+written atomically as each finishes), ``run.json`` (the options that decide the images, so
+a re-run or ``--check`` cannot silently mix budgets), and the report files of
+:mod:`dasag.benchmark.report`. A re-run skips every ``(method, sample)`` already in
+``scores.csv``; a kill loses at most the image in progress.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from dasag.benchmark import determinism, rows
+from dasag.benchmark.generate import Generator, quiet_lightning
+from dasag.benchmark.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
+from dasag.cli import ConfigError
+
+#: Options stored in ``run.json``: changing one changes the images, so a run keeps them.
+IMAGE_OPTIONS = ("suite", "steps", "base_seed", "overrides", "threads")
+
+
+@dataclass
+class RunSpec:
+    """Everything ``reproduce/run.py`` passes on; the Python API takes the same fields."""
+
+    suite: str
+    out: Path
+    methods: list[str] | None = None
+    samples: int | None = None
+    classes: int | None = None
+    seeds: int | None = None
+    steps: int | None = None
+    #: ``None`` for steps, base_seed and overrides: continue the stored run's value, else the default.
+    base_seed: int | None = None
+    eval_scorers: list[str] = field(default_factory=list)
+    overrides: dict[str, Any] | None = None
+    devices: int = 1
+    accelerator: str = "auto"
+    #: CPU threads per worker. CPU convolution backward sums in a thread-dependent order, so
+    #: the bytes of a CPU image depend on it: it is stored with the run and reused by
+    #: re-runs and ``--check``. ``None``: the stored value, else all cores / ``devices``.
+    threads: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["out"] = str(self.out)
+        return d
+
+
+@dataclass
+class Plan:
+    """A validated spec: the suite, its narrowed tasks and the image generator's settings."""
+
+    spec: RunSpec
+    suite: Suite
+    tasks: list[Task]
+    accelerator: str
+
+    def generator(self, device_index: int = 0) -> Generator:
+        s = self.spec
+        return Generator(self.suite, s.steps, s.overrides, s.eval_scorers, self.accelerator, device_index)
+
+
+def _positive(name: str, value: int | None) -> None:
+    if value is not None and (not isinstance(value, int) or value < 1):
+        raise ConfigError(f"--{name} must be a positive integer; got {value!r}.")
+
+
+def _stored(out: Path) -> dict[str, Any] | None:
+    path = out / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def resolve_accelerator(name: str) -> str:
+    import torch
+
+    if name not in ("auto", "cpu", "gpu"):
+        raise ConfigError(f"--accelerator must be one of auto, cpu, gpu; got {name!r}.")
+    if name == "gpu" and not torch.cuda.is_available():
+        raise ConfigError("--accelerator gpu was asked for but no CUDA device is available.")
+    if name == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def plan(spec: RunSpec, for_check: bool = False) -> Plan:
+    """Validate every option and config against each other and ``out``; loads no model, writes nothing."""
+    suite = get_suite(spec.suite)
+    for name in ("samples", "classes", "seeds", "steps", "devices", "threads"):
+        _positive(name, getattr(spec, name))
+    if spec.classes is not None and spec.classes > len(TRANSFER_CLASSES):
+        raise ConfigError(f"--classes must be at most {len(TRANSFER_CLASSES)} (the fixed class list); got {spec.classes}.")
+    if suite.name != "transfer" and (spec.classes or spec.seeds):
+        raise ConfigError(f"--classes/--seeds narrow the transfer suite; for {suite.name} use --samples.")
+    if suite.name == "transfer" and spec.samples:
+        raise ConfigError("--samples narrows the das_ag_v2 suite; for transfer use --classes and --seeds.")
+    out = Path(spec.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {str(out)!r} exists and is not a directory.")
+    stored = _stored(out)
+    if stored is not None:
+        if stored.get("suite") != suite.name:
+            raise ConfigError(f"--out {str(out)!r} holds a {stored.get('suite')!r} run; got suite {suite.name!r}.")
+        # Options left unset continue the stored run; a value that differs is refused.
+        for key in ("steps", "base_seed", "overrides", "threads"):
+            if getattr(spec, key) is None:
+                setattr(spec, key, stored.get(key))
+        for key in IMAGE_OPTIONS:
+            if stored.get(key) != getattr(spec, key):
+                raise ConfigError(f"--out {str(out)!r} was made with {key}={stored.get(key)!r}; got {key}={getattr(spec, key)!r} (use the same value or another --out).")
+        if not spec.eval_scorers:
+            spec.eval_scorers = list(stored.get("eval_scorers") or [])
+        elif list(spec.eval_scorers) != list(stored.get("eval_scorers") or []):
+            raise ConfigError(f"--out {str(out)!r} was made with --eval-scorer {stored.get('eval_scorers')!r}; got {spec.eval_scorers!r} (its scores.csv has those columns).")
+    elif for_check:
+        raise ConfigError(f"--check needs a finished run in --out {str(out)!r}; it has no run.json.")
+    if spec.base_seed is None:
+        spec.base_seed = 0
+    if spec.threads is None:
+        spec.threads = max(1, (os.cpu_count() or 1) // spec.devices)
+    if not isinstance(spec.base_seed, int) or spec.base_seed < 0:
+        raise ConfigError(f"--base-seed must be a non-negative integer; got {spec.base_seed!r}.")
+    methods = spec.methods or [m.name for m in suite.methods]
+    for m in methods:
+        suite.method(m)  # unknown names fail here with the allowed list
+        if not suite.method(m).config.is_file():
+            raise ConfigError(f"the config of method {m!r}, {str(suite.method(m).config)!r}, does not exist.")
+    if suite.name == "transfer":
+        tasks = transfer_tasks(methods, spec.classes or suite.extra["default_classes"], spec.seeds or suite.extra["default_seeds"], spec.base_seed)
+    else:
+        tasks = das_ag_v2_tasks(methods, spec.samples or suite.extra["default_samples"], spec.base_seed)
+    accelerator = resolve_accelerator(spec.accelerator)
+    if accelerator == "gpu":
+        import torch
+
+        if spec.devices > torch.cuda.device_count():
+            raise ConfigError(f"--devices {spec.devices} asks for more GPUs than the {torch.cuda.device_count()} visible here.")
+    p = Plan(spec, suite, tasks, accelerator)
+    p.generator().validate(tasks)
+    return p
+
+
+# ------------------------------------------------------------------ running
+def use_threads(p: Plan) -> None:
+    """Pin this process's CPU threads to the run's value (CPU images depend on it)."""
+    if p.accelerator == "cpu":
+        import torch
+
+        torch.set_num_threads(int(p.spec.threads))
+
+
+def _write_image(out: Path, png: bytes) -> str:
+    digest = hashlib.sha256(png).hexdigest()
+    path = out / "images" / f"{digest}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(png)
+    os.replace(tmp, path)
+    return digest
+
+
+def _pending(p: Plan) -> list[Task]:
+    out = Path(p.spec.out)
+    done = rows.done_keys([rows.read_rows(out / "scores.csv")] + [rows.read_rows(f) for f in rows.part_paths(out)])
+    return [t for t in p.tasks if t.key not in done]
+
+
+def run_tasks(p: Plan, rank: int = 0, world: int = 1, device_index: int = 0, on_row: Callable[[dict], None] | None = None) -> int:
+    """Make this worker's share of the missing images (task i when i % world == rank)."""
+    out = Path(p.spec.out)
+    use_threads(p)
+    generator = p.generator(device_index)
+    target = out / "scores.csv" if world == 1 else out / rows.PARTS_DIR / f"scores.rank{rank}.csv"
+    log = rows.RowLog(target, generator.columns())
+    mine = [t for i, t in enumerate(_pending(p)) if i % world == rank]
+    for task in mine:
+        made = generator.make(task)
+        made.row["file_hash"] = _write_image(out, made.png)  # image first: a row always has its file
+        log.append(made.row)
+        print(f"[{rank}] {task.method}/{task.sample} seed {task.seed}: {made.row['seconds']:.1f}s", flush=True)
+        if on_row is not None:
+            on_row(made.row)
+    return len(mine)
+
+
+def _shard(fabric, spec_json: dict[str, Any]) -> None:
+    """One spawned worker: its own device, its own rows file."""
+    quiet_lightning()
+    determinism.enable()
+    spec = RunSpec(**{**spec_json, "out": Path(spec_json["out"])})
+    p = plan(spec)
+    run_tasks(p, fabric.global_rank, fabric.world_size, fabric.local_rank)
+    fabric.barrier()
+
+
+def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
+    """Make every missing image of ``spec``, merge the rows and write the report files."""
+    from dasag.benchmark import report
+
+    quiet_lightning()
+    p = plan(spec)
+    out = Path(spec.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stored = {k: getattr(spec, k) for k in IMAGE_OPTIONS} | {"eval_scorers": list(spec.eval_scorers)}
+    (out / "run.json").write_text(json.dumps(stored, indent=2, sort_keys=True))
+    determinism.enable()
+    if spec.devices > 1 and _pending(p):
+        from lightning.fabric import Fabric
+
+        accelerator = "cuda" if p.accelerator == "gpu" else "cpu"
+        fabric = Fabric(accelerator=accelerator, devices=spec.devices, strategy="ddp_spawn")
+        fabric.launch(_shard, spec.to_json())
+    else:
+        run_tasks(p, on_row=on_row)
+    generator = p.generator()
+    table = rows.merge(out, generator.columns(), [m.name for m in p.suite.methods])
+    report.write_all(p.suite, table, out, spec)
+    return table
+
+
+# ------------------------------------------------------------------ checking
+def check(spec: RunSpec, log: Callable[[str], None] = print) -> list[str]:
+    """Regenerate the spec's tasks and compare bytes and hashes with what ``out`` holds.
+
+    With no narrowing option every stored image is checked; with one (``methods``,
+    ``samples``, ``classes``, ``seeds``) exactly the selected tasks are, and a selected
+    task without a row is a mismatch. Returns one message per mismatch (also passed to ``log``); empty means identical.
+    """
+    quiet_lightning()
+    p = plan(spec, for_check=True)
+    out = Path(spec.out)
+    determinism.enable()
+    use_threads(p)
+    table = rows.read_rows(out / "scores.csv")
+    stored = {} if table.empty else {(str(r.method), int(r.sample)): str(r.file_hash) for r in table.itertuples()}
+    tasks = p.tasks
+    if not any(getattr(spec, k) for k in ("methods", "samples", "classes", "seeds")):
+        tasks = [t for t in tasks if t.key in stored]  # no narrowing: check what the run holds
+        if not tasks:
+            raise ConfigError(f"--out {str(out)!r} holds no finished image of suite {p.suite.name!r} to check.")
+    generator = p.generator()
+    problems: list[str] = []
+    for task in tasks:
+        name = f"{task.method}/{task.sample}"
+        if task.key not in stored:
+            problems.append(f"{name}: no row in scores.csv")
+            log(problems[-1])
+            continue
+        png = generator.make(task).png
+        digest = hashlib.sha256(png).hexdigest()
+        want = stored[task.key]
+        path = out / "images" / f"{want}.png"
+        found: list[str] = []
+        if digest != want:
+            found.append(f"{name}: regenerated sha256 {digest[:16]}... differs from scores.csv {want[:16]}...")
+        if not path.is_file():
+            found.append(f"{name}: stored image {path} is missing")
+        elif path.read_bytes() != png:
+            found.append(f"{name}: stored image {path.name} differs from the regenerated bytes (its sha256 is {hashlib.sha256(path.read_bytes()).hexdigest()[:16]}...)")
+        for msg in found:
+            log(msg)
+        if not found:
+            log(f"{name}: identical ({digest[:16]}...)")
+        problems += found
+    return problems

@@ -1,0 +1,87 @@
+"""Scoring finished images with models that did not guide them.
+
+A guide can be fooled (pixel-level optimisation finds adversarial patterns that only the
+guide believes); a model that never saw the optimisation cannot. Classifiers report top-1
+agreement with the target class and its probability; text-image scorers report their
+positive / negative similarity and, where they have a head, the aesthetic score.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from dasag.scorers.base import Scorer
+
+
+def _lite(variant: str) -> Callable[[], Scorer]:
+    def make() -> Scorer:
+        from dasag.scorers import EfficientNetLite
+
+        return EfficientNetLite(variant)
+
+    return make
+
+
+def _clip() -> Scorer:
+    from dasag.scorers import CLIP
+
+    return CLIP()
+
+
+def _siglip() -> Scorer:
+    from dasag.scorers import SigLIP
+
+    return SigLIP()
+
+
+#: Names accepted by ``--eval-scorer``; constructing one checks arguments, loads nothing.
+EVAL_SCORERS: dict[str, Callable[[], Scorer]] = {
+    "lite0": _lite("lite0"),
+    "lite1": _lite("lite1"),
+    "lite2": _lite("lite2"),
+    "clip": _clip,
+    "siglip": _siglip,
+}
+
+
+#: The ``--eval-scorer`` names that are ImageNet classifiers (top-1 and probability columns).
+CLASSIFIERS = frozenset({"lite0", "lite1", "lite2"})
+
+
+def check_names(names: list[str]) -> None:
+    for n in names:
+        if n not in EVAL_SCORERS:
+            raise ValueError(f"unknown --eval-scorer {n!r}; allowed: {', '.join(EVAL_SCORERS)}.")
+
+
+def is_classifier(scorer: Scorer) -> bool:
+    """Classifiers expose ImageNet logits; text-image scorers do not."""
+    return hasattr(scorer, "logits")
+
+
+def columns(name: str, classifier: bool, aesthetic: bool = True) -> list[str]:
+    """The ``scores.csv`` columns one held-out scorer adds."""
+    if classifier:
+        return [f"{name}_top1", f"{name}_prob"]
+    return [f"{name}_positive", f"{name}_negative"] + ([f"{name}_aesthetic"] if aesthetic else [])
+
+
+@torch.no_grad()
+def score(name: str, scorer: Scorer, images: Tensor, positive: list[str], negative: list[str]) -> dict[str, float]:
+    """One image (batch of 1) -> this scorer's held-out columns."""
+    images = images.to(scorer.device)
+    if is_classifier(scorer):
+        from dasag.scorers.imagenet import resolve_class
+
+        target = resolve_class(positive[0])
+        probs = scorer.logits(images).softmax(dim=-1)[0]
+        return {f"{name}_top1": int(int(probs.argmax()) == target), f"{name}_prob": float(probs[target])}
+    scorer.prepare(positive, negative)
+    s = scorer(images)
+    out = {f"{name}_positive": float(s.positive[0]), f"{name}_negative": float(s.negative[0])}
+    if s.aesthetic is not None:
+        out[f"{name}_aesthetic"] = float(s.aesthetic[0])
+    return out

@@ -1,0 +1,202 @@
+"""Tables, plots and ``report.md`` from ``scores.csv`` (pandas + matplotlib).
+
+``stats.csv`` for das_ag_v2 has exactly the published file's columns (method label,
+aesthetic and SigLIP similarity mean/std, sample std as pandas computes it) so the two can
+be read side by side; held-out columns, when present, follow as ``<column>_mean/_std``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from dasag.benchmark.suites import Suite
+from dasag.images import from_uint8, grid, write_png
+
+#: Columns that are not scores (never averaged).
+_NOT_SCORES = {"method", "sample", "seed", "file_hash", "class_name", "class_index", "seconds", "device"}
+
+
+def score_columns(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if c not in _NOT_SCORES]
+
+
+def stats_table(suite: Suite, table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std per method (methods in the suite's order, labelled as in the reference)."""
+    cols = score_columns(table)
+    if suite.name == "das_ag_v2":
+        renamed = table.rename(columns={"pos_clip_score": "clip_score"})
+        cols = ["aesthetic_score", "clip_score"] + [c for c in cols if c not in ("aesthetic_score", "pos_clip_score", "neg_clip_score")]
+        table = renamed
+    out = []
+    for m in suite.methods:
+        part = table[table["method"] == m.name]
+        if part.empty:
+            continue
+        row: dict[str, Any] = {"method": m.label}
+        for c in cols:
+            values = pd.to_numeric(part[c], errors="coerce")
+            row[f"{c}_mean"] = values.mean()
+            row[f"{c}_std"] = values.std()
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def reference_stats(suite: Suite) -> pd.DataFrame | None:
+    if suite.reference_stats is None or not suite.reference_stats.is_file():
+        return None
+    return pd.read_csv(suite.reference_stats)
+
+
+def scatter(suite: Suite, table: pd.DataFrame, path: Path) -> Path:
+    """One point per image, one colour per method: guide score against the other axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x, y = suite.scatter
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
+    for m in suite.methods:
+        part = table[table["method"] == m.name]
+        if not part.empty and x in part and y in part:
+            ax.scatter(part[x], part[y], label=f"{m.label} (n={len(part)})", alpha=0.75, s=28)
+    ref = reference_stats(suite)
+    if ref is not None and suite.name == "das_ag_v2":
+        ax.scatter(ref["clip_score_mean"], ref["aesthetic_score_mean"], marker="x", c="k", label="published means")
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"{suite.name}: {y} against {x}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})  # no version/timestamp in the file
+    plt.close(fig)
+    return path
+
+
+def _load_png(path: Path) -> torch.Tensor:
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return from_uint8(np.array(img.convert("RGB")))
+
+
+def top3_grid(suite: Suite, table: pd.DataFrame, out: Path, path: Path) -> Path | None:
+    """One row per method: its three best images by ``suite.rank_by`` (white where fewer)."""
+    cells: list[torch.Tensor] = []
+    size = None
+    for m in suite.methods:
+        part = table[table["method"] == m.name]
+        if part.empty:
+            continue
+        best = part.sort_values([suite.rank_by, "sample"], ascending=[False, True]).head(3)
+        row = [_load_png(out / "images" / f"{h}.png") for h in best["file_hash"]]
+        size = size or row[0].shape
+        cells += row + [torch.ones(size)] * (3 - len(row))
+    if not cells:
+        return None
+    return write_png(path, grid(torch.stack(cells), columns=3))
+
+
+def _fmt(mean: float, std: float, digits: int = 3) -> str:
+    if pd.isna(mean):
+        return "–"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if not pd.isna(std) else f"{mean:.{digits}f}"
+
+
+def _markdown_das_ag_v2(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -> list[str]:
+    ref = reference_stats(suite)
+    ref_by = {} if ref is None else {r["method"]: r for _, r in ref.iterrows()}
+    lines = ["| method | n | aesthetic (ours) | aesthetic (published) | SigLIP similarity (ours) | SigLIP similarity (published) |",
+             "|---|---|---|---|---|---|"]
+    for _, s in stats.iterrows():
+        r = ref_by.get(s["method"])
+        n = int((table["method"] == suite.methods[[m.label for m in suite.methods].index(s["method"])].name).sum())
+        lines.append(
+            f"| {s['method']} | {n} | {_fmt(s['aesthetic_score_mean'], s['aesthetic_score_std'])} | "
+            f"{_fmt(r['aesthetic_score_mean'], r['aesthetic_score_std']) if r is not None else '–'} | "
+            f"{_fmt(s['clip_score_mean'], s['clip_score_std'])} | "
+            f"{_fmt(r['clip_score_mean'], r['clip_score_std']) if r is not None else '–'} |"
+        )
+    lines += ["", "Published: `reproduce/reference/das_ag_v2_stats.csv` (5 images per method, every sample with seed 0, "
+              "SigLIP so400m + Aesthetic Predictor V2.5, 768 px). Ours: each sample its own seed."]
+    extra = [c[:-5] for c in stats.columns if c.endswith("_mean") and c[:-5] not in ("aesthetic_score", "clip_score")]
+    if extra:
+        lines += ["", "Held-out scores (models that did not guide the images):", "",
+                  "| method | " + " | ".join(extra) + " |", "|---|" + "---|" * len(extra)]
+        for _, s in stats.iterrows():
+            lines.append(f"| {s['method']} | " + " | ".join(_fmt(s[f'{c}_mean'], s[f'{c}_std']) for c in extra) + " |")
+    return lines
+
+
+def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -> list[str]:
+    guide = suite.extra.get("guide", "lite0")
+    names = [c[:-5] for c in table.columns if c.endswith("_top1")]
+    head = "| method | n | " + " | ".join(f"{n}{' (guide)' if n == guide else ''} top-1 | {n} p(target)" for n in names) + " |"
+    lines = [head, "|---|---|" + "---|---|" * len(names)]
+    for m in suite.methods:
+        part = table[table["method"] == m.name]
+        if part.empty:
+            continue
+        cells = []
+        for n in names:
+            cells.append(f"{part[f'{n}_top1'].mean():.0%}")
+            cells.append(_fmt(part[f"{n}_prob"].mean(), part[f"{n}_prob"].std()))
+        lines.append(f"| {m.label} | {len(part)} | " + " | ".join(cells) + " |")
+    held = [n for n in names if n != guide]
+    summary = []
+    for m in suite.methods:
+        part = table[table["method"] == m.name]
+        if part.empty or not held:
+            continue
+        top1 = pd.concat([part[f"{n}_top1"] for n in held]).mean()
+        prob = pd.concat([part[f"{n}_prob"] for n in held]).mean()
+        summary.append(f"- **{m.label}**: held-out ({', '.join(held)}) top-1 agreement {top1:.1%}, mean target probability {prob:.3f}")
+    lines += ["", "Held-out summary (classifiers that did not guide the images):", ""] + summary
+    lines += ["", "Reference (DESIGN.md prototype: goldfish, 60 steps, 256 px canvas, batch 8, guided by lite0): "
+              "held-out lite2 p(goldfish) = 0.82 for the pyramid, 0.001 for single-resolution pixels."]
+    return lines
+
+
+def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: dict[str, Any]) -> str:
+    lines = [f"# Benchmark `{suite.name}`", "",
+             f"Made by `python reproduce/run.py {suite.name} --out DIR` (deterministic mode; sample i has seed base_seed + i).", "",
+             "Settings: `" + json.dumps(settings, sort_keys=True) + "`", ""]
+    devices = sorted(set(map(str, table["device"]))) if "device" in table else []
+    total = float(pd.to_numeric(table.get("seconds", pd.Series(dtype=float))).sum())
+    lines += [f"Images: {len(table)}; devices: {', '.join(devices) or '–'}; compute time {total / 60:.1f} min "
+              f"(mean {total / max(len(table), 1):.1f} s per image).", ""]
+    lines += _markdown_das_ag_v2(suite, table, stats) if suite.name == "das_ag_v2" else _markdown_transfer(suite, table, stats)
+    lines += ["", "Files: `scores.csv` (one row per image), `stats.csv`, `scatter.png`, `top3.png` (three best per method, one row each), "
+              "`images/<sha256>.png` (each carries its config and scores in a `dasag` PNG text chunk).", ""]
+    return "\n".join(lines)
+
+
+def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any) -> dict[str, Path]:
+    """stats.csv, scatter.png, top3.png and report.md for the rows in ``table``."""
+    from dasag.benchmark.rows import write_atomic
+
+    out = Path(out)
+    written: dict[str, Path] = {}
+    stats = stats_table(suite, table) if not table.empty else pd.DataFrame()
+    write_atomic(out / "stats.csv", stats)
+    written["stats"] = out / "stats.csv"
+    if table.empty:
+        return written
+    written["scatter"] = scatter(suite, table, out / "scatter.png")
+    top = top3_grid(suite, table, out, out / "top3.png")
+    if top is not None:
+        written["top3"] = top
+    settings = {k: v for k, v in spec.to_json().items() if k not in ("out",)} if hasattr(spec, "to_json") else {}
+    tmp = out / ".report.md.tmp"
+    tmp.write_text(markdown(suite, table, stats, settings))
+    tmp.replace(out / "report.md")
+    written["report"] = out / "report.md"
+    return written

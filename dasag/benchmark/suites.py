@@ -1,0 +1,146 @@
+"""What a benchmark suite is: its methods (one config file each), its tasks and its columns.
+
+A *task* is one image: a method, a sample index and the seed derived from it. Seeds are
+``base_seed + index`` so every sample differs (the published benchmark reused seed 0 for
+all five), and the same index gets the same seed under every method, which makes the
+methods' comparison paired. Narrowing a suite (fewer samples, classes or methods) keeps
+each remaining task's seed, so a narrowed ``--check`` regenerates the same images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Repository root (configs live in ``configs/`` and ``reproduce/configs/``).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+#: ImageNet classes of the transfer benchmark, fixed once: distinct, unambiguous names.
+#: ``--classes N`` takes the first N, so keep the order.
+TRANSFER_CLASSES: tuple[str, ...] = (
+    "goldfish", "great white shark", "hen", "ostrich", "flamingo", "king penguin",
+    "tree frog", "African elephant", "zebra", "tiger", "macaw", "jellyfish",
+    "ladybug", "monarch", "starfish", "pineapple", "strawberry", "lemon",
+    "broccoli", "mushroom", "volcano", "daisy", "school bus", "teapot",
+)
+#: Transfer sample index = class position * stride + seed index, so seeds stay put when narrowed.
+SEED_STRIDE = 100
+
+
+@dataclass(frozen=True)
+class Method:
+    """One method of a suite: a short name, its label in tables and its config file."""
+
+    name: str
+    label: str
+    config: Path
+    #: Optimise pixels at one resolution: the pyramid's ``min_size`` is set to its ``max_size``
+    #: after every override, so the baseline always matches the pyramid's canvas and budget.
+    single_resolution: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    """One image to make: ``(method, sample)`` is its key in ``scores.csv``."""
+
+    method: str
+    sample: int
+    seed: int
+    #: The positive prompt set for this task; ``None`` keeps the method config's prompts.
+    prompt: str | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.method, self.sample)
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A named benchmark: methods, default step budget and the columns it reports."""
+
+    name: str
+    methods: tuple[Method, ...]
+    default_steps: int | None
+    #: Columns of ``scores.csv`` that identify a row and the image, before any score.
+    key_columns: tuple[str, ...]
+    #: Score columns written for every row (held-out extras are appended after these).
+    score_columns: tuple[str, ...]
+    #: Held-out scorers this suite always uses (``--eval-scorer`` adds more).
+    heldout: tuple[str, ...] = ()
+    #: Column the top-3 grid ranks by, and the scatter plot's (x, y) columns.
+    rank_by: str = ""
+    scatter: tuple[str, str] = ("", "")
+    #: Published reference: stats file shipped under ``reproduce/reference/``.
+    reference_stats: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def method(self, name: str) -> Method:
+        for m in self.methods:
+            if m.name == name:
+                return m
+        raise ValueError(f"unknown method {name!r} for suite {self.name!r}; allowed: {', '.join(m.name for m in self.methods)}.")
+
+    def label(self, name: str) -> str:
+        return self.method(name).label
+
+
+_CONFIGS = REPO_ROOT / "configs"
+_REPRO_CONFIGS = REPO_ROOT / "reproduce" / "configs"
+
+DAS_AG_V2 = Suite(
+    name="das_ag_v2",
+    methods=(
+        Method("das", "DAS", _CONFIGS / "das.yaml"),
+        Method("das_ag", "DAS-AG", _CONFIGS / "das_ag.yaml"),
+        Method("das_ag_plus", "DAS-AG+", _CONFIGS / "das_ag_plus.yaml"),
+        Method("das_rag", "DAS-rAG", _CONFIGS / "das_rag.yaml"),
+        Method("das_rag_plus", "DAS-rAG+", _CONFIGS / "das_rag_plus.yaml"),
+    ),
+    default_steps=None,  # the method configs' own max_steps (100)
+    key_columns=("method", "sample", "seed", "file_hash"),
+    score_columns=("aesthetic_score", "pos_clip_score", "neg_clip_score"),
+    rank_by="aesthetic_score",
+    scatter=("pos_clip_score", "aesthetic_score"),
+    reference_stats=REPO_ROOT / "reproduce" / "reference" / "das_ag_v2_stats.csv",
+    extra={"default_samples": 5},
+)
+
+TRANSFER = Suite(
+    name="transfer",
+    methods=(
+        Method("pyramid", "DAS pyramid", _REPRO_CONFIGS / "transfer.yaml"),
+        Method("pixel", "pixel baseline", _REPRO_CONFIGS / "transfer.yaml", single_resolution=True),
+    ),
+    default_steps=None,  # the configs' max_steps
+    key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
+    score_columns=(),
+    heldout=("lite0", "lite1", "lite2"),  # lite0 is the guide: its columns show what the guide believes
+    rank_by="lite2_prob",
+    scatter=("lite0_prob", "lite2_prob"),
+    extra={"default_classes": 20, "default_seeds": 3, "guide": "lite0"},
+)
+
+SUITES: dict[str, Suite] = {s.name: s for s in (DAS_AG_V2, TRANSFER)}
+
+
+def get_suite(name: str) -> Suite:
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; allowed: {', '.join(SUITES)}.")
+    return SUITES[name]
+
+
+def das_ag_v2_tasks(methods: list[str], samples: int, base_seed: int) -> list[Task]:
+    """``samples`` images per method; sample i has seed ``base_seed + i`` under every method."""
+    return [Task(m, i, base_seed + i) for m in methods for i in range(samples)]
+
+
+def transfer_tasks(methods: list[str], classes: int, seeds: int, base_seed: int) -> list[Task]:
+    """The first ``classes`` classes x ``seeds`` seeds per method (class-major, paired seeds)."""
+    out = []
+    for m in methods:
+        for c, name in enumerate(TRANSFER_CLASSES[:classes]):
+            for s in range(seeds):
+                index = c * SEED_STRIDE + s
+                out.append(Task(m, index, base_seed + index, prompt=name))
+    return out
