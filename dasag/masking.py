@@ -1,0 +1,115 @@
+"""Inpainting: a pyramid whose render changes only inside a mask.
+
+``MaskedPyramid`` starts from an image and blends its render with that image,
+
+    canvas = m * render(levels) + (1 - m) * original,
+
+so outside the mask (m = 0) the output *is* the original, exactly, whatever the optimiser
+does to the levels, and gradients reach the levels only through the masked region. The
+mask is a white-on-black image file (white = may change) or a box in fractions of the
+visible image. Feathering softens the mask's inner edge only, so the region outside the
+mask stays untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dasag.images import load_image
+from dasag.pyramid import ImagePyramid
+from dasag.resize import resize
+
+
+def box_mask(box: list[float], size: int) -> Tensor:
+    """(size, size) mask, 1 inside ``[x0, y0, x1, y1]`` given as fractions of the side."""
+    if len(box) != 4 or not all(0.0 <= float(v) <= 1.0 for v in box):
+        raise ValueError(f"mask box must be [x0, y0, x1, y1], each a fraction in [0, 1]; got {list(box)}.")
+    x0, y0, x1, y1 = (round(float(v) * size) for v in box)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"mask box must have x0 < x1 and y0 < y1 (and cover at least a pixel at {size} px); got {list(box)}.")
+    mask = torch.zeros(size, size)
+    mask[y0:y1, x0:x1] = 1.0
+    return mask
+
+
+def file_mask(path: str, size: int) -> Tensor:
+    """(size, size) mask from an image file: white (>= 50 % grey) may change, black stays."""
+    gray = (load_image(path).mean(dim=0, keepdim=True) + 1) / 2  # [0, 1]
+    gray = resize(gray.unsqueeze(0), size, "bilinear").squeeze(0).squeeze(0)
+    return (gray >= 0.5).float()
+
+
+def feather_inside(mask: Tensor, radius: int) -> Tensor:
+    """Soften the mask's edge by a box blur of ``radius`` px, only inside the mask."""
+    if radius == 0:
+        return mask
+    k = 2 * radius + 1
+    blurred = F.avg_pool2d(F.pad(mask[None, None], (radius,) * 4, mode="replicate"), k, stride=1)[0, 0]
+    return blurred * mask  # never positive where the hard mask is 0
+
+
+class MaskedPyramid(ImagePyramid):
+    """An image pyramid that may change only inside a mask; the rest is the init image."""
+
+    def __init__(
+        self,
+        init_image: str,
+        mask: str | None = None,
+        box: list[float] | None = None,
+        invert: bool = False,
+        feather: int = 0,
+        fill: Literal["image", "noise"] = "image",
+        max_size: int = 512,
+        max_shift: int = 64,
+        num_images: int = 1,
+        interpolation: Literal["bilinear", "bicubic", "nearest"] = "bilinear",
+        min_size: int = 1,
+    ) -> None:
+        """
+        Args:
+            init_image: the image to edit; outside the mask the output is exactly this image.
+            mask: white-on-black image file, white = the region that may change.
+            box: instead of ``mask``: ``[x0, y0, x1, y1]`` in fractions of the visible image.
+            invert: change the black region instead of the white one.
+            feather: soften the mask's inner edge over this many px (0: hard edge).
+            fill: what the masked region starts from: the image (edit it) or noise (replace it).
+            max_size / max_shift / num_images / interpolation / min_size: as :class:`ImagePyramid`.
+        """
+        if (mask is None) == (box is None):
+            raise ValueError(f"MaskedPyramid needs exactly one of mask (an image file) or box ([x0, y0, x1, y1]); got mask={mask!r}, box={box!r}.")
+        if feather < 0:
+            raise ValueError(f"MaskedPyramid feather must be a non-negative number of px; got {feather}.")
+        if fill not in ("image", "noise"):
+            raise ValueError(f"MaskedPyramid fill must be 'image' or 'noise'; got {fill!r}.")
+        super().__init__(max_size=max_size, max_shift=max_shift, num_images=num_images, interpolation=interpolation, min_size=min_size)
+        v, m = self.visible_size, self.max_shift
+        region = box_mask(box, v) if box is not None else file_mask(mask, v)
+        if invert:
+            region = 1.0 - region
+        if not bool(region.any()):
+            raise ValueError(f"MaskedPyramid mask {mask or box!r} selects no pixel (white = may change); nothing could change.")
+        region = feather_inside(region, feather)
+        image = load_image(init_image, v)
+        self.init_image, self.mask_source, self.box, self.invert, self.fill = init_image, mask, box, invert, fill
+        # Canvas-sized copies: the margin repeats the edge so jittered copies see the same blend.
+        pad = (m, m, m, m)
+        mode = "reflect" if 0 < m < v else "replicate"
+        original = F.pad(image[None], pad, mode=mode) if m else image[None]
+        canvas_mask = F.pad(region[None, None], pad, mode="replicate") if m else region[None, None]
+        # Not persistent: both are rebuilt from the config, so checkpoints stay levels-only.
+        self.register_buffer("original", original.clamp(-1, 1), persistent=False)
+        self.register_buffer("mask", canvas_mask, persistent=False)
+        if fill == "image":
+            self.set_image(image)
+
+    def canvas(self) -> Tensor:
+        rendered = super().canvas()
+        return self.mask * rendered + (1 - self.mask) * self.original
+
+    def visible_mask(self) -> Tensor:
+        """The mask at the visible size, (1, 1, V, V): 1 where the image may change."""
+        return self.crop(self.mask)

@@ -1,0 +1,112 @@
+"""Make a personal aesthetic embedding from a folder of images.
+
+    python -m dasag.personalize --images DIR --out style.pt --config configs/style.yaml
+
+The embedding is the mean of the L2-normalised image embeddings of the config's scorer
+(``model.scorer``; a member of an ensemble with ``--member``), as in Aesthetic Gradients.
+It is written with the scorer's identity so a run with another scorer refuses it. Every
+argument is checked before the scorer loads, and the file is written atomically, so a bad
+call leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from dasag.embeddings import StyleEmbedding, image_embeddings, mean_embedding, scorer_identity
+from dasag.images import load_image
+from dasag.scorers.base import Scorer
+from dasag.scorers.ensemble import ScorerEnsemble
+from dasag.terms import list_images
+
+
+def scorer_spec(config_path: str | Path) -> dict[str, Any]:
+    """``model.scorer`` of a run config (``base:`` files merged), as its YAML mapping."""
+    from dasag.cli import _load_with_bases
+
+    config = _load_with_bases(Path(config_path))
+    spec = (config.get("model") or {}).get("scorer")
+    if not isinstance(spec, dict) or "class_path" not in spec:
+        raise ValueError(f"config {str(config_path)!r} has no model.scorer with a class_path; it must name the scorer to embed with.")
+    return spec
+
+
+def build_scorer(spec: dict[str, Any], member: int = 0) -> Scorer:
+    """Instantiate the scorer a config names (no weights load yet); pick ``member`` of an ensemble."""
+    from jsonargparse import ArgumentParser
+
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_argument("--scorer", type=Scorer | ScorerEnsemble)
+    scorer = parser.instantiate_classes(parser.parse_object({"scorer": spec})).scorer
+    if isinstance(scorer, ScorerEnsemble):
+        n = len(scorer.members)
+        if not 0 <= member < n:
+            raise ValueError(f"--member must index the ensemble's {n} scorer(s) (0..{n - 1}); got {member}.")
+        return scorer.members[member]
+    if member != 0:
+        raise ValueError(f"--member applies to an ensemble scorer only; the config's scorer is a single {scorer.name!r}.")
+    return scorer
+
+
+def check_output(path: Path) -> None:
+    """A ``.pt`` file whose folder exists or can be created; checked without writing."""
+    if path.suffix != ".pt":
+        raise ValueError(f"--out must be a .pt file; got {str(path)!r}.")
+    if path.is_dir():
+        raise ValueError(f"--out {str(path)!r} is a folder; give a file name ending in .pt.")
+    anchor = path.absolute().parent
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    if not anchor.is_dir() or not os.access(anchor, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {str(path)!r} cannot be written (nearest existing folder: {str(anchor)!r}).")
+
+
+def personalize(images: str | Path, out: str | Path, config: str | Path, member: int = 0, size: int = 256) -> StyleEmbedding:
+    """Embed every image in ``images`` with the config's scorer and save the mean to ``out``."""
+    out = Path(out)
+    check_output(out)
+    files = list_images(images)
+    if size < 32:
+        raise ValueError(f"--size must be at least 32 px; got {size}.")
+    scorer = build_scorer(scorer_spec(config), member)
+    pixels = torch.stack([load_image(f, size) for f in files])  # unreadable images fail before the model loads
+    # No prompts are needed to embed images: prepare the scorer for a prompt-free pass.
+    scorer.require_positive = False
+    scorer.prepare((), ())
+    embeddings = image_embeddings(scorer, pixels)
+    style = StyleEmbedding(
+        vector=mean_embedding(embeddings),
+        scorer=scorer_identity(scorer, embedding_dim=embeddings.shape[-1]),
+        num_images=len(files),
+        source=str(out),
+    )
+    style.save(out)
+    return style
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dasag.personalize``; returns the exit status (2 on a bad argument)."""
+    parser = argparse.ArgumentParser(prog="python -m dasag.personalize", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--images", required=True, help="folder of images (png, jpg, webp, bmp) or one image file")
+    parser.add_argument("--out", required=True, help="the .pt file to write")
+    parser.add_argument("--config", required=True, help="run config whose model.scorer embeds the images")
+    parser.add_argument("--member", type=int, default=0, help="which scorer of an ensemble (default 0)")
+    parser.add_argument("--size", type=int, default=256, help="side images are centre-cropped and resized to first")
+    args = parser.parse_args(argv)
+    try:
+        style = personalize(args.images, args.out, args.config, args.member, args.size)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out}: mean of {style.num_images} image embeddings, {style.scorer.describe()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
