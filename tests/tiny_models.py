@@ -55,17 +55,26 @@ def _sentencepiece_model(directory: Path) -> Path:
     return prefix.with_suffix(".model")
 
 
-def build_tiny_siglip(directory: str | Path, seed: int = 0) -> Path:
-    """Save a tiny random ``SiglipModel`` + ``SiglipTokenizer`` + preprocessor config into ``directory``."""
+#: The so400m-patch14-384 vision tower (DAS-AG v2's scorer): same shape and cost as the real weights.
+SO400M_VISION: dict[str, int] = {"hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27,
+                                 "num_attention_heads": 16, "image_size": 384, "patch_size": 14}
+
+
+def build_tiny_siglip(directory: str | Path, seed: int = 0, vision: dict[str, int] | None = None) -> Path:
+    """Save a random ``SiglipModel`` + ``SiglipTokenizer`` + preprocessor config into ``directory``.
+
+    Tiny by default; ``vision=SO400M_VISION`` gives the full-size vision tower (the text tower
+    stays tiny: prompts are encoded once per run, so it never enters a step's cost).
+    """
     from transformers import SiglipConfig, SiglipModel, SiglipTokenizer
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer = SiglipTokenizer(vocab_file=str(_sentencepiece_model(directory)), model_max_length=TEXT_MAX_LENGTH)
+    vision = vision or {**_tower(), "image_size": IMAGE_SIZE, "patch_size": 8}
     text = {**_tower(), "vocab_size": len(tokenizer), "max_position_embeddings": TEXT_MAX_LENGTH,
-            "projection_size": EMBED_DIM, "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
+            "projection_size": vision["hidden_size"], "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
             "bos_token_id": tokenizer.eos_token_id}
-    vision = {**_tower(), "image_size": IMAGE_SIZE, "patch_size": 8}
     torch.manual_seed(seed)
     model = SiglipModel(SiglipConfig(text_config=text, vision_config=vision))
     model.save_pretrained(directory)
@@ -107,7 +116,6 @@ def build_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
     tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=TEXT_MAX_LENGTH)
     text = {**_tower(), "vocab_size": len(vocab), "max_position_embeddings": TEXT_MAX_LENGTH,
             "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
-    vision = {**_tower(), "image_size": IMAGE_SIZE, "patch_size": 8}
     torch.manual_seed(seed)
     model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=EMBED_DIM))
     model.save_pretrained(directory)
