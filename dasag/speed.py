@@ -171,6 +171,72 @@ class StepClock(Callback):
         return statistics.median(b - a for a, b in zip(self.marks, self.marks[1:]))
 
 
+class ScorerShare(Callback):
+    """Times the scorer's own forward and backward inside each real step (CPU only).
+
+    The share of a step spent outside the scorer is a small difference of two large
+    numbers, so timing the scorer separately (:func:`scorer_seconds`) and subtracting is at
+    the mercy of other processes on a shared machine. Here both are measured in the same
+    step: forward between the scorer's pre-hook and hook; backward from Lightning's
+    ``on_before_backward`` to the moment the gradient reaches the scorer's input (a tensor
+    hook), which also holds the objective's negligible backward. ``outside`` is the median
+    over the timed steps of ``1 - scorer / step interval``. On a GPU work is queued, so
+    host timestamps say nothing about the scorer; the callback records nothing there.
+    """
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = warmup
+        self.fractions: list[float] = []
+        self._handles: list[Any] = []
+        self._t: dict[str, float] = {}
+        self._scorer_time = 0.0
+        self._active = False
+
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        if pl_module.device.type != "cpu":
+            return
+        self._handles = [pl_module.scorer.register_forward_pre_hook(self._pre), pl_module.scorer.register_forward_hook(self._post)]
+
+    def _pre(self, module, args) -> None:
+        if not self._active:
+            return
+        self._t["fwd"] = time.perf_counter()
+        x = args[0] if args else None
+        if isinstance(x, Tensor) and x.requires_grad:
+            x.register_hook(self._grad_arrived)
+
+    def _post(self, module, args, output) -> None:
+        if self._active and "fwd" in self._t:
+            self._scorer_time += time.perf_counter() - self._t.pop("fwd")
+
+    def _grad_arrived(self, grad: Tensor) -> None:
+        if self._active and "bwd" in self._t:
+            self._scorer_time += time.perf_counter() - self._t.pop("bwd")
+
+    def on_before_backward(self, trainer: L.Trainer, pl_module, loss: Tensor) -> None:
+        if self._active:
+            self._t["bwd"] = time.perf_counter()
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch: Any, batch_idx: int) -> None:
+        now = time.perf_counter()
+        if self._active and "start" in self._t:  # close the previous step: start to start
+            self.fractions.append(1.0 - self._scorer_time / (now - self._t["start"]))
+        self._active = bool(self._handles) and trainer.global_step >= self.warmup
+        self._t, self._scorer_time = {"start": now}, 0.0
+
+    def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
+        if self._active and "start" in self._t:
+            self.fractions.append(1.0 - self._scorer_time / (time.perf_counter() - self._t["start"]))
+        for h in self._handles:
+            h.remove()
+        self._handles, self._active = [], False
+
+    @property
+    def outside(self) -> float | None:
+        """Median share of a step spent outside the scorer (``None`` when nothing was timed)."""
+        return statistics.median(self.fractions) if self.fractions else None
+
+
 def scorer_seconds(module, steps: int, step: int = 0) -> float:
     """Seconds per forward+backward of the scorer alone, on one step's augmented batch.
 

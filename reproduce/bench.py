@@ -151,7 +151,7 @@ def run_case(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int,
     import lightning as L
     from lightning.pytorch.loggers import TensorBoardLogger
 
-    from dasag.speed import PeakRSS, StepClock, count_step_flops, scorer_seconds
+    from dasag.speed import PeakRSS, ScorerShare, StepClock, count_step_flops, scorer_seconds
     from dasag.cli import DasagCLI
 
     case.run_steps = int(cfg["trainer"]["max_steps"])
@@ -166,9 +166,10 @@ def run_case(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int,
         sys.argv = argv
     module, data = cli.model, cli.datamodule
     clock = StepClock(warmup=warmup, sync_probe_step=1 if log_every > 2 else None)
+    share = ScorerShare(warmup=warmup)
     trainer = L.Trainer(
         accelerator=device.type, devices=1, max_steps=warmup + steps, log_every_n_steps=log_every,
-        logger=TensorBoardLogger(out / "runs", name=f"{case.family}_{case.variant}"), callbacks=[clock],
+        logger=TensorBoardLogger(out / "runs", name=f"{case.family}_{case.variant}"), callbacks=[clock, share],
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
     )
     if device.type == "cuda":
@@ -190,7 +191,8 @@ def run_case(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int,
     else:
         case.peak_memory_gb, case.memory_kind = rss.peak / 2**30, "process RSS"
     case.scorer_seconds = scorer_seconds(module, steps=max(2, min(steps, 10)))  # median of <= 10 calls on CPU
-    case.outside_scorer_fraction = max(0.0, 1.0 - case.scorer_seconds / case.seconds_per_step)
+    # CPU: timed inside the same steps (robust on a shared machine); GPU: the difference estimate.
+    case.outside_scorer_fraction = share.outside if share.outside is not None else max(0.0, 1.0 - case.scorer_seconds / case.seconds_per_step)
     countable = case.switches["compile"] == "none" and not case.switches["act_ckpt"] and (device.type == "cuda" or case.switches["attention"] in ("eager", "-"))
     if case.shape_key not in flops and countable:
         flops[case.shape_key] = count_step_flops(module)
@@ -248,7 +250,8 @@ def markdown(cases: list[Case], meta: dict[str, Any]) -> str:
         f"Timed steps per row: {meta['steps']} after {meta['warmup']} warm-up steps; command: `{meta['command']}`.",
         "FLOPs are counted (FlopCounterMode, one step forward+backward, eager) and shared by all variants of a",
         "configuration. Peak memory: " + ("torch.cuda.max_memory_allocated." if meta["device_type"] == "cuda" else "process RSS (sampled), not GPU memory."),
-        "'outside scorer' = 1 - (scorer forward+backward alone on the same batch) / (whole step). 'host syncs' = device-to-host",
+        "'outside scorer' = 1 - scorer forward+backward / whole step; CPU: both timed inside the same steps (median over steps);",
+        "GPU: the scorer timed alone on the same batch. 'host syncs' = device-to-host",
         "reads counted in one non-logging step, start to optimiser step (0 = the step never waits on the device).",
         "s/step: " + ("mean of a block between two syncs." if meta["device_type"] == "cuda" else "median step (the machine is shared; the mean is in bench.json)."),
         "",

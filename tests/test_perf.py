@@ -7,6 +7,8 @@ channels-last). The GPU rows of the bench are exercised as "skipped: needs CUDA"
 
 from __future__ import annotations
 
+import time
+
 import json
 import sys
 from pathlib import Path
@@ -18,7 +20,7 @@ import torch
 
 from dasag import Augmentations, DirectAscent, ImagePyramid, Objective, PromptDataModule, PromptSet
 from dasag.perf import HostSyncCounter, check_compile_parts, checkpoint_blocks, repeated_blocks
-from dasag.speed import RandomSigLIP, StepClock, count_step_flops, matmul_peak, scorer_seconds
+from dasag.speed import RandomSigLIP, ScorerShare, StepClock, count_step_flops, matmul_peak, scorer_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = PromptSet(("a photo of a goldfish",), ("blurred",))
@@ -155,6 +157,24 @@ def test_a_step_that_does_not_log_never_reads_from_the_device(tmp_path):
     _fit(_siglip_module(), steps=3, log_every=10, callbacks=[clock], tmp_path=tmp_path)
     assert clock.host_syncs == [], f"host syncs inside a non-logging step: {clock.host_syncs}"
     assert clock.steps == 2 and clock.mean > 0 and clock.median > 0
+
+
+def test_scorer_share_times_the_scorer_inside_each_step(tmp_path, monkeypatch):
+    share = ScorerShare(warmup=1)
+    module = _siglip_module()
+    # Make everything outside the scorer slow on purpose: the share must see it.
+    original = DirectAscent.ascent_terms
+
+    def slow_terms(self, plan):
+        time.sleep(0.05)
+        return original(self, plan)
+
+    monkeypatch.setattr(DirectAscent, "ascent_terms", slow_terms)
+    _fit(module, steps=4, log_every=10, callbacks=[share], tmp_path=tmp_path)
+    assert len(share.fractions) == 3  # steps 1..3 after one warm-up step
+    assert all(0 < f < 1 for f in share.fractions)
+    assert share.outside > 0.5  # 50 ms of sleep against a tiny scorer
+    assert not module.scorer._forward_hooks and not module.scorer._forward_pre_hooks  # hooks removed
 
 
 def test_logging_happens_every_n_steps_only(tmp_path, monkeypatch):
