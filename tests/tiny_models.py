@@ -116,6 +116,7 @@ def build_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
     tokenizer = CLIPTokenizer(vocab=vocab, merges=merges, model_max_length=TEXT_MAX_LENGTH)
     text = {**_tower(), "vocab_size": len(vocab), "max_position_embeddings": TEXT_MAX_LENGTH,
             "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
+    vision = {**_tower(), "image_size": IMAGE_SIZE, "patch_size": 8}
     torch.manual_seed(seed)
     model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=EMBED_DIM))
     model.save_pretrained(directory)
