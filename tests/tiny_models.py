@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from dasag.speed import VISION_SIZES
+
 # A short corpus in the register of the prompts; enough for a ~100-piece vocabulary.
 CORPUS: tuple[str, ...] = (
     'A photorealistic illustration of "a gigantic metallic Mona Lisa in red pajama attacking the city"',
@@ -56,8 +58,7 @@ def _sentencepiece_model(directory: Path) -> Path:
 
 
 #: The so400m-patch14-384 vision tower (DAS-AG v2's scorer): same shape and cost as the real weights.
-SO400M_VISION: dict[str, int] = {"hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27,
-                                 "num_attention_heads": 16, "image_size": 384, "patch_size": 14}
+SO400M_VISION: dict[str, int] = VISION_SIZES["so400m"]
 
 
 def build_tiny_siglip(directory: str | Path, seed: int = 0, vision: dict[str, int] | None = None) -> Path:
