@@ -187,6 +187,7 @@ class ScorerShare(Callback):
     def __init__(self, warmup: int) -> None:
         self.warmup = warmup
         self.fractions: list[float] = []
+        self.scorer_times: list[float] = []
         self._handles: list[Any] = []
         self._t: dict[str, float] = {}
         self._scorer_time = 0.0
@@ -220,13 +221,17 @@ class ScorerShare(Callback):
     def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch: Any, batch_idx: int) -> None:
         now = time.perf_counter()
         if self._active and "start" in self._t:  # close the previous step: start to start
-            self.fractions.append(1.0 - self._scorer_time / (now - self._t["start"]))
+            self._close_step(now)
         self._active = bool(self._handles) and trainer.global_step >= self.warmup
         self._t, self._scorer_time = {"start": now}, 0.0
 
+    def _close_step(self, now: float) -> None:
+        self.scorer_times.append(self._scorer_time)
+        self.fractions.append(1.0 - self._scorer_time / (now - self._t["start"]))
+
     def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
         if self._active and "start" in self._t:
-            self.fractions.append(1.0 - self._scorer_time / (time.perf_counter() - self._t["start"]))
+            self._close_step(time.perf_counter())
         for h in self._handles:
             h.remove()
         self._handles, self._active = [], False
@@ -235,6 +240,11 @@ class ScorerShare(Callback):
     def outside(self) -> float | None:
         """Median share of a step spent outside the scorer (``None`` when nothing was timed)."""
         return statistics.median(self.fractions) if self.fractions else None
+
+    @property
+    def scorer_seconds(self) -> float | None:
+        """Median seconds of the scorer's forward+backward per step (``None`` when nothing was timed)."""
+        return statistics.median(self.scorer_times) if self.scorer_times else None
 
 
 def scorer_seconds(module, steps: int, step: int = 0) -> float:

@@ -190,9 +190,11 @@ def run_case(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int,
         case.peak_memory_gb, case.memory_kind = torch.cuda.max_memory_allocated(device) / 2**30, "cuda max allocated"
     else:
         case.peak_memory_gb, case.memory_kind = rss.peak / 2**30, "process RSS"
-    case.scorer_seconds = scorer_seconds(module, steps=max(2, min(steps, 10)))  # median of <= 10 calls on CPU
-    # CPU: timed inside the same steps (robust on a shared machine); GPU: the difference estimate.
-    case.outside_scorer_fraction = share.outside if share.outside is not None else max(0.0, 1.0 - case.scorer_seconds / case.seconds_per_step)
+    if share.outside is not None:  # CPU: the scorer timed inside the same steps (robust on a shared machine)
+        case.scorer_seconds, case.outside_scorer_fraction = share.scorer_seconds, share.outside
+    else:  # GPU: queued work, so the scorer is timed alone on the same batch and subtracted
+        case.scorer_seconds = scorer_seconds(module, steps=max(2, min(steps, 10)))
+        case.outside_scorer_fraction = max(0.0, 1.0 - case.scorer_seconds / case.seconds_per_step)
     countable = case.switches["compile"] == "none" and not case.switches["act_ckpt"] and (device.type == "cuda" or case.switches["attention"] in ("eager", "-"))
     if case.shape_key not in flops and countable:
         flops[case.shape_key] = count_step_flops(module)

@@ -174,6 +174,7 @@ def test_scorer_share_times_the_scorer_inside_each_step(tmp_path, monkeypatch):
     assert len(share.fractions) == 3  # steps 1..3 after one warm-up step
     assert all(0 < f < 1 for f in share.fractions)
     assert share.outside > 0.5  # 50 ms of sleep against a tiny scorer
+    assert len(share.scorer_times) == 3 and 0 < share.scorer_seconds < 0.05
     assert not module.scorer._forward_hooks and not module.scorer._forward_pre_hooks  # hooks removed
 
 
