@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from dasag.benchmark import RunSpec, check, run
@@ -44,7 +45,9 @@ def transfer_spec(out: Path, **kw) -> RunSpec:
 @pytest.fixture(scope="module")
 def transfer_run(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     out = tmp_path_factory.mktemp("transfer")
-    table = run(transfer_spec(out))
+    threads = torch.get_num_threads()
+    table = run(transfer_spec(out))  # threads=1 while it runs ...
+    assert torch.get_num_threads() == threads  # ... and the caller's count afterwards
     return out, table
 
 
