@@ -16,6 +16,7 @@ Two formats load:
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dasag.files import write_bytes_atomic
 from dasag.scorers.base import Scorer
 
 FORMAT = "dasag.style/1"
@@ -89,18 +91,15 @@ class StyleEmbedding:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically (temp file + rename): a failed write leaves no partial file."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": FORMAT,
             "embedding": self.vector.detach().float().cpu().reshape(1, -1).clone(),
             "scorer": asdict(self.scorer),
             "num_images": self.num_images,
         }
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(payload, tmp)
-        tmp.replace(path)
-        return path
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        return write_bytes_atomic(path, buffer.getvalue())
 
 
 def _from_payload(payload: Any, source: str) -> StyleEmbedding:

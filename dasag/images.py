@@ -13,6 +13,7 @@ import torch
 from PIL import Image, PngImagePlugin
 from torch import Tensor
 
+from dasag.files import write_bytes_atomic
 from dasag.resize import resize
 
 #: Name of the PNG text chunk holding a run's metadata.
@@ -61,12 +62,7 @@ def png_bytes(image: Tensor, metadata: dict[str, Any] | None = None) -> bytes:
 
 def write_png(path: str | Path, image: Tensor, metadata: dict[str, Any] | None = None) -> Path:
     """Write atomically (temp file + rename), so a crash never leaves half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(png_bytes(image, metadata))
-    tmp.replace(path)
-    return path
+    return write_bytes_atomic(path, png_bytes(image, metadata))
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

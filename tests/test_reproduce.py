@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from dasag import files as files_mod
 from dasag.benchmark import RunSpec, check, run
 from dasag.benchmark import rows as rows_mod
 from dasag.benchmark.harness import plan
@@ -150,12 +151,13 @@ def test_a_kill_during_a_row_write_leaves_the_previous_table(tmp_path, monkeypat
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(rows_mod.os, "replace", killed)
+    monkeypatch.setattr(files_mod.os, "replace", killed)  # the kill lands between write and rename
     with pytest.raises(KeyboardInterrupt):
         log.append({"method": "a", "sample": 1, "x": 2.5})
     monkeypatch.undo()
     table = pd.read_csv(tmp_path / "scores.csv")
     assert table.to_dict("records") == [{"method": "a", "sample": 0, "x": 1.5}]
+    assert list(tmp_path.glob(".*.tmp")) == []  # and the half-done temp file is gone
 
 
 def test_shards_merge_into_one_table(tmp_path) -> None:

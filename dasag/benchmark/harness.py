@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import pandas as pd
@@ -23,6 +23,7 @@ from dasag.benchmark import determinism, rows
 from dasag.benchmark.generate import Generator, quiet_lightning
 from dasag.benchmark.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
 from dasag.cli import ConfigError
+from dasag.files import write_bytes_atomic
 
 #: Options stored in ``run.json``: changing one changes the images, so a run keeps them.
 IMAGE_OPTIONS = ("suite", "steps", "base_seed", "overrides", "threads")
@@ -167,11 +168,7 @@ def run_threads(p: Plan) -> Iterator[None]:
 
 def _write_image(out: Path, png: bytes) -> str:
     digest = hashlib.sha256(png).hexdigest()
-    path = out / "images" / f"{digest}.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(png)
-    os.replace(tmp, path)
+    write_bytes_atomic(out / "images" / f"{digest}.png", png)
     return digest
 
 

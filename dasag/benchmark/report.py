@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from dasag.benchmark.suites import Suite
+from dasag.files import write_bytes_atomic
 from dasag.images import from_uint8, grid, write_png
 
 #: Columns that are not scores (never averaged).
@@ -195,8 +196,5 @@ def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any) -> dict[s
     if top is not None:
         written["top3"] = top
     settings = {k: v for k, v in spec.to_json().items() if k not in ("out",)} if hasattr(spec, "to_json") else {}
-    tmp = out / ".report.md.tmp"
-    tmp.write_text(markdown(suite, table, stats, settings))
-    tmp.replace(out / "report.md")
-    written["report"] = out / "report.md"
+    written["report"] = write_bytes_atomic(out / "report.md", markdown(suite, table, stats, settings).encode())
     return written

@@ -8,11 +8,12 @@ With several workers each writes its own part file; :func:`merge` joins them.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import pandas as pd
+
+from dasag.files import write_bytes_atomic
 
 #: Folder (under the output directory) of the per-worker row files.
 PARTS_DIR = "parts"
@@ -20,13 +21,7 @@ PARTS_DIR = "parts"
 
 def write_atomic(path: Path, frame: pd.DataFrame) -> None:
     """Write a CSV through a temp file, flushed to disk, then renamed over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", newline="") as f:
-        frame.to_csv(f, index=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_bytes_atomic(path, frame.to_csv(index=False).encode())
 
 
 def read_rows(path: Path) -> pd.DataFrame:
