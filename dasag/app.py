@@ -42,8 +42,11 @@ def page() -> None:
     from dasag.build import build_run, to_yaml
     from dasag.cli import ConfigError
     from dasag.live import LiveProgress, LiveRun, SharedScorers
+    from dasag.perf import tune_host_allocator
     from dasag.scorers.imagenet import class_names
     from dasag.weights import default_locations
+
+    tune_host_allocator()  # process set-up (idempotent): runs here, in the app's own process
 
     @st.cache_resource(show_spinner=False)
     def shared_scorers() -> SharedScorers:

@@ -32,23 +32,36 @@ def step_generator(seed: int, step: int, device: torch.device | str) -> torch.Ge
     return g
 
 
-def jitter_crop(canvas: Tensor, margin: int, shifts: Tensor) -> Tensor:
+def jitter_crop(canvas: Tensor, margin: int, shifts: Tensor, copies: int = 1) -> Tensor:
     """Crop the visible window of each copy, moved by its own (dy, dx) in [-margin, margin].
 
-    Equivalent to rolling each copy by (dy, dx) and cropping the margin, but a single gather
-    with no wrap-around (the margin absorbs the shift). ``canvas`` (N, C, S, S), ``shifts``
-    (N, 2) integer; returns (N, C, V, V) with V = S - 2*margin.
+    Equivalent to repeating each image ``copies`` times, rolling copy ``k`` by ``shifts[k]``
+    and cropping the margin, but done as one ``index_select`` on the un-repeated canvas, with
+    no wrap-around (the margin absorbs the shift). Why this form: its backward is one
+    ``index_add`` into a canvas-sized gradient, several times faster on CPU than the backward
+    of a multi-tensor ``canvas[b, rows, cols]`` gather (an ``index_put`` with accumulation)
+    followed by a sum over the repeated copies, and deterministic on CUDA too. ``canvas``
+    (I, C, S, S), ``shifts`` (I*copies, 2) integer, image-major (copy ``k`` comes from image
+    ``k // copies``); returns (I*copies, C, V, V) with V = S - 2*margin, in channels-last
+    memory format: convolutional scorers run fastest on it (about 1.2x for EfficientNet-Lite
+    on CPU), ViT patch embeddings do not mind, and the layout change costs one copy here.
     """
-    n, c, s, _ = canvas.shape
+    n_img, c, s, _ = canvas.shape
+    n = n_img * copies
+    if shifts.shape != (n, 2):
+        raise ValueError(f"jitter_crop needs one (dy, dx) per copy, shape ({n}, 2); got {tuple(shifts.shape)}.")
     v = s - 2 * margin
     if margin == 0:  # no `shifts.any()` shortcut: reading it back would stall a GPU every step
-        return canvas[..., margin : s - margin, margin : s - margin]
-    base = torch.arange(v, device=canvas.device)
-    rows = (margin - shifts[:, 0:1]) + base  # (N, V)
+        return canvas.repeat_interleave(copies, dim=0) if copies > 1 else canvas
+    dev = canvas.device
+    base = torch.arange(v, device=dev)
+    rows = (margin - shifts[:, 0:1]) + base  # (n, V)
     cols = (margin - shifts[:, 1:2]) + base
-    b = torch.arange(n, device=canvas.device)[:, None, None]
-    out = canvas.permute(0, 2, 3, 1)[b, rows[:, :, None], cols[:, None, :]]  # (N, V, V, C)
-    return out.permute(0, 3, 1, 2)
+    image = torch.div(torch.arange(n, device=dev), copies, rounding_mode="floor")
+    flat_index = ((image[:, None, None] * s + rows[:, :, None]) * s + cols[:, None, :]).reshape(-1)
+    pixels = canvas.transpose(0, 1).reshape(c, n_img * s * s)  # (C, I*S*S): one column per pixel
+    out = pixels.index_select(1, flat_index).view(c, n, v, v)
+    return out.transpose(0, 1).contiguous(memory_format=torch.channels_last)
 
 
 class Augmentations:
@@ -100,16 +113,14 @@ class Augmentations:
 
     def __call__(self, canvas: Tensor, margin: int, strengths: Strengths, generator: torch.Generator) -> Tensor:
         """(I, 3, S, S) canvas -> (I*batch_size, 3, V, V) augmented copies, image-major order."""
-        n_img = canvas.shape[0]
-        x = canvas.repeat_interleave(self.batch_size, dim=0)
-        n = x.shape[0]
+        n = canvas.shape[0] * self.batch_size
         dev = canvas.device
         j = strengths.jitter
         if j > 0:
             shifts = torch.randint(-j, j + 1, (n, 2), generator=generator, device=dev)
         else:
             shifts = torch.zeros(n, 2, dtype=torch.long, device=dev)
-        x = jitter_crop(x, margin, shifts)
+        x = jitter_crop(canvas, margin, shifts, copies=self.batch_size)
         s = strengths.color_shift
         if s > 0:
             scale = torch.empty(n, 3, 1, 1, device=dev).uniform_(-s, s, generator=generator).exp()
@@ -117,7 +128,6 @@ class Augmentations:
             x = x * scale.to(x.dtype) + offset.to(x.dtype)
         if strengths.noise > 0:
             x = x + strengths.noise * torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype)
-        assert x.shape[0] == n_img * self.batch_size
         return x
 
     def __repr__(self) -> str:

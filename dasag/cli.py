@@ -25,6 +25,7 @@ from lightning.pytorch.cli import LightningCLI
 from dasag.data import PromptDataModule
 from dasag.weights import use_weight_locations, weight_locations
 from dasag.module import DirectAscent
+from dasag.perf import tune_host_allocator
 
 #: Keys of a run's config that decide the image; paths and logging settings are left out
 #: so the same run written elsewhere gives the same bytes.
@@ -175,6 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.filterwarnings("ignore", message=noise)
     # Weight locations (SIGLIP_MODEL_PATH, ... and ./.env) are read here, once, at the edge.
     use_weight_locations(weight_locations(os.environ, Path.cwd() / ".env"))
+    tune_host_allocator()
     try:
         DasagCLI(args=expand_config_args(argv))
     except (ConfigError, ValueError, FileNotFoundError) as e:

@@ -7,6 +7,8 @@ loaded its weights; none of them changes what is computed, only how:
 * ``compile`` — ``torch.compile`` the scorer (its whole forward: resize, normalise, network,
   heads) and/or the render (pyramid levels -> canvas) and augmentation path. Compiled in
   place (``nn.Module.compile``), so state-dict keys and attributes stay as they were.
+* :func:`tune_host_allocator` — not a switch but process set-up, called once by every
+  entry point (CLI, harness, bench, app): keeps freed host memory for reuse (see below).
 * ``activation_checkpointing`` — keep only the inputs of each repeated block of the scorer
   (transformer layers, MBConv blocks) and recompute the rest during the backward pass: one
   extra forward per step buys the memory for large augmentation batches.
@@ -23,6 +25,9 @@ the counter finds them on CPU too, so the rule is tested without a GPU.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import platform
 from typing import Any, Callable, Literal
 
 import torch
@@ -75,6 +80,40 @@ def render_compiles_on(device: torch.device) -> bool:
     compiled; the render is milliseconds there anyway.
     """
     return torch.device(device).type == "cuda"
+
+
+# ---------------------------------------------------------- host allocator
+#: glibc ``mallopt`` parameters (malloc.h) and the values we set.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD_BYTES = 32 * 2**20  # glibc's largest: blocks below this come from the reusable heap
+TRIM_THRESHOLD_BYTES = 256 * 2**20  # free memory kept at the top of the heap before giving it back
+
+
+def tune_host_allocator() -> bool:
+    """Let glibc keep and reuse the memory of one step for the next; returns whether it applied.
+
+    PyTorch's CPU allocator does not cache (unlike CUDA's): every tensor is a ``malloc`` and
+    a ``free``. With glibc's defaults, blocks of a few MB (a step's activations and
+    gradients) are ``mmap``-ed and unmapped or trimmed back to the OS as soon as they are
+    freed, so the next step takes fresh zeroed pages again: page faults inside every op.
+    On the demo config that made the whole CPU step 1.3x slower and Adam's update of 0.26M
+    parameters 7 ms instead of 0.7 ms (the same reason PyTorch's CPU tuning guide suggests
+    jemalloc or tcmalloc). Fixing the thresholds keeps those blocks in the heap. Values are
+    unchanged (allocation never changes arithmetic); resident memory stays near the peak
+    instead of shrinking between steps. Process-wide, so only entry points call it; a no-op
+    (``False``) where the C library is not glibc.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # Both, always: setting either one freezes glibc's dynamic mmap threshold, and with only
+    # the trim threshold set it stays at its 128 KiB start (measured: 2.5x slower steps).
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
 
 
 # ---------------------------------------------------- activation checkpointing

@@ -247,7 +247,7 @@ def markdown(cases: list[Case], meta: dict[str, Any]) -> str:
     lines = [
         "# dasag step benchmark",
         "",
-        f"Device: {meta['device']}; torch {meta['torch']}; {meta['threads']} CPU threads; {meta['date']}.",
+        f"Device: {meta['device']}; torch {meta['torch']}; {meta['threads']} CPU threads; {meta['date']}; host allocator: {meta.get('host_allocator', '?')}.",
         f"Reference peak: {peak['tflops']:.3f} TFLOP/s ({peak['dtype']} {peak['size']}x{peak['size']} matmul, best round).",
         f"Timed steps per row: {meta['steps']} after {meta['warmup']} warm-up steps; command: `{meta['command']}`.",
         "FLOPs are counted (FlopCounterMode, one step forward+backward, eager) and shared by all variants of a",
@@ -310,6 +310,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--shapes", default="", help="siglip shapes as px/batch/images, comma list, e.g. 768/8/1")
     p.add_argument("--budget-s", type=float, default=None,
                    help="start no new row after this many seconds (default: 480 on CPU, so the bench ends within 10 min on a busy machine; none on GPU; 0: none)")
+    p.add_argument("--untuned-allocator", action="store_true",
+                   help="leave glibc malloc at its defaults (every entry point tunes it, see dasag.perf.tune_host_allocator): run once with and once without to see its effect")
     p.add_argument("--quick", action="store_true", help="2 warm-up + 2 timed steps, eager and shipped variants only")
     args = p.parse_args(argv)
     args.families = [f for f in args.families.split(",") if f]
@@ -335,7 +337,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
     warnings.filterwarnings("ignore", message=".*LeafSpec.*")
     quiet_lightning()
+    from dasag.perf import tune_host_allocator
     from dasag.speed import matmul_peak
+
+    allocator = "glibc defaults (--untuned-allocator)" if args.untuned_allocator else ("tuned" if tune_host_allocator() else "not glibc: untouched")
 
     started = time.perf_counter()
     budget = args.budget_s if args.budget_s is not None else (None if device.type == "cuda" else 480.0)
@@ -375,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})",
         "device_type": device.type, "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "date": time.strftime("%Y-%m-%d %H:%M"), "peak": peak, "steps": steps, "warmup": warmup,
+        "date": time.strftime("%Y-%m-%d %H:%M"), "peak": peak, "steps": steps, "warmup": warmup, "host_allocator": allocator,
         "command": "python reproduce/bench.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }
     (args.out / "bench.json").write_text(json.dumps({"meta": meta, "rows": [asdict(c) for c in cases]}, indent=2))

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from dasag.augment import Augmentations, Strengths, jitter_crop, step_generator
@@ -11,6 +12,22 @@ def test_jitter_crop_is_roll_then_crop_for_every_copy():
     for i, (dy, dx) in enumerate(shifts.tolist()):
         expected = torch.roll(canvas[i], shifts=(dy, dx), dims=(1, 2))[:, 3:13, 3:13]
         assert torch.equal(out[i], expected)
+
+
+def test_jitter_crop_of_repeated_copies_gathers_from_the_unrepeated_canvas():
+    canvas = torch.randn(2, 3, 16, 16, requires_grad=True)
+    shifts = torch.tensor([[0, 0], [3, -2], [-3, 3], [1, 1], [-2, 0], [2, 3]])
+    out = jitter_crop(canvas, 3, shifts, copies=3)
+    assert out.shape == (6, 3, 10, 10) and out.is_contiguous(memory_format=torch.channels_last)
+    reference = jitter_crop(canvas.repeat_interleave(3, dim=0), 3, shifts)
+    assert torch.equal(out, reference)
+    # The backward (one index_add) equals the gradient through repeat + gather.
+    g = torch.randn(out.shape)
+    (grad,) = torch.autograd.grad(out, canvas, g)
+    (expected,) = torch.autograd.grad(reference, canvas, g)
+    torch.testing.assert_close(grad, expected)
+    with pytest.raises(ValueError, match=r"one \(dy, dx\) per copy, shape \(6, 2\)"):
+        jitter_crop(canvas, 3, shifts[:4], copies=3)
 
 
 def test_every_copy_gets_its_own_augmentation_and_draws_depend_on_seed_and_step():

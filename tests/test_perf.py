@@ -7,10 +7,11 @@ channels-last). The GPU rows of the bench are exercised as "skipped: needs CUDA"
 
 from __future__ import annotations
 
-import time
-
 import json
+import platform
+import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -251,3 +252,31 @@ def test_bench_starts_no_row_after_its_time_budget(tmp_path):
     assert bench.main(["--out", str(out), "--device", "cpu", "--families", "demo", "--variants", "eager_fp32", "--budget-s", "1e-6"]) == 0
     (row,) = json.loads((out / "bench.json").read_text())["rows"]
     assert row["status"].startswith("skipped: time budget") and row["seconds_per_step"] is None
+
+
+# ---------------------------------------------------------------- host allocator
+_MMAPPED_BYTES_OF_A_4MB_TENSOR = """
+import ctypes, sys, torch
+from dasag.perf import tune_host_allocator
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+applied = tune_host_allocator() if sys.argv[1] == "tuned" else None
+before = libc.mallinfo2().hblkhd
+x = torch.empty(2**20)  # 4 MiB: mmap-ed (and unmapped on free) under glibc's defaults
+print(applied, libc.mallinfo2().hblkhd - before)
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tune_host_allocator only acts on glibc (a no-op elsewhere)")
+def test_tuned_allocator_serves_step_sized_blocks_from_the_heap():
+    """Process-wide, so each case runs in its own interpreter."""
+
+    def mmapped(mode: str) -> tuple[str, int]:
+        out = subprocess.run([sys.executable, "-c", _MMAPPED_BYTES_OF_A_4MB_TENSOR, mode], capture_output=True, text=True, check=True)
+        applied, grew = out.stdout.split()
+        return applied, int(grew)
+
+    assert mmapped("default")[1] >= 2**22  # glibc's default: a fresh mapping (page faults on every use)
+    assert mmapped("tuned") == ("True", 0)  # tuned: from the heap, reused step after step

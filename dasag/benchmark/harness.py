@@ -24,6 +24,7 @@ from dasag.benchmark.generate import Generator, quiet_lightning
 from dasag.benchmark.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
 from dasag.cli import ConfigError
 from dasag.files import write_bytes_atomic
+from dasag.perf import tune_host_allocator
 
 #: Options stored in ``run.json``: changing one changes the images, so a run keeps them.
 IMAGE_OPTIONS = ("suite", "steps", "base_seed", "overrides", "threads")
@@ -200,6 +201,7 @@ def _shard(fabric, spec_json: dict[str, Any]) -> None:
     """One spawned worker: its own device, its own rows file."""
     quiet_lightning()
     determinism.enable()
+    tune_host_allocator()
     spec = RunSpec(**{**spec_json, "out": Path(spec_json["out"])})
     p = plan(spec)
     run_tasks(p, fabric.global_rank, fabric.world_size, fabric.local_rank)
@@ -217,6 +219,7 @@ def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataF
     stored = {k: getattr(spec, k) for k in IMAGE_OPTIONS} | {"eval_scorers": list(spec.eval_scorers)}
     (out / "run.json").write_text(json.dumps(stored, indent=2, sort_keys=True))
     determinism.enable()
+    tune_host_allocator()
     if spec.devices > 1 and _pending(p):
         from lightning.fabric import Fabric
 
@@ -243,6 +246,7 @@ def check(spec: RunSpec, log: Callable[[str], None] = print) -> list[str]:
     p = plan(spec, for_check=True)
     out = Path(spec.out)
     determinism.enable()
+    tune_host_allocator()
     table = rows.read_rows(out / "scores.csv")
     stored = {} if table.empty else {(str(r.method), int(r.sample)): str(r.file_hash) for r in table.itertuples()}
     tasks = p.tasks
