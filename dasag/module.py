@@ -142,8 +142,7 @@ class DirectAscent(L.LightningModule):
             if perf.compiles_scorer(self.compile_parts):
                 perf.compile_module(member)
         if perf.compiles_render(self.compile_parts):
-            if perf.render_compiles_on(self.device):
-                self._render_fn = perf.compile_function(self.pyramid.canvas)
+            self._render_fn = perf.compile_function(self.pyramid.canvas)
             self._augment_fn = perf.compile_function(self.augment.__call__)
 
     def setup(self, stage: str) -> None:

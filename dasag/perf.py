@@ -70,18 +70,6 @@ def compile_function(fn: Callable[..., Any]) -> Callable[..., Any]:
     return torch.compile(fn, dynamic=False)
 
 
-def render_compiles_on(device: torch.device) -> bool:
-    """Whether ``pyramid.canvas`` may be compiled on ``device``.
-
-    On CPU the render uses ``F.interpolate``, and inductor (torch 2.13) fails to generate code
-    for the backward of bilinear upsampling from the 1x1 level (an atomic-add scatter into a
-    (1, 3, 1, 1) buffer: ``InductorError: AssertionError``). On CUDA the render is two matrix
-    products per level (``dasag.resize``), which compile. On CPU only the augmentations are
-    compiled; the render is milliseconds there anyway.
-    """
-    return torch.device(device).type == "cuda"
-
-
 # ---------------------------------------------------------- host allocator
 #: glibc ``mallopt`` parameters (malloc.h) and the values we set.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3

@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from dasag.pyramid import ImagePyramid
 from dasag.resize import resize
@@ -70,3 +71,19 @@ def test_matmul_resize_gradient_matches():
     g1 = torch.autograd.grad(resize(x, 20, use_matmul=False).square().sum(), x)[0]
     g2 = torch.autograd.grad(resize(x, 20, use_matmul=True).square().sum(), x)[0]
     assert torch.allclose(g1, g2, atol=1e-10)
+
+
+def test_render_is_the_mean_of_interpolated_levels_through_tanh():
+    """The matrix-form render computes what the design says: bilinear-upsampled levels, averaged, tanh."""
+    torch.manual_seed(0)
+    p = ImagePyramid(max_size=32, max_shift=4, num_images=2)
+    expected = torch.tanh(sum(F.interpolate(level, size=(32, 32), mode="bilinear", align_corners=False) for level in p.levels) / len(p.levels))
+    got = p.canvas()
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    got.square().sum().backward()
+    grads = [level.grad.clone() for level in p.levels]
+    p.zero_grad()
+    expected = torch.tanh(sum(F.interpolate(level, size=(32, 32), mode="bilinear", align_corners=False) for level in p.levels) / len(p.levels))
+    expected.square().sum().backward()
+    for got_grad, level in zip(grads, p.levels):
+        torch.testing.assert_close(got_grad, level.grad, rtol=1e-4, atol=1e-5)
