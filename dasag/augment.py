@@ -4,6 +4,12 @@ No per-sample Python loop: jitter is one gather of per-copy crop windows, colour
 noise are broadcast arithmetic. Randomness comes from a generator seeded by (seed, step),
 so a step's augmentations depend on nothing but the run's seed and the step number: a run
 resumed from a checkpoint draws exactly what an uninterrupted run would.
+
+A step is two parts: :meth:`Augmentations.draw` (every random number, from the scheduled
+strengths) and :meth:`Augmentations.apply` (pure tensor arithmetic on the canvas). Only
+``apply`` is compiled (``compile: render``): a seeded ``torch.Generator`` breaks a dynamo
+graph, and the jitter strength is a Python int that changes while it anneals, which would
+recompile the graph at nearly every step.
 """
 
 from __future__ import annotations
@@ -14,6 +20,16 @@ import torch
 from torch import Tensor
 
 from dasag.schedules import ExponentialWarmup, Schedule, as_schedule
+
+
+@dataclass(frozen=True)
+class Draws:
+    """One step's random numbers: per-copy shifts, colour scale/offset and noise (``None``: off)."""
+
+    shifts: Tensor  # (N, 2) integer, in [-jitter, jitter]
+    scale: Tensor | None = None  # (N, 3, 1, 1), exp(U[-s, s])
+    offset: Tensor | None = None  # (N, 3, 1, 1), U[-s, s]
+    noise: Tensor | None = None  # (N, 3, V, V), already multiplied by the noise strength
 
 
 @dataclass(frozen=True)
@@ -111,24 +127,41 @@ class Augmentations:
             noise=self.noise(step, total_steps) if self.noise_enabled else 0.0,
         )
 
-    def __call__(self, canvas: Tensor, margin: int, strengths: Strengths, generator: torch.Generator) -> Tensor:
-        """(I, 3, S, S) canvas -> (I*batch_size, 3, V, V) augmented copies, image-major order."""
-        n = canvas.shape[0] * self.batch_size
-        dev = canvas.device
+    def draw(self, num_images: int, visible: int, strengths: Strengths, generator: torch.Generator, device: torch.device | str, dtype: torch.dtype = torch.float32) -> Draws:
+        """Every random number of one step, for ``num_images * batch_size`` copies of side ``visible``.
+
+        The draw order (shifts, colour scale, colour offset, noise) is part of the
+        reproducibility contract: changing it changes every image.
+        """
+        n = num_images * self.batch_size
         j = strengths.jitter
         if j > 0:
-            shifts = torch.randint(-j, j + 1, (n, 2), generator=generator, device=dev)
+            shifts = torch.randint(-j, j + 1, (n, 2), generator=generator, device=device)
         else:
-            shifts = torch.zeros(n, 2, dtype=torch.long, device=dev)
-        x = jitter_crop(canvas, margin, shifts, copies=self.batch_size)
+            shifts = torch.zeros(n, 2, dtype=torch.long, device=device)
+        scale = offset = noise = None
         s = strengths.color_shift
         if s > 0:
-            scale = torch.empty(n, 3, 1, 1, device=dev).uniform_(-s, s, generator=generator).exp()
-            offset = torch.empty(n, 3, 1, 1, device=dev).uniform_(-s, s, generator=generator)
-            x = x * scale.to(x.dtype) + offset.to(x.dtype)
+            scale = torch.empty(n, 3, 1, 1, device=device).uniform_(-s, s, generator=generator).exp().to(dtype)
+            offset = torch.empty(n, 3, 1, 1, device=device).uniform_(-s, s, generator=generator).to(dtype)
         if strengths.noise > 0:
-            x = x + strengths.noise * torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype)
+            noise = strengths.noise * torch.randn((n, 3, visible, visible), generator=generator, device=device, dtype=dtype)
+        return Draws(shifts, scale, offset, noise)
+
+    def apply(self, canvas: Tensor, margin: int, draws: Draws) -> Tensor:
+        """(I, 3, S, S) canvas -> (I*batch_size, 3, V, V) augmented copies, image-major order."""
+        x = jitter_crop(canvas, margin, draws.shifts, copies=self.batch_size)
+        if draws.scale is not None and draws.offset is not None:
+            x = x * draws.scale + draws.offset
+        if draws.noise is not None:
+            x = x + draws.noise
         return x
+
+    def __call__(self, canvas: Tensor, margin: int, strengths: Strengths, generator: torch.Generator) -> Tensor:
+        """Draw and apply in one call: (I, 3, S, S) canvas -> (I*batch_size, 3, V, V) copies."""
+        visible = canvas.shape[-1] - 2 * margin
+        draws = self.draw(canvas.shape[0], visible, strengths, generator, canvas.device, canvas.dtype)
+        return self.apply(canvas, margin, draws)
 
     def __repr__(self) -> str:
         return (

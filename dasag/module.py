@@ -143,7 +143,7 @@ class DirectAscent(L.LightningModule):
                 perf.compile_module(member)
         if perf.compiles_render(self.compile_parts):
             self._render_fn = perf.compile_function(self.pyramid.canvas)
-            self._augment_fn = perf.compile_function(self.augment.__call__)
+            self._augment_fn = perf.compile_function(self.augment.apply)
 
     def setup(self, stage: str) -> None:
         _ = self.total_steps  # fail early on a missing/invalid max_steps
@@ -203,7 +203,9 @@ class DirectAscent(L.LightningModule):
         canvas = (self._render_fn or self.pyramid.canvas)()
         images = self.pyramid.crop(canvas)
         generator = step_generator(self.seed, plan.step, canvas.device)
-        copies = (self._augment_fn or self.augment)(canvas, self.pyramid.max_shift, plan.strengths, generator)
+        margin = self.pyramid.max_shift
+        draws = self.augment.draw(self.pyramid.num_images, self.pyramid.visible_size, plan.strengths, generator, canvas.device, canvas.dtype)
+        copies = (self._augment_fn or self.augment.apply)(canvas, margin, draws)
         with self.autocast():
             members = self.scorer(copies)
         return self.objective(members, images, self.pyramid.num_images, plan.step, self.total_steps)

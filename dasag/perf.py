@@ -62,10 +62,10 @@ def compile_module(module: nn.Module) -> nn.Module:
 
 
 def compile_function(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Compile a plain function (the render/augment path).
+    """Compile a plain function (the render/augment path: ``pyramid.canvas``, ``Augmentations.apply``).
 
-    Schedule values (noise sigma, colour-shift strength) change every step; dynamo traces
-    Python floats symbolically (``specialize_float=False``), so they do not recompile.
+    Both take tensors only: the schedules' values, which change every step, and the seeded
+    generator enter through ``Augmentations.draw``, which runs eagerly, so no step recompiles.
     """
     return torch.compile(fn, dynamic=False)
 

@@ -67,3 +67,23 @@ def test_augmentations_are_differentiable():
     out = aug(canvas, 2, aug.strengths(0, 5, 2), step_generator(1, 1, "cpu"))
     out.sum().backward()
     assert canvas.grad is not None and canvas.grad.abs().sum() > 0
+
+
+def test_draw_then_apply_is_the_call_and_apply_compiles_once_for_every_strength():
+    """Only ``apply`` is compiled: it sees tensors only, so annealed strengths never recompile it."""
+    from torch._dynamo.testing import CompileCounter
+
+    aug = Augmentations(batch_size=3, jitter=Constant(4), color_shift=Constant(0.2), noise=Constant(0.1))
+    canvas = torch.randn(2, 3, 24, 24)
+    s = aug.strengths(0, 10, max_shift=4)
+    draws = aug.draw(2, 16, s, step_generator(5, 1, "cpu"), "cpu")
+    assert torch.equal(aug.apply(canvas, 4, draws), aug(canvas, 4, s, step_generator(5, 1, "cpu")))
+
+    torch._dynamo.reset()
+    counter = CompileCounter()
+    compiled = torch.compile(aug.apply, backend=counter, dynamic=False)
+    for step, strengths in enumerate([Strengths(4, 0.2, 0.1), Strengths(2, 0.05, 0.4), Strengths(1, 0.3, 0.25)]):
+        draws = aug.draw(2, 16, strengths, step_generator(5, step, "cpu"), "cpu")
+        assert torch.equal(compiled(canvas, 4, draws), aug.apply(canvas, 4, draws))
+    assert counter.frame_count == 1  # one graph, no recompile, no graph break
+    torch._dynamo.reset()
