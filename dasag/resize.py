@@ -45,7 +45,11 @@ def resize_matrix(n_in: int, n_out: int, mode: Mode = "bilinear", antialias: boo
 
 
 @lru_cache(maxsize=64)
+@torch.compiler.assume_constant_result
 def _matrix(n_in: int, n_out: int, mode: str, antialias: bool, device: str, dtype: torch.dtype) -> Tensor:
+    """Cached per (sizes, mode, device, dtype). Under ``torch.compile`` (a compiled scorer's
+    input resize) the result is a constant of the graph: dynamo ignores ``lru_cache`` and would
+    otherwise rebuild the matrix, on the host, inside every compiled call."""
     return resize_matrix(n_in, n_out, mode, antialias, dtype).to(device=device)
 
 

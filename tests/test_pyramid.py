@@ -87,3 +87,20 @@ def test_render_is_the_mean_of_interpolated_levels_through_tanh():
     expected.square().sum().backward()
     for got_grad, level in zip(grads, p.levels):
         torch.testing.assert_close(got_grad, level.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_compiled_matmul_resize_takes_its_matrix_as_a_constant():
+    """A compiled scorer resizes its input with ``use_matmul=True`` on CUDA: the matrix must be a
+    constant of the graph, not rebuilt (identity, interpolate, host-to-device copy) per call."""
+    seen: list[str] = []
+
+    def backend(gm, example_inputs):
+        seen.extend(str(node.target) for node in gm.graph.nodes if node.op == "call_function")
+        return gm.forward
+
+    torch._dynamo.reset()
+    x = torch.randn(1, 3, 10, 10)
+    compiled = torch.compile(lambda t: resize(t, 20, use_matmul=True), backend=backend)
+    torch.testing.assert_close(compiled(x), resize(x, 20, use_matmul=True))
+    assert seen and all("matmul" in op or "getattr" in op for op in seen), seen
+    torch._dynamo.reset()
