@@ -76,6 +76,7 @@ class Case:
     output_px: int
     batch: int
     num_images: int
+    siglip_size: str = "so400m"  # das_ag_plus only: ``tiny`` smoke-tests the rows' code path anywhere
     run_steps: int = 0  # steps of one real run of this config: seconds/image = s/step * this / num_images
     status: str = "ok"
     switches: dict[str, Any] = field(default_factory=dict)
@@ -97,11 +98,11 @@ class Case:
 
     @property
     def shape_key(self) -> tuple:
-        return (self.family, self.output_px, self.batch, self.num_images)
+        return (self.family, self.siglip_size, self.output_px, self.batch, self.num_images)
 
 
 # --------------------------------------------------------------------------- configs
-def base_config(family: str, output_px: int, batch: int, num_images: int) -> dict[str, Any]:
+def base_config(family: str, output_px: int, batch: int, num_images: int, siglip_size: str = "so400m") -> dict[str, Any]:
     """The shipped YAML (bases merged) for a family, with the shape filled in."""
     from dasag.cli import _load_with_bases, deep_merge
 
@@ -110,7 +111,7 @@ def base_config(family: str, output_px: int, batch: int, num_images: int) -> dic
     cfg = _load_with_bases(ROOT / "configs" / "das_ag_plus.yaml")
     if output_px == 384:
         cfg = deep_merge(cfg, yaml.safe_load((ROOT / "configs" / "preset_384.yaml").read_text()))
-    cfg["model"]["scorer"] = {"class_path": "dasag.speed.RandomSigLIP", "init_args": {"size": "so400m"}}
+    cfg["model"]["scorer"] = {"class_path": "dasag.speed.RandomSigLIP", "init_args": {"size": siglip_size}}
     cfg["model"]["pyramid"]["init_args"]["num_images"] = num_images
     cfg["model"]["augment"]["init_args"]["batch_size"] = batch
     prompts = cfg.get("data", {}).get("prompts_file")
@@ -221,7 +222,7 @@ def finish(cases: list[Case], peak_tflops: float) -> None:
 
 # --------------------------------------------------------------------------- output
 COLUMNS = [
-    ("config", lambda c: c.family if c.family == "demo" else f"{c.family} {c.output_px}px"),
+    ("config", lambda c: c.family if c.family == "demo" else f"{c.family}{'' if c.siglip_size == 'so400m' else f' ({c.siglip_size} SigLIP)'} {c.output_px}px"),
     ("batch", lambda c: c.batch), ("images", lambda c: c.num_images), ("variant", lambda c: c.variant),
     ("precision", lambda c: c.switches.get("precision", "")), ("attention", lambda c: c.switches.get("attention", "")),
     ("compile", lambda c: c.switches.get("compile", "")), ("act_ckpt", lambda c: c.switches.get("act_ckpt", "")),
@@ -286,7 +287,8 @@ def plan_cases(args: argparse.Namespace, device: torch.device) -> list[Case]:
             wanted = SIGLIP_VARIANTS if (px, batch, n) == HEADLINE else SIGLIP_VARIANTS_OTHER_SHAPES
             for v in args.variants or wanted:
                 if v in SIGLIP_VARIANTS:
-                    cases.append(Case("das_ag_plus", v, px, batch, n, status="ok" if device.type == "cuda" else "skipped: needs CUDA"))
+                    runs_here = device.type == "cuda" or args.siglip_size != "so400m"
+                    cases.append(Case("das_ag_plus", v, px, batch, n, args.siglip_size, status="ok" if runs_here else "skipped: needs CUDA"))
     return cases
 
 
@@ -310,6 +312,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--shapes", default="", help="siglip shapes as px/batch/images, comma list, e.g. 768/8/1")
     p.add_argument("--budget-s", type=float, default=None,
                    help="start no new row after this many seconds (default: 480 on CPU, so the bench ends within 10 min on a busy machine; none on GPU; 0: none)")
+    p.add_argument("--siglip-size", choices=("so400m", "tiny"), default="so400m",
+                   help="das_ag_plus scorer: so400m (the real cost; CUDA only) or tiny (runs anywhere: checks the GPU rows' code path, its figures mean nothing)")
     p.add_argument("--untuned-allocator", action="store_true",
                    help="leave glibc malloc at its defaults (every entry point tunes it, see dasag.perf.tune_host_allocator): run once with and once without to see its effect")
     p.add_argument("--quick", action="store_true", help="2 warm-up + 2 timed steps, eager and shipped variants only")
@@ -350,12 +354,12 @@ def main(argv: list[str] | None = None) -> int:
     flops: dict = {}
     first = next((c for c in cases if c.status == "ok"), None)
     if first is not None:  # untimed: the process's first fit pays for lazy initialisation, not the first row
-        throwaway = Case(first.family, first.variant, first.output_px, first.batch, first.num_images)
-        cfg = variant_config(base_config(first.family, first.output_px, first.batch, first.num_images), first.variant)
+        throwaway = Case(first.family, first.variant, first.output_px, first.batch, first.num_images, first.siglip_size)
+        cfg = variant_config(base_config(first.family, first.output_px, first.batch, first.num_images, first.siglip_size), first.variant)
         throwaway.switches = switches_of(cfg)
         run_case(throwaway, cfg, device, warmup=1, steps=1, out=args.out / "warmup", flops={})
     for case in cases:
-        cfg = variant_config(base_config(case.family, case.output_px, case.batch, case.num_images), case.variant)
+        cfg = variant_config(base_config(case.family, case.output_px, case.batch, case.num_images, case.siglip_size), case.variant)
         case.switches = switches_of(cfg)
         if case.status != "ok":
             print(f"{case.family} {case.output_px}/{case.batch}/{case.num_images} {case.variant}: {case.status}", flush=True)

@@ -241,6 +241,29 @@ def test_bench_runs_end_to_end_and_writes_the_table(tmp_path, capsys):
     assert "skipped: needs CUDA" in md and "skipped: needs CUDA" in capsys.readouterr().out
 
 
+def test_bench_gpu_rows_run_end_to_end_with_a_tiny_siglip(tmp_path):
+    """The das_ag_plus rows' code path (config, variants, scorer switches, FLOPs, table) on CPU:
+    the real so400m rows only run on CUDA, where a crash would waste a lent GPU."""
+    sys.path.insert(0, str(ROOT / "reproduce"))
+    try:
+        import bench
+    finally:
+        sys.path.pop(0)
+    out = tmp_path / "bench"
+    assert bench.main(["--out", str(out), "--device", "cpu", "--families", "siglip", "--siglip-size", "tiny", "--shapes", "384/8/4",
+                       "--steps", "2", "--warmup", "1", "--variants", "eager_fp32,bf16_sdpa,act_ckpt"]) == 0
+    rows = json.loads((out / "bench.json").read_text())["rows"]
+    assert [(r["variant"], r["status"]) for r in rows] == [("eager_fp32", "ok"), ("bf16_sdpa", "ok"), ("act_ckpt", "ok")]
+    eager, sdpa, ckpt = rows
+    assert (eager["switches"]["attention"], eager["switches"]["precision"]) == ("eager", "fp32")
+    assert (sdpa["switches"]["attention"], sdpa["switches"]["precision"], sdpa["switches"]["weights"]) == ("sdpa", "bf16", "bf16")
+    assert ckpt["switches"]["act_ckpt"] is True
+    for r in rows:
+        assert r["flops_per_step"] == eager["flops_per_step"] > 0 and r["host_syncs"] == 0
+        assert r["seconds_per_image"] == pytest.approx(r["seconds_per_step"] * 100 / 4)  # das_ag_plus: 100 steps, 4 images
+    assert "das_ag_plus (tiny SigLIP) 384px" in (out / "bench.md").read_text()
+
+
 def test_bench_starts_no_row_after_its_time_budget(tmp_path):
     sys.path.insert(0, str(ROOT / "reproduce"))
     try:
