@@ -212,12 +212,18 @@ def test_matmul_peak_and_scorer_time_are_positive():
     assert scorer_seconds(m, steps=2) > 0
 
 
-def test_bench_runs_end_to_end_and_writes_the_table(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def bench():
+    """``reproduce/bench.py`` as a module (it is a script, not part of the package)."""
     sys.path.insert(0, str(ROOT / "reproduce"))
     try:
-        import bench
+        import bench as module
     finally:
         sys.path.pop(0)
+    return module
+
+
+def test_bench_runs_end_to_end_and_writes_the_table(bench, tmp_path, capsys):
     out = tmp_path / "bench"
     assert bench.main(["--out", str(out), "--device", "cpu", "--steps", "2", "--warmup", "2", "--variants", "eager_fp32,act_ckpt",
                        "--shapes", "768/8/1"]) == 0
@@ -241,14 +247,9 @@ def test_bench_runs_end_to_end_and_writes_the_table(tmp_path, capsys):
     assert "skipped: needs CUDA" in md and "skipped: needs CUDA" in capsys.readouterr().out
 
 
-def test_bench_gpu_rows_run_end_to_end_with_a_tiny_siglip(tmp_path):
+def test_bench_gpu_rows_run_end_to_end_with_a_tiny_siglip(bench, tmp_path):
     """The das_ag_plus rows' code path (config, variants, scorer switches, FLOPs, table) on CPU:
     the real so400m rows only run on CUDA, where a crash would waste a lent GPU."""
-    sys.path.insert(0, str(ROOT / "reproduce"))
-    try:
-        import bench
-    finally:
-        sys.path.pop(0)
     out = tmp_path / "bench"
     assert bench.main(["--out", str(out), "--device", "cpu", "--families", "siglip", "--siglip-size", "tiny", "--shapes", "384/8/4",
                        "--steps", "2", "--warmup", "1", "--variants", "eager_fp32,bf16_sdpa,act_ckpt"]) == 0
@@ -264,12 +265,7 @@ def test_bench_gpu_rows_run_end_to_end_with_a_tiny_siglip(tmp_path):
     assert "das_ag_plus (tiny SigLIP) 384px" in (out / "bench.md").read_text()
 
 
-def test_bench_starts_no_row_after_its_time_budget(tmp_path):
-    sys.path.insert(0, str(ROOT / "reproduce"))
-    try:
-        import bench
-    finally:
-        sys.path.pop(0)
+def test_bench_starts_no_row_after_its_time_budget(bench, tmp_path):
     out = tmp_path / "bench"
     assert bench.main(["--out", str(out), "--device", "cpu", "--families", "demo", "--variants", "eager_fp32", "--budget-s", "1e-6"]) == 0
     (row,) = json.loads((out / "bench.json").read_text())["rows"]
