@@ -61,6 +61,7 @@ def jitter_crop(canvas: Tensor, margin: int, shifts: Tensor, copies: int = 1) ->
     ``k // copies``); returns (I*copies, C, V, V) with V = S - 2*margin, in channels-last
     memory format: convolutional scorers run fastest on it (about 1.2x for EfficientNet-Lite
     on CPU), ViT patch embeddings do not mind, and the layout change costs one copy here.
+    With ``margin == 0`` there is nothing to crop and the copies keep the canvas's layout.
     """
     n_img, c, s, _ = canvas.shape
     n = n_img * copies

@@ -198,14 +198,17 @@ class DirectAscent(L.LightningModule):
             aesthetic_weight=self.objective.aesthetic_weight_at(step, total),
         )
 
+    def render_and_augment(self, plan: Plan) -> tuple[Tensor, Tensor]:
+        """The step's canvas and its augmented copies, the scorer's input (compiled parts if configured)."""
+        canvas = (self._render_fn or self.pyramid.canvas)()
+        generator = step_generator(self.seed, plan.step, canvas.device)
+        draws = self.augment.draw(self.pyramid.num_images, self.pyramid.visible_size, plan.strengths, generator, canvas.device, canvas.dtype)
+        return canvas, (self._augment_fn or self.augment.apply)(canvas, self.pyramid.max_shift, draws)
+
     def ascent_terms(self, plan: Plan) -> Terms:
         """Render, augment, score and combine: the loss terms of one step."""
-        canvas = (self._render_fn or self.pyramid.canvas)()
+        canvas, copies = self.render_and_augment(plan)
         images = self.pyramid.crop(canvas)
-        generator = step_generator(self.seed, plan.step, canvas.device)
-        margin = self.pyramid.max_shift
-        draws = self.augment.draw(self.pyramid.num_images, self.pyramid.visible_size, plan.strengths, generator, canvas.device, canvas.dtype)
-        copies = (self._augment_fn or self.augment.apply)(canvas, margin, draws)
         with self.autocast():
             members = self.scorer(copies)
         return self.objective(members, images, self.pyramid.num_images, plan.step, self.total_steps)

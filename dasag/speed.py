@@ -255,13 +255,9 @@ def scorer_seconds(module, steps: int, step: int = 0) -> float:
     Same scorer (compiled or checkpointed as configured), same autocast, same batch; the
     gradient goes to the input images only, as in the ascent step. One untimed call first.
     """
-    plan = module.plan_at(step)
-    with torch.no_grad():
-        canvas = module.pyramid.canvas()
-        from dasag.augment import step_generator
-
-        copies = module.augment(canvas, module.pyramid.max_shift, plan.strengths, step_generator(module.seed, step, canvas.device))
-    copies = copies.detach().requires_grad_(True)
+    # With grad mode as in training, so a compiled render/augment reuses its graph; the
+    # detach frees the render's graph at once.
+    copies = module.render_and_augment(module.plan_at(step))[1].detach().requires_grad_(True)
 
     def once() -> Tensor:
         with module.autocast():

@@ -1,6 +1,6 @@
 """Regenerate the README's DAS-effect picture and print the figures its caption quotes.
 
-    python examples/make_readme_images.py [--out-dir docs/images]
+    python examples/make_readme_images.py [--out-dir docs/images]     # from the repository root
 
 Runs ``configs/demo.yaml`` twice on CPU (about 15 s each on 2 cores): once as shipped (the
 pyramid) and once with a single-resolution canvas (``min_size 256``: plain pixels, same
@@ -17,21 +17,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from make_feature_images import run_config  # the sibling script (examples/ is on sys.path)
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 PIXELS = ["--model.pyramid.init_args.min_size", "256"]
-QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
-
-
-def demo_final(root: Path, extra: list[str]) -> Path:
-    """Run the demo config into ``root`` with ``extra`` CLI overrides; its final.png."""
-    from dasag.cli import main
-
-    rc = main(["fit", "--config", str(ROOT / "configs" / "demo.yaml"), "--trainer.default_root_dir", str(root), *QUIET, *extra])
-    if rc != 0:
-        raise SystemExit(f"configs/demo.yaml failed with exit status {rc}")
-    return next(root.rglob("final.png"))
 
 
 def side_by_side(left: Path, right: Path, gap: int = 8) -> Image.Image:
@@ -53,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        pyramid = demo_final(Path(tmp) / "pyramid", [])
-        pixels = demo_final(Path(tmp) / "pixels", PIXELS)
+        pyramid = run_config("demo.yaml", Path(tmp) / "pyramid", []) / "final.png"
+        pixels = run_config("demo.yaml", Path(tmp) / "pixels", PIXELS) / "final.png"
         shutil.copyfile(pyramid, args.out_dir / "demo_final.png")
         side_by_side(pyramid, pixels).save(args.out_dir / "das_effect.png", optimize=True)
         for judge in ("lite1", "lite2"):
