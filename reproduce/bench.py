@@ -20,11 +20,9 @@ import copy
 import gc
 import itertools
 import json
-import logging
 import platform
 import sys
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,15 +290,6 @@ def plan_cases(args: argparse.Namespace, device: torch.device) -> list[Case]:
     return cases
 
 
-def quiet_lightning() -> None:
-    """Lightning's per-run banners (seed, accelerator, tips) would bury the table."""
-    import lightning  # noqa: F401  (creates its loggers)
-
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("lightning"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=ROOT / "bench_out", help="where bench.json, bench.md and run logs go")
@@ -336,12 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     steps = args.steps or (20 if device.type == "cuda" else 10)
     warmup = args.warmup if args.warmup is not None else (3 if device.type == "cuda" else 2)
     args.out.mkdir(parents=True, exist_ok=True)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*IterableDataset.*")
-    warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode.*")
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*")
-    quiet_lightning()
+    from dasag.benchmark.generate import quiet_lightning
     from dasag.perf import tune_host_allocator
+
+    quiet_lightning()
     from dasag.speed import matmul_peak
 
     allocator = "glibc defaults (--untuned-allocator)" if args.untuned_allocator else ("tuned" if tune_host_allocator() else "not glibc: untouched")

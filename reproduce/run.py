@@ -16,7 +16,6 @@ os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
-import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import yaml  # noqa: E402
@@ -48,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     from dasag.benchmark import RunSpec, check, run
     from dasag.cli import ConfigError, _load_with_bases, deep_merge
 
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*IterableDataset.*__len__.*")
     try:
         overrides: dict = {}
         for path in args.override:

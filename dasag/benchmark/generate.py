@@ -229,12 +229,17 @@ class Generator:
 def quiet_lightning() -> None:
     """Per-task info lines and warnings that are expected here would drown the log.
 
-    The frozen scorer is in eval mode on purpose, and the CLI is fed a dict on purpose.
+    Every ``lightning*`` logger goes to WARNING (banners: seed, accelerator, tips). The
+    frozen scorer is in eval mode on purpose, and the CLI is fed a dict on purpose. Used by
+    the harness and by ``reproduce/bench.py``.
     """
     import warnings
 
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    import lightning  # noqa: F401  (creates its loggers)
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("lightning"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     for message in (".*args parameter is intended to run from within Python.*", ".*module\\(s\\) in eval mode.*",
                     ".*LeafSpec.*is deprecated.*", ".*does not have many workers.*", ".*IterableDataset.*__len__.*"):
         warnings.filterwarnings("ignore", message=message)
