@@ -1,17 +1,17 @@
 """dasag: Direct Ascent Synthesis with Aesthetic Guidance, as a PyTorch Lightning package."""
 
 from dasag.augment import Augmentations
-from dasag.callbacks import Annealing, ImageExport
+from dasag.callbacks import ImageExport
 from dasag.data import PromptDataModule, PromptSet
 from dasag.module import DirectAscent
 from dasag.objective import Objective
 from dasag.pyramid import ImagePyramid
-from dasag.schedules import Constant, ExponentialDecay, ExponentialWarmup, Linear, Schedule
+from dasag.schedules import Constant, Cosine, ExponentialDecay, ExponentialWarmup, Linear, Schedule, ScheduledLR
 
 __all__ = [
-    "Annealing",
     "Augmentations",
     "Constant",
+    "Cosine",
     "DirectAscent",
     "ExponentialDecay",
     "ExponentialWarmup",
@@ -22,5 +22,6 @@ __all__ = [
     "PromptDataModule",
     "PromptSet",
     "Schedule",
+    "ScheduledLR",
 ]
 __version__ = "0.1.0"

@@ -38,11 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def page() -> None:
     import streamlit as st
 
-    from dasag.app_settings import RESOLUTIONS, SCORERS, AppSettings, Augmentation, ScheduleSetting
-    from dasag.build import build_run, to_yaml
-    from dasag.cli import ConfigError
+    from dasag.app_settings import SCORERS, AppSettings, Augmentation, ScheduleSetting, text_scorer_aesthetic
+    from dasag.config import ConfigError, build_run, to_yaml
     from dasag.live import LiveProgress, LiveRun, SharedScorers
-    from dasag.perf import tune_host_allocator
+    from dasag.pyramid import PRESETS
+    from dasag.speed.switches import tune_host_allocator
     from dasag.scorers.imagenet import class_names
     from dasag.weights import default_locations
 
@@ -93,7 +93,7 @@ def page() -> None:
         if not (model_path or configured):
             sb.warning("No local weights configured for this scorer: it loads from the hub, which needs internet.")
     sb.header("Image")
-    resolution = sb.selectbox("Resolution (px)", list(RESOLUTIONS), index=list(RESOLUTIONS).index(d.resolution), key="resolution",
+    resolution = sb.selectbox("Resolution (px)", list(PRESETS), index=list(PRESETS).index(d.resolution), key="resolution",
                               help="384 and 768 are the DAS-AG v2 presets; 96/192 are quick on a CPU.")
     interpolation = sb.selectbox("Interpolation", ["bilinear", "bicubic", "nearest"], key="interpolation")
     sb.header("Optimisation")
@@ -106,15 +106,15 @@ def page() -> None:
     l1_weight = sb.number_input("L1 regularisation", min_value=0.0, value=d.l1_weight, format="%.2e", key="l1")
     sb.header("Aesthetic guidance")
     reverse = sb.checkbox("Reverse aesthetic (rAG)", value=False, key="reverse")
-    aesthetic = schedule_inputs(sb, "aesthetic", ScheduleSetting("exponential_decay", 0.0, 1.0, 0.02) if text else d.aesthetic, kinds=("constant", "linear", "exponential_decay", "exponential_warmup"))
+    aesthetic = schedule_inputs(sb, "aesthetic", text_scorer_aesthetic() if text else d.aesthetic, kinds=("constant", "linear", "exponential_decay", "exponential_warmup"))
     sb.header("Augmentations")
-    margin = RESOLUTIONS[resolution][1]
+    margin = PRESETS[resolution][1]
     augments: dict[str, Augmentation] = {}
     for name, label, default in (("jitter", "Jitter (px)", d.jitter), ("color_shift", "Colour shift", d.color_shift), ("noise", "Noise σ", d.noise)):
         with sb.expander(label):
             on = st.checkbox("on", value=default.enabled, key=f"{name}_on")
             kinds = ("auto", "constant", "linear", "exponential_warmup", "exponential_decay") if name == "jitter" else ("exponential_warmup", "exponential_decay", "linear", "constant")
-            seed_default = ScheduleSetting("auto", float(margin), 0.0, 0.03) if name == "jitter" else default.schedule
+            seed_default = ScheduleSetting("auto", float(margin), 0.0) if name == "jitter" else default.schedule
             augments[name] = Augmentation(on, schedule_inputs(st, name, seed_default, kinds=kinds))
     sb.header("Reproducibility")
     deterministic = sb.checkbox("Deterministic mode", value=d.deterministic, key="deterministic")
@@ -197,7 +197,7 @@ def schedule_inputs(where, name: str, default, kinds: Sequence[str]):
     kind = where.selectbox("schedule", kinds, index=kinds.index(default.kind) if default.kind in kinds else 0,
                            format_func=SCHEDULE_LABELS.get, key=f"{name}_kind")
     if kind == "auto":
-        return ScheduleSetting("auto", 0.0, 0.0, 0.03)
+        return ScheduleSetting("auto")
     a, b = where.columns(2)
     start = a.number_input("start" if kind != "constant" else "value", value=float(default.start), key=f"{name}_start", format="%.3f")
     end = b.number_input("end", value=float(default.end), key=f"{name}_end", format="%.3f", disabled=kind == "constant")

@@ -1,21 +1,27 @@
-"""What the app's form holds, checked, and turned into a ``cli.py fit`` config mapping.
+"""What the app's form holds, and how it becomes a ``cli.py fit`` config mapping.
 
 Kept apart from the Streamlit page so the mapping from controls to config keys is plain
-Python, tested without a browser, and the page only draws widgets. The config produced
-here has the structure of ``configs/demo.yaml`` and is built by :func:`dasag.build.build_run`,
-the CLI's own code path.
+Python, tested without a browser, and the page only draws widgets. Nothing here states a
+default of its own: the form starts from the shipped ``configs/demo.yaml`` and, for what
+that config leaves out, from the constructors' defaults (read from their signatures). The
+config produced here is built by :func:`dasag.config.build_run`, the CLI's own code path,
+so every constructor checks its value there; :meth:`AppSettings.check` only checks what
+the form adds (its choices, blank prompt rows, the jitter margin of the chosen canvas).
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any
 
-from dasag.cli import ConfigError, check_output_dir
-
-#: Visible output size -> (pyramid canvas, jitter margin). 384/768 are the DAS-AG v2 presets;
-#: the smaller ones keep CPU runs short (192 is the offline demo's canvas).
-RESOLUTIONS: dict[int, tuple[int, int]] = {96: (128, 16), 192: (256, 32), 384: (512, 64), 768: (1024, 128)}
+from dasag.augment import Augmentations
+from dasag.config import ConfigError, load_config
+from dasag.module import ADAM_BETAS, ADAM_LR
+from dasag.objective import Objective
+from dasag.pyramid import PRESETS, ImagePyramid
+from dasag.schedules import Constant, ExponentialDecay, ExponentialWarmup, Linear, Schedule, as_schedule
 
 #: Scorer choice -> (class path, fixed init args, uses text prompts).
 SCORERS: dict[str, tuple[str, dict[str, Any], bool]] = {
@@ -26,9 +32,23 @@ SCORERS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "clip": ("dasag.scorers.CLIP", {}, True),
 }
 
-SCHEDULES = ("constant", "linear", "exponential_decay", "exponential_warmup")
-_SCHEDULE_CLASSES = {"linear": "dasag.Linear", "exponential_decay": "dasag.ExponentialDecay", "exponential_warmup": "dasag.ExponentialWarmup"}
-INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+#: Schedule kind in the form -> its class.
+SCHEDULE_CLASSES: dict[str, type[Schedule]] = {
+    "constant": Constant, "linear": Linear, "exponential_decay": ExponentialDecay, "exponential_warmup": ExponentialWarmup,
+}
+
+
+def constructor_default(cls: type, name: str) -> Any:
+    """The default of one constructor argument, read from its signature (stated there only)."""
+    return inspect.signature(cls.__init__).parameters[name].default
+
+
+@lru_cache(maxsize=1)
+def demo_config() -> dict[str, Any]:
+    """The shipped offline demo, the form's starting point."""
+    from dasag.quality.suites import CONFIGS
+
+    return load_config(CONFIGS / "demo.yaml")
 
 
 @dataclass
@@ -43,14 +63,19 @@ class ScheduleSetting:
     end: float = 0.0
     rate: float = 0.03
 
+    @classmethod
+    def of(cls, schedule: Schedule | float) -> "ScheduleSetting":
+        """The form's view of a schedule object (or number)."""
+        schedule = as_schedule(schedule)
+        kind = next(k for k, c in SCHEDULE_CLASSES.items() if isinstance(schedule, c))
+        if isinstance(schedule, Constant):
+            return cls(kind, schedule.value, schedule.value)
+        return cls(kind, schedule.start, schedule.end, getattr(schedule, "rate", cls.rate))
+
     def check(self, name: str, allow_auto: bool = False) -> None:
-        kinds = SCHEDULES + (("auto",) if allow_auto else ())
+        kinds = tuple(SCHEDULE_CLASSES) + (("auto",) if allow_auto else ())
         if self.kind not in kinds:
             raise ConfigError(f"{name} schedule must be one of {', '.join(kinds)}; got {self.kind!r}.")
-        if self.kind.startswith("exponential") and not 0.0 <= self.rate < 1.0:
-            raise ConfigError(f"{name} rate must be in [0, 1); got {self.rate}.")
-        if self.kind != "auto" and (self.start < 0 or (self.kind != "constant" and self.end < 0)):
-            raise ConfigError(f"{name} values must be non-negative; got start {self.start}, end {self.end}.")
 
     def to_config(self) -> Any:
         """A number for a constant, else a ``class_path``/``init_args`` mapping."""
@@ -59,7 +84,7 @@ class ScheduleSetting:
         args: dict[str, float] = {"start": float(self.start), "end": float(self.end)}
         if self.kind != "linear":
             args["rate"] = float(self.rate)
-        return {"class_path": _SCHEDULE_CLASSES[self.kind], "init_args": args}
+        return {"class_path": f"dasag.{SCHEDULE_CLASSES[self.kind].__name__}", "init_args": args}
 
 
 @dataclass
@@ -70,44 +95,62 @@ class Augmentation:
     schedule: ScheduleSetting = field(default_factory=ScheduleSetting)
 
 
-def _jitter_default() -> Augmentation:
-    return Augmentation(True, ScheduleSetting("auto", 0.0, 0.0, 0.03))
+def _augmentation(name: str) -> Augmentation:
+    """An augmentation's default from the constructor (jitter's ``None`` is "auto": margin -> 0)."""
+    default = constructor_default(Augmentations, name)
+    return Augmentation(True, ScheduleSetting("auto") if default is None else ScheduleSetting.of(default))
 
 
-def _color_default() -> Augmentation:
-    return Augmentation(True, ScheduleSetting("exponential_warmup", 0.05, 0.3, 0.03))
+def text_scorer_aesthetic() -> ScheduleSetting:
+    """The aesthetic weight a text-image scorer starts with: DAS-AG's (``configs/das_ag.yaml``)."""
+    from dasag.quality.suites import CONFIGS
+
+    schedule = load_config(CONFIGS / "das_ag.yaml")["model"]["objective"]["init_args"]["aesthetic_weight"]
+    return ScheduleSetting(kind=_KINDS[schedule["class_path"]], **schedule["init_args"])
 
 
-def _noise_default() -> Augmentation:
-    return Augmentation(True, ScheduleSetting("exponential_warmup", 0.2, 0.5, 0.03))
+#: Schedule class path in a config -> its kind in the form.
+_KINDS = {f"dasag.{c.__name__}": kind for kind, c in SCHEDULE_CLASSES.items()}
+
+
+def _demo(*keys: str) -> Any:
+    value: Any = demo_config()
+    for key in keys:
+        value = value[key]
+    return value
+
+
+def _demo_resolution() -> int:
+    pyramid = _demo("model", "pyramid", "init_args")
+    return pyramid["max_size"] - 2 * pyramid["max_shift"]
 
 
 @dataclass
 class AppSettings:
-    """Every control of the page; defaults are the offline demo (EfficientNet-Lite0, goldfish)."""
+    """Every control of the page; defaults are the offline demo's (``configs/demo.yaml``)."""
 
-    positive_prompts: list[str] = field(default_factory=lambda: ["goldfish"])
+    positive_prompts: list[str] = field(default_factory=lambda: list(_demo("data", "positive_prompts")))
     negative_prompts: list[str] = field(default_factory=list)
     scorer: str = "lite0"
     #: Optional hub id / local directory and aesthetic head for SigLIP and CLIP ("" = configured default).
     model_path: str = ""
     aesthetic_head: str = ""
-    resolution: int = 192
-    steps: int = 60
-    batch_size: int = 8
-    learning_rate: float = 0.1
-    prompt_weight: float = 1.0
-    arctanh: bool = False
-    reverse_aesthetic: bool = False
-    aesthetic: ScheduleSetting = field(default_factory=lambda: ScheduleSetting("constant", 0.0, 0.0, 0.02))
+    resolution: int = field(default_factory=_demo_resolution)
+    steps: int = field(default_factory=lambda: int(_demo("trainer", "max_steps")))
+    batch_size: int = constructor_default(Augmentations, "batch_size")
+    learning_rate: float = ADAM_LR
+    prompt_weight: float = constructor_default(Objective, "prompt_weight")
+    arctanh: bool = constructor_default(Objective, "arctanh")
+    reverse_aesthetic: bool = constructor_default(Objective, "reverse_aesthetic")
+    aesthetic: ScheduleSetting = field(default_factory=lambda: ScheduleSetting.of(constructor_default(Objective, "aesthetic_weight")))
     deterministic: bool = True
     seed: int = 0
-    interpolation: Literal["bilinear", "bicubic", "nearest"] = "bilinear"
-    tv_weight: float = 1e-8
-    l1_weight: float = 0.0
-    jitter: Augmentation = field(default_factory=_jitter_default)
-    color_shift: Augmentation = field(default_factory=_color_default)
-    noise: Augmentation = field(default_factory=_noise_default)
+    interpolation: str = constructor_default(ImagePyramid, "interpolation")
+    tv_weight: float = constructor_default(Objective, "tv_weight")
+    l1_weight: float = constructor_default(Objective, "l1_weight")
+    jitter: Augmentation = field(default_factory=lambda: _augmentation("jitter"))
+    color_shift: Augmentation = field(default_factory=lambda: _augmentation("color_shift"))
+    noise: Augmentation = field(default_factory=lambda: _augmentation("noise"))
     output_dir: str = "runs/app"
     preview_every: int = 5
 
@@ -121,37 +164,29 @@ class AppSettings:
         return clean(self.positive_prompts), clean(self.negative_prompts)
 
     def check(self) -> None:
-        """Every check that needs no model; raises :class:`ConfigError` with one sentence."""
+        """What only the form can get wrong; every other value is checked by its constructor
+        when :func:`~dasag.config.build_run` builds the config. Raises :class:`ConfigError`."""
         if self.scorer not in SCORERS:
             raise ConfigError(f"scorer must be one of {', '.join(SCORERS)}; got {self.scorer!r}.")
         positive, _ = self.prompts()
         if not positive:
             what = "a text prompt" if self.text_scorer else "an ImageNet class name (e.g. goldfish) or index 0..999"
             raise ConfigError(f"positive prompts are empty: add at least one ({what}).")
-        if self.resolution not in RESOLUTIONS:
-            raise ConfigError(f"resolution must be one of {', '.join(map(str, RESOLUTIONS))} px; got {self.resolution}.")
-        for name, value, low in (("steps", self.steps, 1), ("batch size", self.batch_size, 1), ("preview every", self.preview_every, 1)):
-            if int(value) != value or value < low:
-                raise ConfigError(f"{name} must be a whole number of at least {low}; got {value}.")
+        if self.resolution not in PRESETS:
+            raise ConfigError(f"resolution must be one of {', '.join(map(str, PRESETS))} px; got {self.resolution}.")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning rate must be positive; got {self.learning_rate}.")
-        for name, value in (("text-guidance weight", self.prompt_weight), ("TV weight", self.tv_weight), ("L1 weight", self.l1_weight)):
-            if value < 0:
-                raise ConfigError(f"{name} must be non-negative; got {value}.")
-        if int(self.seed) != self.seed or not 0 <= self.seed < 2**32:
-            raise ConfigError(f"seed must be a whole number in 0..{2**32 - 1}; got {self.seed}.")
-        if self.interpolation not in INTERPOLATIONS:
-            raise ConfigError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}; got {self.interpolation!r}.")
+        if int(self.preview_every) != self.preview_every or self.preview_every < 1:
+            raise ConfigError(f"preview every must be a whole number of at least 1; got {self.preview_every}.")
         self.aesthetic.check("aesthetic weight")
         self.jitter.schedule.check("jitter", allow_auto=True)
-        margin = RESOLUTIONS[self.resolution][1]
+        margin = PRESETS[self.resolution][1]
         if self.jitter.schedule.kind != "auto" and max(self.jitter.schedule.start, self.jitter.schedule.end) > margin:
             raise ConfigError(f"jitter must stay within the {margin} px margin of the {self.resolution} px canvas; got up to {max(self.jitter.schedule.start, self.jitter.schedule.end)}.")
         self.color_shift.schedule.check("colour shift")
         self.noise.schedule.check("noise")
         if not self.output_dir.strip():
             raise ConfigError("output folder is empty: give a folder for the run's files (e.g. runs/app).")
-        check_output_dir(self.output_dir)
 
     def scorer_config(self) -> dict[str, Any]:
         class_path, fixed, text = SCORERS[self.scorer]
@@ -164,12 +199,12 @@ class AppSettings:
         return {"class_path": class_path, "init_args": args}
 
     def to_config(self) -> dict[str, Any]:
-        """The run as a ``cli.py fit`` config mapping (structure of ``configs/demo.yaml``)."""
+        """The run as a ``cli.py fit`` config mapping (the demo's structure, the form's values)."""
         self.check()
         positive, negative = self.prompts()
-        max_size, max_shift = RESOLUTIONS[self.resolution]
+        max_size, max_shift = PRESETS[self.resolution]
         augment: dict[str, Any] = {
-            "batch_size": int(self.batch_size),
+            "batch_size": self.batch_size,
             "color_shift": self.color_shift.schedule.to_config(),
             "noise": self.noise.schedule.to_config(),
             "jitter_enabled": self.jitter.enabled,
@@ -179,14 +214,14 @@ class AppSettings:
         if self.jitter.schedule.kind != "auto":
             augment["jitter"] = self.jitter.schedule.to_config()
         return {
-            "seed_everything": int(self.seed),
+            "seed_everything": self.seed,
             "trainer": {
                 "accelerator": "auto",
                 "devices": 1,
-                "max_steps": int(self.steps),
+                "max_steps": self.steps,
                 "deterministic": bool(self.deterministic),
                 "default_root_dir": self.output_dir.strip(),
-                "callbacks": [{"class_path": "dasag.ImageExport", "init_args": {"every_n_steps": 0}}],
+                "callbacks": [{"class_path": "dasag.ImageExport"}],
             },
             "model": {
                 "pyramid": {"class_path": "dasag.ImagePyramid", "init_args": {"max_size": max_size, "max_shift": max_shift, "interpolation": self.interpolation}},
@@ -203,7 +238,7 @@ class AppSettings:
                         "l1_weight": float(self.l1_weight),
                     },
                 },
-                "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": float(self.learning_rate), "betas": [0.5, 0.99]}},
+                "optimizer": {"class_path": "torch.optim.Adam", "init_args": {"lr": float(self.learning_rate), "betas": list(ADAM_BETAS)}},
             },
             "data": {"positive_prompts": positive, "negative_prompts": negative},
         }

@@ -1,4 +1,4 @@
-"""Callbacks own the side effects of a run: schedule annealing and image export."""
+"""Callbacks own the side effects of a run: image export (PNG files and TensorBoard images)."""
 
 from __future__ import annotations
 
@@ -13,17 +13,6 @@ from dasag.images import grid, write_png
 from dasag.metrics import summarize
 
 
-class Annealing(Callback):
-    """Evaluates every schedule (jitter, colour shift, noise, λ_aes) before each step.
-
-    Schedules are pure functions of ``(global_step, trainer.max_steps)``, so this callback
-    holds no state of its own and a resumed run continues on exactly the same curves.
-    """
-
-    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch: Any, batch_idx: int) -> None:
-        pl_module.plan = pl_module.plan_at(trainer.global_step)
-
-
 def output_dir(trainer: L.Trainer) -> Path:
     """Where a run's files go: the logger's version folder, else ``default_root_dir``."""
     log_dir = trainer.log_dir if trainer.loggers else None
@@ -32,13 +21,13 @@ def output_dir(trainer: L.Trainer) -> Path:
 
 def image_metadata(pl_module, step: int, scores: list[dict[str, float]]) -> dict[str, Any]:
     """What a PNG carries: prompts, seed, step, scores and the resolved config."""
-    prompts = pl_module._prompts
+    prompts = pl_module.prompts
     return {
         "prompts": {"positive": list(prompts.positive), "negative": list(prompts.negative)} if prompts else None,
         "seed": pl_module.seed,
         "step": step,
         "scores": scores if len(scores) != 1 else scores[0],
-        "metrics": summarize(scores),
+        "metrics": summarize(pl_module.scorer, scores),
         "config": pl_module.run_config,
     }
 
@@ -95,7 +84,7 @@ class ImageExport(Callback):
             self._tensorboard(trainer, pl_module, "image")
 
     def _final(self, trainer: L.Trainer, pl_module) -> None:
-        if trainer.is_global_zero and pl_module._prompts is not None:
+        if trainer.is_global_zero and pl_module.prompts is not None:
             self.final_paths = self._write(trainer, pl_module, output_dir(trainer) / "final.png", per_image=True)
             self._tensorboard(trainer, pl_module, "final")
 

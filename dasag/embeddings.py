@@ -54,11 +54,7 @@ class ScorerIdentity:
 
 def scorer_identity(scorer: Scorer, embedding_dim: int | None = None) -> ScorerIdentity:
     """The identity of a (possibly not yet loaded) scorer, from its constructor arguments."""
-    variant = getattr(scorer, "variant", None)
-    location = getattr(scorer, "model_location", None)
-    if variant is None and location:
-        variant = Path(str(location).rstrip("/")).name or str(location)
-    return ScorerIdentity(name=scorer.name, variant=variant, embedding_dim=embedding_dim)
+    return ScorerIdentity(name=scorer.name, variant=scorer.variant, embedding_dim=embedding_dim)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -72,11 +71,6 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     if text is None:
         raise ValueError(f"{str(path)!r} has no {METADATA_KEY!r} metadata chunk.")
     return json.loads(text)
-
-
-def sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes (images are named by content hash in the benchmark)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def grid(images: Tensor, columns: int | None = None, pad: int = 2) -> Tensor:

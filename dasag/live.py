@@ -17,10 +17,10 @@ import lightning as L
 import numpy as np
 from lightning.pytorch.callbacks import Callback
 
-from dasag.build import BuiltRun
+from dasag.config import BuiltRun
 from dasag.callbacks import ImageExport, image_metadata
 from dasag.images import grid, png_bytes, to_uint8
-from dasag.scorers.base import Scorer
+from dasag.scorers.ensemble import ScorerEnsemble
 
 
 @dataclass(frozen=True)
@@ -97,16 +97,16 @@ class SharedScorers:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._scorers: dict[str, tuple[Scorer, threading.Lock]] = {}
+        self._scorers: dict[str, tuple[ScorerEnsemble, threading.Lock]] = {}
 
-    def __call__(self, key: str, fresh: Scorer) -> Scorer:
+    def __call__(self, key: str, fresh: ScorerEnsemble) -> ScorerEnsemble:
         """The scorer stored under ``key``; ``fresh`` (not loaded yet) is stored if none is."""
         with self._lock:
             if key not in self._scorers:
                 self._scorers[key] = (fresh, threading.Lock())
             return self._scorers[key][0]
 
-    def lock(self, scorer: Scorer) -> threading.Lock | None:
+    def lock(self, scorer: ScorerEnsemble) -> threading.Lock | None:
         with self._lock:
             for stored, lock in self._scorers.values():
                 if stored is scorer:
@@ -144,32 +144,25 @@ class LiveRun:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def _locks(self) -> list[threading.Lock]:
-        if self.shared is None:
-            return []
-        locks = [self.shared.lock(m) for m in self.built.model.scorer.members]
-        return [lock for lock in locks if lock is not None]
-
     def _run(self) -> None:
-        locks = self._locks()
-        self.waiting = any(lock.locked() for lock in locks)
-        for lock in locks:
+        lock = self.shared.lock(self.built.model.scorer) if self.shared is not None else None
+        self.waiting = lock is not None and lock.locked()
+        if lock is not None:
             lock.acquire()
         self.waiting = False
         try:
-            b = self.built
             try:
-                b.trainer.fit(b.model, datamodule=b.datamodule)
+                self.built.fit()
             except Exception as e:  # shown in the page as one sentence; the image is still kept below
                 self.error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             self.result = self._result()
         finally:
-            for lock in reversed(locks):
+            if lock is not None:
                 lock.release()
 
     def _result(self) -> Result | None:
         model, trainer = self.built.model, self.built.trainer
-        if model._prompts is None:  # failed before the scorer was ready: no image worth keeping
+        if model.prompts is None:  # failed before the scorer was ready: no image worth keeping
             return None
         images, sheet = _picture(model)
         scores = model.evaluate(images)

@@ -1,15 +1,21 @@
-"""torchmetrics for what a run optimises: aesthetic score and prompt similarity.
+"""torchmetrics for what a run optimises: each member's aesthetic score and prompt similarity.
 
 Metrics accumulate on the device every step (no host sync) and are read only when the
-module logs, every ``trainer.log_every_n_steps``.
+module logs, every ``trainer.log_every_n_steps``. They are keyed like every score
+(``<member>/aesthetic``, ``<member>/similarity``; see :mod:`dasag.objective`), so each
+member of an ensemble has its own.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
 from torchmetrics import MeanMetric, MetricCollection
+
+from dasag.objective import score_key
+from dasag.scorers.ensemble import ScorerEnsemble
 
 
 class _DeviceMean(MeanMetric):
@@ -34,27 +40,38 @@ class TextImageSimilarity(_DeviceMean):
     (cosine similarity for text-image scorers, log-probability for classifiers)."""
 
 
-def score_metrics() -> MetricCollection:
-    """One collection per stage, logged as ``train/metric/...``."""
-    return MetricCollection({"aesthetic": AestheticScore(), "similarity": TextImageSimilarity()})
+class ScoreMetrics(MetricCollection):
+    """One similarity metric per ensemble member, and an aesthetic one per member that has a head."""
+
+    def __init__(self, scorer: ScorerEnsemble | None = None, prefix: str = "") -> None:
+        metrics: dict[str, Any] = {}
+        for name, member in zip(scorer.names, scorer.members) if scorer is not None else ():
+            metrics[score_key(name, "similarity")] = TextImageSimilarity()
+            if member.capabilities.aesthetic:
+                metrics[score_key(name, "aesthetic")] = AestheticScore()
+        super().__init__(metrics, prefix=prefix, compute_groups=False)
+
+    def update(self, values: dict[str, Tensor]) -> None:  # type: ignore[override]
+        """Feed per-image values keyed ``<member>/<field>`` (a step's objective values or clean scores)."""
+        for key, metric in self.items(keep_base=True, copy_state=False):
+            member, field = key.rsplit("/", 1)
+            if field == "aesthetic" and key in values:
+                metric.update(values[key].detach())
+            elif field == "similarity" and score_key(member, "positive") in values:
+                positive = values[score_key(member, "positive")]
+                negative = values.get(score_key(member, "negative"), torch.zeros_like(positive))
+                metric.update((positive - negative).detach())
+
+    def compute_and_reset(self) -> dict[str, Tensor]:
+        """The metrics updated since the last call (prefixed keys), then reset."""
+        out = {f"{self.prefix or ''}{key}": m.compute() for key, m in self.items(keep_base=True, copy_state=False) if m.update_count}
+        self.reset()
+        return out
 
 
-def update_from_values(metrics: MetricCollection, values: dict[str, Tensor]) -> None:
-    """Feed a step's per-image term values (``Terms.values``) into the metrics."""
-    if "aesthetic" in values:
-        metrics["aesthetic"].update(values["aesthetic"].detach())
-    if "positive" in values:
-        metrics["similarity"].update((values["positive"] - values.get("negative", 0 * values["positive"])).detach())
-
-
-def summarize(scores: list[dict[str, float]]) -> dict[str, float]:
+def summarize(scorer: ScorerEnsemble, scores: list[dict[str, float]]) -> dict[str, float]:
     """Clean-image scores (``DirectAscent.evaluate``) -> the metrics, for PNG metadata."""
-    import torch
-
-    metrics = score_metrics()
-    values: dict[str, Tensor] = {}
-    for key in ("aesthetic", "positive", "negative"):
-        if scores and all(key in s for s in scores):
-            values[key] = torch.tensor([s[key] for s in scores])
-    update_from_values(metrics, values)
-    return {name: float(m.compute()) for name, m in metrics.items() if m.update_count}
+    metrics = ScoreMetrics(scorer)
+    keys = set(scores[0]) if scores else set()
+    metrics.update({k: torch.tensor([s[k] for s in scores]) for k in keys if all(k in s for s in scores)})
+    return {k: float(v) for k, v in metrics.compute_and_reset().items()}

@@ -2,16 +2,15 @@
 
 The module only wires parts that are built and tested on their own: the pyramid (the one
 trainable thing), the augmentations, the frozen scorer and the objective. Schedules are
-evaluated by the :class:`~dasag.callbacks.Annealing` callback into ``self.plan``; export,
-logging of images and checkpointing are callbacks too.
+pure functions of the step, evaluated into a :class:`Plan` at each step; export, live
+progress and checkpointing are callbacks.
 """
 
 from __future__ import annotations
 
-import math
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import lightning as L
 import torch
@@ -20,17 +19,26 @@ from torch import Tensor
 
 from dasag.augment import Augmentations, Strengths, step_generator
 from dasag.data import PromptSet
-from dasag.metrics import score_metrics, update_from_values
-from dasag.objective import Objective, Terms
-from dasag.perf import CompileParts, check_compile_parts
+from dasag.metrics import ScoreMetrics
+from dasag.objective import MemberScores, Objective, StepContext, StepLoss, score_key
 from dasag.pyramid import ImagePyramid
+from dasag.schedules import ScheduledLR
 from dasag.scorers.base import Scorer
 from dasag.scorers.ensemble import ScorerEnsemble
+from dasag.speed import switches
+
+#: Builds the learning-rate scheduler from the optimiser and the run's length (``trainer.max_steps``).
+LRSchedulerCallable = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
+
+
+#: DAS-AG v2's optimiser: Adam with a large step and a short memory of the first moment.
+ADAM_LR = 0.1
+ADAM_BETAS = (0.5, 0.99)
 
 
 def default_optimizer(params) -> torch.optim.Optimizer:
-    """Adam, lr 0.1, betas (0.5, 0.99): the DAS-AG v2 setting."""
-    return torch.optim.Adam(params, lr=0.1, betas=(0.5, 0.99))
+    """Adam with :data:`ADAM_LR` and :data:`ADAM_BETAS`: the DAS-AG v2 setting."""
+    return torch.optim.Adam(params, lr=ADAM_LR, betas=ADAM_BETAS)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,11 @@ class Plan:
     step: int
     strengths: Strengths
     aesthetic_weight: float
+
+    def as_logs(self) -> dict[str, float]:
+        s = self.strengths
+        return {"schedule/jitter": float(s.jitter), "schedule/color_shift": s.color_shift, "schedule/noise": s.noise,
+                "schedule/aesthetic_weight": self.aesthetic_weight}
 
 
 class DirectAscent(L.LightningModule):
@@ -52,10 +65,10 @@ class DirectAscent(L.LightningModule):
         augment: Augmentations | None = None,
         objective: Objective | None = None,
         optimizer: OptimizerCallable = default_optimizer,
-        lr_min_ratio: float = 0.01,
+        lr_scheduler: LRSchedulerCallable = ScheduledLR,
         scorer_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto",
         seed: int | None = None,
-        compile: CompileParts = "none",
+        compile: switches.CompileParts = "none",
         activation_checkpointing: bool = False,
     ) -> None:
         """
@@ -65,7 +78,8 @@ class DirectAscent(L.LightningModule):
             augment: augmentations and their schedules (DAS-AG v2 defaults when omitted).
             objective: loss terms and weights (plain prompt guidance when omitted).
             optimizer: builds the optimiser for the pyramid's parameters (Adam 0.1, betas 0.5/0.99).
-            lr_min_ratio: cosine annealing, per step, from lr down to ``lr * lr_min_ratio`` at the last step.
+            lr_scheduler: builds the per-step lr scheduler from the optimiser and the run's length
+                (default :class:`~dasag.schedules.ScheduledLR`: cosine from lr to 0.01 lr).
             scorer_precision: autocast dtype for the frozen scorer; ``auto`` is bf16 on CUDA, fp32 on CPU.
                 The pyramid and the loss stay in fp32.
             seed: seeds the per-step augmentation draws; defaults to the global seed
@@ -76,35 +90,35 @@ class DirectAscent(L.LightningModule):
                 of storing their activations: less memory for large batches, one extra forward.
         """
         super().__init__()
-        if not 0 < lr_min_ratio <= 1:
-            raise ValueError(f"lr_min_ratio must be in (0, 1]; got {lr_min_ratio}.")
         if scorer_precision not in ("auto", "bf16", "fp16", "fp32"):
             raise ValueError(f"scorer_precision must be one of auto, bf16, fp16, fp32; got {scorer_precision!r}.")
         self.pyramid = pyramid
-        self.scorer = scorer if isinstance(scorer, ScorerEnsemble) else ScorerEnsemble([scorer])
         self.augment = augment or Augmentations()
         self.objective = objective or Objective()
-        if self.objective.prompt_weight == 0:
-            # Prompt-free generation (aesthetic / style terms only): an empty prompt list is valid.
-            for member in self.scorer.members:
-                member.require_positive = False
-        self.objective.bind(self.scorer)  # extra terms check the scorer now, before weights load
+        self.use_scorer(scorer)
         self.optimizer_factory = optimizer
-        self.lr_min_ratio = lr_min_ratio
+        self.lr_scheduler_factory = lr_scheduler
         self.scorer_precision = scorer_precision
         self.seed = int(torch.initial_seed() if seed is None else seed) % (2**63 - 1)
-        self.compile_parts = check_compile_parts(compile)
+        self.compile_parts = switches.check_compile_parts(compile)
         self.activation_checkpointing = activation_checkpointing
         self._speedups_applied = False
         self._render_fn: Any = None  # compiled pyramid.canvas / augment when compile is render or all
         self._augment_fn: Any = None
-        self.plan: Plan | None = None
         #: The resolved run configuration (set by the CLI or the app) written into image metadata.
         self.run_config: dict[str, Any] | None = None
-        self._prompts: PromptSet | None = None
-        self.train_metrics = score_metrics().clone(prefix="train/metric/")
+        #: The prompt set the scorer is prepared for (``None`` until the first step).
+        self.prompts: PromptSet | None = None
 
     # ---------------------------------------------------------------- set-up
+    def use_scorer(self, scorer: Scorer | ScorerEnsemble) -> None:
+        """Adopt a scorer (the app and the harness pass a shared, maybe already loaded one);
+        every term checks it here, before any weights load."""
+        ensemble = scorer if isinstance(scorer, ScorerEnsemble) else ScorerEnsemble([scorer])
+        self.objective.check(ensemble)
+        self.scorer = ensemble
+        self.train_metrics = ScoreMetrics(ensemble, prefix="train/metric/")
+
     @property
     def total_steps(self) -> int:
         """The run's length: ``trainer.max_steps``, the single source every schedule reads."""
@@ -113,20 +127,16 @@ class DirectAscent(L.LightningModule):
             raise ValueError(f"trainer.max_steps must be a positive integer (it sets the run's length and every schedule); got {steps}.")
         return int(steps)
 
-    def prompts_from_trainer(self) -> PromptSet:
-        dm = getattr(self.trainer, "datamodule", None)
-        prompts = getattr(dm, "prompts", None)
-        if prompts is None:
-            raise RuntimeError("DirectAscent needs a datamodule with a `prompts` attribute (e.g. PromptDataModule).")
-        return prompts
+    def check_prompts(self, prompts: PromptSet) -> None:
+        """Prompts against the scorer, cheaply, before any weights load (``ValueError`` if bad)."""
+        self.scorer.validate_prompts(prompts.positive, prompts.negative, self.objective.needs_prompts)
 
     def use_prompts(self, prompts: PromptSet) -> None:
         """Validate, then load the scorer (once) and cache the targets for this prompt set."""
-        if prompts != self._prompts:
-            self.scorer.validate_prompts(prompts.positive, prompts.negative)
-            self.scorer.prepare(prompts.positive, prompts.negative)
+        if prompts != self.prompts:
+            self.scorer.prepare(prompts.positive, prompts.negative, self.objective.needs_prompts)
             self.scorer.to(self.device)
-            self._prompts = prompts
+            self.prompts = prompts
             self._apply_speedups()
 
     def _apply_speedups(self) -> None:
@@ -134,36 +144,25 @@ class DirectAscent(L.LightningModule):
         if self._speedups_applied:
             return
         self._speedups_applied = True
-        from dasag import perf
-
         for member in self.scorer.members:
             if self.activation_checkpointing:
-                perf.checkpoint_blocks(member)
-            if perf.compiles_scorer(self.compile_parts):
-                perf.compile_module(member)
-        if perf.compiles_render(self.compile_parts):
-            self._render_fn = perf.compile_function(self.pyramid.canvas)
-            self._augment_fn = perf.compile_function(self.augment.apply)
+                switches.checkpoint_blocks(member)
+            if switches.compiles_scorer(self.compile_parts):
+                switches.compile_module(member)
+        if switches.compiles_render(self.compile_parts):
+            self._render_fn = switches.compile_function(self.pyramid.canvas)
+            self._augment_fn = switches.compile_function(self.augment.apply)
 
     def setup(self, stage: str) -> None:
         _ = self.total_steps  # fail early on a missing/invalid max_steps
-        self.use_prompts(self.prompts_from_trainer())
-
-    def configure_callbacks(self):
-        from dasag.callbacks import Annealing
-
-        present = any(isinstance(cb, Annealing) for cb in self.trainer.callbacks) if self._trainer else False
-        return [] if present else [Annealing()]
+        prompts = getattr(getattr(self.trainer, "datamodule", None), "prompts", None)
+        if prompts is None:
+            raise RuntimeError("DirectAscent needs a datamodule with a `prompts` attribute (e.g. PromptDataModule).")
+        self.use_prompts(prompts)
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.pyramid.parameters())
-        total, floor = self.total_steps, self.lr_min_ratio
-
-        def cosine(step: int) -> float:
-            t = min(step, total - 1) / max(total - 1, 1)
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+        scheduler = self.lr_scheduler_factory(optimizer, self.total_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
     # ------------------------------------------------------------ checkpoints
@@ -190,12 +189,12 @@ class DirectAscent(L.LightningModule):
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def plan_at(self, step: int) -> Plan:
-        """The schedules evaluated at ``step`` (what :class:`Annealing` puts in ``self.plan``)."""
+        """Every schedule evaluated at ``step``: a pure function of (step, trainer.max_steps)."""
         total = self.total_steps
         return Plan(
             step=step,
             strengths=self.augment.strengths(step, total, self.pyramid.max_shift),
-            aesthetic_weight=self.objective.aesthetic_weight_at(step, total),
+            aesthetic_weight=self.objective.aesthetic.weight_at(step, total),
         )
 
     def render_and_augment(self, plan: Plan) -> tuple[Tensor, Tensor]:
@@ -205,20 +204,24 @@ class DirectAscent(L.LightningModule):
         draws = self.augment.draw(self.pyramid.num_images, self.pyramid.visible_size, plan.strengths, generator, canvas.device, canvas.dtype)
         return canvas, (self._augment_fn or self.augment.apply)(canvas, self.pyramid.max_shift, draws)
 
-    def ascent_terms(self, plan: Plan) -> Terms:
-        """Render, augment, score and combine: the loss terms of one step."""
-        canvas, copies = self.render_and_augment(plan)
-        images = self.pyramid.crop(canvas)
+    def score(self, images: Tensor) -> list[MemberScores]:
+        """Every ensemble member's scores on ``images``, under the scorer's autocast."""
         with self.autocast():
-            members = self.scorer(copies)
-        return self.objective(members, images, self.pyramid.num_images, plan.step, self.total_steps)
+            scored = self.scorer(images)
+        return [MemberScores(name, weight, scores) for name, (weight, scores) in zip(self.scorer.names, scored)]
+
+    def ascent_terms(self, plan: Plan) -> StepLoss:
+        """Render, augment, score and combine: the loss of one step, per image, with its values."""
+        canvas, copies = self.render_and_augment(plan)
+        ctx = StepContext(self.score(copies), self.pyramid.crop(canvas), plan.step, self.total_steps, self.scorer)
+        return self.objective(ctx)
 
     def training_step(self, batch: PromptSet, batch_idx: int) -> Tensor:
         self.use_prompts(PromptSet(*batch))
-        plan = self.plan if self.plan is not None and self.plan.step == self.global_step else self.plan_at(self.global_step)
+        plan = self.plan_at(self.global_step)
         terms = self.ascent_terms(plan)
         loss = terms.loss.sum()
-        update_from_values(self.train_metrics, terms.values)
+        self.train_metrics.update(terms.values)
         if self._should_log():
             self._log_step(loss, terms, plan)
         return loss
@@ -229,22 +232,13 @@ class DirectAscent(L.LightningModule):
         n = max(int(self.trainer.log_every_n_steps or 1), 1)
         return (self.global_step + 1) % n == 0 or self.global_step + 1 >= self.total_steps
 
-    def _log_step(self, loss: Tensor, terms: Terms, plan: Plan) -> None:
-        live = {"loss": loss.detach()}
-        for name, v in terms.values.items():
-            live[name] = v.detach().mean()
-        self.log_dict({f"train/{k}": v for k, v in live.items()}, prog_bar=False, on_step=True, on_epoch=False)
-        updated = {name: m.compute() for name, m in self.train_metrics.items() if m.update_count}
-        self.log_dict(updated, on_step=True, on_epoch=False)
-        self.train_metrics.reset()
-        shown = {k: v for k, v in live.items() if k in ("loss", "positive", "aesthetic")}
+    def _log_step(self, loss: Tensor, terms: StepLoss, plan: Plan) -> None:
+        live = {"loss": loss.detach(), **{key: v.detach().mean() for key, v in terms.values.items()}}
+        self.log_dict({f"train/{k}": v for k, v in live.items()}, on_step=True, on_epoch=False)
+        self.log_dict(self.train_metrics.compute_and_reset(), on_step=True, on_epoch=False)
+        shown = {k: v for k, v in live.items() if k == "loss" or k.endswith(("/positive", "/aesthetic"))}
         self.log_dict(shown, prog_bar=True, logger=False, on_step=True, on_epoch=False)
-        s = plan.strengths
-        self.log_dict(
-            {"schedule/jitter": float(s.jitter), "schedule/color_shift": s.color_shift, "schedule/noise": s.noise, "schedule/aesthetic_weight": plan.aesthetic_weight},
-            on_step=True,
-            on_epoch=False,
-        )
+        self.log_dict(plan.as_logs(), on_step=True, on_epoch=False)
 
     # -------------------------------------------------------------- evaluate
     @torch.no_grad()
@@ -254,18 +248,14 @@ class DirectAscent(L.LightningModule):
 
     @torch.no_grad()
     def evaluate(self, images: Tensor | None = None) -> list[dict[str, float]]:
-        """Scores of the clean (un-augmented) images, one dict per image, as plain floats."""
+        """Scores of the clean (un-augmented) images, one dict per image, keyed ``<member>/<field>``."""
         images = self.images() if images is None else images
-        with self.autocast():
-            members = self.scorer(images)
         out: list[dict[str, float]] = [{} for _ in range(images.shape[0])]
-        names = self.scorer.names
-        for (weight, scores), name in zip(members, names):
-            prefix = "" if len(members) == 1 else f"{name}/"
-            fields = {"positive": scores.positive, "negative": scores.negative, "aesthetic": scores.aesthetic}
-            for key, value in fields.items():
+        for m in self.score(images):
+            for field in ("positive", "negative", "aesthetic"):
+                value = getattr(m.scores, field)
                 if value is None:
                     continue
                 for i, v in enumerate(value.float().cpu().tolist()):
-                    out[i][prefix + key] = v
+                    out[i][score_key(m.name, field)] = v
         return out

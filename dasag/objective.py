@@ -1,12 +1,19 @@
-"""The loss that gradient ascent minimises, term by term.
+"""The loss that gradient ascent minimises, as a sum of terms.
 
-    loss = - λ_aes(t) · aesthetic / 10  - λ_prompt · (f(pos) - f(neg))  + λ_tv · TV + λ_l1 · L1
+    loss = - λ_prompt · (f(pos) - f(neg))  - λ_aes(t) · aesthetic / 10  + λ_tv · TV + λ_l1 · L1  + extra terms
 
-``pos``/``neg`` come from each scorer (cosine similarity for text models, log-probability
-for classifiers), ``f`` is the identity or a clamped arctanh (only for bounded similarity
-scores: arctanh(±1) is infinite), and reverse aesthetic guidance flips the sign of λ_aes.
-Per-image terms are averaged over that image's augmented copies and summed over images,
-so each of ``num_images`` images gets exactly the gradient it would get alone.
+Every part is a :class:`Term`: it reads one :class:`StepContext` (the ensemble's scores on
+the augmented copies, the clean images, the step) and returns a :class:`Contribution` (its
+loss per image and the values it logs). :class:`Objective` holds the built-in terms, made
+from its constructor arguments so a config only names weights, plus any extra ones (style,
+reference image). Per-image values are averaged over that image's augmented copies and
+losses are summed over images, so each of ``num_images`` images gets exactly the gradient
+it would get alone.
+
+Score keys: every value a scorer produces is logged as ``<member>/<field>`` (``lite0/positive``,
+``siglip/aesthetic``), the same key in the objective's values, the metrics, the logs, the
+progress bar, :meth:`DirectAscent.evaluate` and PNG metadata; regulariser and extra terms
+log under their own name (``tv``, ``style``).
 """
 
 from __future__ import annotations
@@ -17,8 +24,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from dasag.scorers.base import Scores
 from dasag.schedules import Schedule, as_schedule
+from dasag.scorers.base import Scores
 
 if TYPE_CHECKING:
     from dasag.scorers.ensemble import ScorerEnsemble
@@ -39,37 +46,170 @@ def total_variation(images: Tensor) -> Tensor:
     return dh + dw
 
 
-class Term:
-    """An extra loss term (style, reference image, ...): per-image values, already signed.
+def score_key(member: str, field: str) -> str:
+    """The one name of a scorer's value everywhere: ``<member>/<field>``."""
+    return f"{member}/{field}"
 
-    Subclasses return a (num_images,) tensor that is *added* to the loss; ``name`` keys it
-    in logs. ``members`` are the ensemble's scores on the augmented copies (image-major),
-    ``images`` the un-augmented visible images.
-    """
 
-    name: str = "term"
+@dataclass(frozen=True)
+class MemberScores:
+    """One ensemble member's scores on the step's augmented copies (image-major)."""
 
-    def bind(self, scorer: "ScorerEnsemble") -> None:
-        """Meet the run's scorer once, before any weights load (``DirectAscent.__init__``).
+    name: str
+    weight: float
+    scores: Scores
 
-        Terms that depend on the scorer check compatibility here (e.g. a style embedding made
-        with another model is refused) and keep it for later use; the default does nothing.
-        """
 
-    def __call__(self, members: list[tuple[float, Scores]], images: Tensor, num_images: int, step: int, total_steps: int) -> Tensor:
-        raise NotImplementedError
+@dataclass(frozen=True)
+class StepContext:
+    """Everything a term may read at one step."""
+
+    members: list[MemberScores]
+    #: The un-augmented visible images, (num_images, 3, V, V) in [-1, 1].
+    images: Tensor
+    step: int
+    total_steps: int
+    #: The run's scorer ensemble (a reference term embeds its images with it, once).
+    scorer: ScorerEnsemble | None = None
+
+    @property
+    def num_images(self) -> int:
+        return self.images.shape[0]
+
+    def per_image(self, x: Tensor) -> Tensor:
+        """Mean over each image's augmented copies: (num_images * B,) -> (num_images,)."""
+        return x.float().view(self.num_images, -1).mean(dim=1)
 
 
 @dataclass
-class Terms:
-    """Every term of one step's loss, per image (num_images,), before weighting."""
+class Contribution:
+    """A term's part of one step: its loss per image (``None``: adds nothing) and logged values."""
+
+    loss: Tensor | None
+    values: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Term:
+    """One part of the loss. Subclasses set ``name`` and implement :meth:`__call__`."""
+
+    name: str = "term"
+
+    def check(self, scorer: ScorerEnsemble) -> None:
+        """Meet the run's scorer once, before any weights load, and refuse what cannot work
+        (e.g. a style embedding made with another model); the default accepts any scorer."""
+
+    @property
+    def needs_prompts(self) -> bool:
+        """Whether this term reads the prompts (only the prompt term does)."""
+        return False
+
+    def __call__(self, ctx: StepContext) -> Contribution:
+        raise NotImplementedError
+
+
+class PromptTerm(Term):
+    """``-λ · (f(pos) - f(neg))`` per member (times the member's weight); logs pos and neg."""
+
+    name = "prompt"
+
+    def __init__(self, weight: float = 1.0, arctanh: bool = False) -> None:
+        if weight < 0:
+            raise ValueError(f"objective prompt_weight must be non-negative; got {weight}.")
+        self.weight = weight
+        self.arctanh = arctanh
+
+    @property
+    def needs_prompts(self) -> bool:
+        return self.weight != 0  # prompt-free generation: an empty prompt list is allowed
+
+    def agreement(self, scores: Scores) -> Tensor:
+        """f(pos) - f(neg) per copy; arctanh only for bounded (similarity) scores."""
+        if self.arctanh and scores.bounded:
+            return safe_arctanh(scores.positive) - safe_arctanh(scores.negative)
+        return scores.positive - scores.negative
+
+    def __call__(self, ctx: StepContext) -> Contribution:
+        loss, values = None, {}
+        for m in ctx.members:
+            term = -(m.weight * self.weight) * ctx.per_image(self.agreement(m.scores))
+            loss = term if loss is None else loss + term
+            values[score_key(m.name, "positive")] = ctx.per_image(m.scores.positive)
+            values[score_key(m.name, "negative")] = ctx.per_image(m.scores.negative)
+        return Contribution(loss, values)
+
+
+class AestheticTerm(Term):
+    """``-λ_aes(t) · aesthetic / 10`` for members with an aesthetic head; reverse (rAG) flips λ."""
+
+    name = "aesthetic"
+
+    def __init__(self, weight: Schedule | float = 0.0, reverse: bool = False) -> None:
+        self.weight = as_schedule(weight)
+        self.reverse = reverse
+
+    def weight_at(self, step: int, total_steps: int) -> float:
+        """λ_aes at a step, with the reverse switch applied (negative under rAG)."""
+        w = self.weight(step, total_steps)
+        return -w if self.reverse else w
+
+    def __call__(self, ctx: StepContext) -> Contribution:
+        w = self.weight_at(ctx.step, ctx.total_steps)
+        loss, values = None, {}
+        for m in ctx.members:
+            if m.scores.aesthetic is None:
+                continue
+            aesthetic = ctx.per_image(m.scores.aesthetic)
+            values[score_key(m.name, "aesthetic")] = aesthetic
+            if w != 0:
+                term = -(m.weight * w) * aesthetic / 10.0
+                loss = term if loss is None else loss + term
+        return Contribution(loss, values)
+
+
+class TotalVariationTerm(Term):
+    """``λ_tv · TV`` of the clean visible image (smoothness)."""
+
+    name = "tv"
+
+    def __init__(self, weight: float = 1e-8) -> None:
+        if weight < 0:
+            raise ValueError(f"objective tv_weight must be non-negative; got {weight}.")
+        self.weight = weight
+
+    def __call__(self, ctx: StepContext) -> Contribution:
+        if not self.weight:
+            return Contribution(None)
+        tv = total_variation(ctx.images.float())
+        return Contribution(self.weight * tv, {self.name: tv})
+
+
+class L1Term(Term):
+    """``λ_l1 · |x|_1`` of the clean visible image (pulls towards grey)."""
+
+    name = "l1"
+
+    def __init__(self, weight: float = 0.0) -> None:
+        if weight < 0:
+            raise ValueError(f"objective l1_weight must be non-negative; got {weight}.")
+        self.weight = weight
+
+    def __call__(self, ctx: StepContext) -> Contribution:
+        if not self.weight:
+            return Contribution(None)
+        l1 = ctx.images.float().abs().sum(dim=(1, 2, 3))
+        return Contribution(self.weight * l1, {self.name: l1})
+
+
+@dataclass
+class StepLoss:
+    """One step's loss per image (num_images,) and every value its terms logged, per image."""
 
     loss: Tensor
     values: dict[str, Tensor] = field(default_factory=dict)
 
 
 class Objective:
-    """Combines scorer outputs and regularisers into one scalar loss per image."""
+    """The built-in terms (prompt, aesthetic, TV, L1) from their weights, plus extra terms."""
 
     def __init__(
         self,
@@ -83,88 +223,39 @@ class Objective:
     ) -> None:
         """
         Args:
-            prompt_weight: λ_prompt, weight of positive-minus-negative prompt agreement.
+            prompt_weight: λ_prompt, weight of positive-minus-negative prompt agreement; 0 makes
+                the run prompt-free (an empty prompt list is then allowed).
             arctanh: map similarities through a clamped arctanh (stretches the top end).
             aesthetic_weight: λ_aes(t), a schedule (DAS-AG: exponential decay 0 -> 1).
             reverse_aesthetic: minimise the aesthetic score instead (DAS-rAG).
             tv_weight: weight of the total-variation regulariser on the visible image.
             l1_weight: weight of the L1 norm of the visible image (pulls towards grey).
-            terms: extra loss terms (e.g. a style embedding or a reference image).
+            terms: extra terms (e.g. a style embedding or a reference image).
         """
-        for name, v in (("prompt_weight", prompt_weight), ("tv_weight", tv_weight), ("l1_weight", l1_weight)):
-            if v < 0:
-                raise ValueError(f"objective {name} must be non-negative; got {v}.")
-        self.prompt_weight = prompt_weight
-        self.arctanh = arctanh
-        self.aesthetic_weight = as_schedule(aesthetic_weight)
-        self.reverse_aesthetic = reverse_aesthetic
-        self.tv_weight = tv_weight
-        self.l1_weight = l1_weight
-        self.terms = list(terms or [])
+        self.prompt = PromptTerm(prompt_weight, arctanh)
+        self.aesthetic = AestheticTerm(aesthetic_weight, reverse_aesthetic)
+        self.extra = list(terms or [])
+        self.terms: list[Term] = [self.prompt, self.aesthetic, TotalVariationTerm(tv_weight), L1Term(l1_weight), *self.extra]
 
-    def bind(self, scorer: "ScorerEnsemble") -> None:
-        """Hand the run's scorer to every extra term (see :meth:`Term.bind`)."""
+    @property
+    def needs_prompts(self) -> bool:
+        """Whether the run needs at least one positive prompt."""
+        return any(term.needs_prompts for term in self.terms)
+
+    def check(self, scorer: ScorerEnsemble) -> None:
+        """Every term meets the run's scorer before weights load (see :meth:`Term.check`)."""
         for term in self.terms:
-            term.bind(scorer)
+            term.check(scorer)
 
-    def aesthetic_weight_at(self, step: int, total_steps: int) -> float:
-        """λ_aes at a step, with the reverse switch applied (negative under rAG)."""
-        w = self.aesthetic_weight(step, total_steps)
-        return -w if self.reverse_aesthetic else w
-
-    def prompt_term(self, scores: Scores) -> Tensor:
-        """f(pos) - f(neg) per copy."""
-        if self.arctanh and scores.bounded:
-            return safe_arctanh(scores.positive) - safe_arctanh(scores.negative)
-        return scores.positive - scores.negative
-
-    def __call__(
-        self,
-        members: list[tuple[float, Scores]],
-        images: Tensor,
-        num_images: int,
-        step: int,
-        total_steps: int,
-    ) -> Terms:
-        """Loss per image from the ensemble's scores on ``num_images * B`` copies.
-
-        ``images`` are the un-augmented visible images (num_images, 3, V, V) for the
-        regularisers and extra terms.
-        """
-        aesthetic_weight = self.aesthetic_weight_at(step, total_steps)
-        loss = images.new_zeros(num_images, dtype=torch.float32)
+    def __call__(self, ctx: StepContext) -> StepLoss:
+        loss = ctx.images.new_zeros(ctx.num_images, dtype=torch.float32)
         values: dict[str, Tensor] = {}
-
-        def per_image(x: Tensor) -> Tensor:
-            return x.float().view(num_images, -1).mean(dim=1)
-
-        for i, (weight, scores) in enumerate(members):
-            prompt = per_image(self.prompt_term(scores))
-            loss = loss - weight * self.prompt_weight * prompt
-            suffix = "" if len(members) == 1 else f"_{i}"
-            values[f"positive{suffix}"] = per_image(scores.positive)
-            values[f"negative{suffix}"] = per_image(scores.negative)
-            if scores.aesthetic is not None:
-                aes = per_image(scores.aesthetic)
-                values[f"aesthetic{suffix}"] = aes
-                if aesthetic_weight != 0:
-                    loss = loss - weight * aesthetic_weight * aes / 10.0
-        if self.tv_weight:
-            tv = total_variation(images.float())
-            values["tv"] = tv
-            loss = loss + self.tv_weight * tv
-        if self.l1_weight:
-            l1 = images.float().abs().sum(dim=(1, 2, 3))
-            values["l1"] = l1
-            loss = loss + self.l1_weight * l1
         for term in self.terms:
-            value = term(members, images, num_images, step, total_steps).float()
-            values[term.name] = value
-            loss = loss + value
-        return Terms(loss=loss, values=values)
+            part = term(ctx)
+            if part.loss is not None:
+                loss = loss + part.loss.float()
+            values.update(part.values)
+        return StepLoss(loss=loss, values=values)
 
     def __repr__(self) -> str:
-        return (
-            f"Objective(prompt_weight={self.prompt_weight}, arctanh={self.arctanh}, aesthetic_weight={self.aesthetic_weight}, "
-            f"reverse_aesthetic={self.reverse_aesthetic}, tv_weight={self.tv_weight}, l1_weight={self.l1_weight}, terms={self.terms})"
-        )
+        return f"Objective(terms={self.terms})"

@@ -12,13 +12,13 @@ call leaves nothing behind.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
+from dasag.config import check_writable, load_config
 from dasag.embeddings import StyleEmbedding, image_embeddings, mean_embedding, scorer_identity
 from dasag.images import load_image
 from dasag.scorers.base import Scorer
@@ -28,9 +28,7 @@ from dasag.terms import list_images
 
 def scorer_spec(config_path: str | Path) -> dict[str, Any]:
     """``model.scorer`` of a run config (``base:`` files merged), as its YAML mapping."""
-    from dasag.cli import _load_with_bases
-
-    config = _load_with_bases(Path(config_path))
+    config = load_config(config_path)
     spec = (config.get("model") or {}).get("scorer")
     if not isinstance(spec, dict) or "class_path" not in spec:
         raise ValueError(f"config {str(config_path)!r} has no model.scorer with a class_path; it must name the scorer to embed with.")
@@ -60,11 +58,7 @@ def check_output(path: Path) -> None:
         raise ValueError(f"--out must be a .pt file; got {str(path)!r}.")
     if path.is_dir():
         raise ValueError(f"--out {str(path)!r} is a folder; give a file name ending in .pt.")
-    anchor = path.absolute().parent
-    while not anchor.exists() and anchor != anchor.parent:
-        anchor = anchor.parent
-    if not anchor.is_dir() or not os.access(anchor, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {str(path)!r} cannot be written (nearest existing folder: {str(anchor)!r}).")
+    check_writable(path.absolute().parent, "the folder of --out")
 
 
 def personalize(images: str | Path, out: str | Path, config: str | Path, member: int = 0, size: int = 256) -> StyleEmbedding:
@@ -76,9 +70,7 @@ def personalize(images: str | Path, out: str | Path, config: str | Path, member:
         raise ValueError(f"--size must be at least 32 px; got {size}.")
     scorer = build_scorer(scorer_spec(config), member)
     pixels = torch.stack([load_image(f, size) for f in files])  # unreadable images fail before the model loads
-    # No prompts are needed to embed images: prepare the scorer for a prompt-free pass.
-    scorer.require_positive = False
-    scorer.prepare((), ())
+    scorer.prepare((), (), require_positive=False)  # embedding images needs no prompt
     embeddings = image_embeddings(scorer, pixels)
     style = StyleEmbedding(
         vector=mean_embedding(embeddings),

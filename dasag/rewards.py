@@ -86,9 +86,9 @@ class ScorerReward(Reward):
         """
         if field not in ("positive", "probability", "aesthetic"):
             raise ValueError(f"ScorerReward field must be one of positive, probability, aesthetic; got {field!r}.")
-        if field == "probability" and getattr(scorer, "score", None) != "log_prob":
+        if field == "probability" and not (scorer.capabilities.classifier and scorer.score == "log_prob"):
             raise ValueError(f"ScorerReward field 'probability' needs a classifier scorer with score: log_prob; got scorer {scorer.name!r}.")
-        if field == "aesthetic" and getattr(scorer, "aesthetic_head_location", None) is None:
+        if field == "aesthetic" and not scorer.capabilities.aesthetic:
             raise ValueError(f"ScorerReward field 'aesthetic' needs a scorer with an aesthetic head; scorer {scorer.name!r} has none.")
         self.scorer = scorer
         self.field = field
@@ -99,9 +99,7 @@ class ScorerReward(Reward):
 
     def setup(self, prompts: PromptSet, device: torch.device) -> None:
         positive = self.prompts if self.prompts is not None else prompts.positive
-        if self.field == "aesthetic" and not positive:
-            self.scorer.require_positive = False  # the aesthetic score needs no prompt
-        self.scorer.prepare(positive, ())
+        self.scorer.prepare(positive, (), require_positive=self.field != "aesthetic")  # an aesthetic score needs no prompt
         self.scorer.to(device)
 
     @torch.no_grad()

@@ -10,6 +10,10 @@ The formulas are the DAS-AG v2 ones (``DESIGN.md``)::
     linear:             start + (end - start) * t / T
     exponential_decay:  (start - end) * (1 - r)^t + end
     exponential_warmup: (end - start) * (1 - r)^(T - t) + start - (end - start) * (1 - r)^T
+    cosine:             end + (start - end) * (1 + cos(pi * t / T)) / 2
+
+The learning rate is a schedule too: :class:`ScheduledLR` multiplies the optimiser's lr by
+one (``Cosine(1.0, 0.01)`` by default, DAS-AG v2's cosine annealing to 1 % of the lr).
 
 The warmup formula starts exactly at ``start`` but stops short of ``end`` by
 ``(end - start) * (1 - r)^T`` (6 px of jitter at T = 100, r = 0.03: the seed's "anneals to
@@ -19,7 +23,10 @@ the jitter schedule uses that.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+import torch
 
 
 class Schedule:
@@ -105,6 +112,37 @@ class ExponentialWarmup(Schedule):
                 return self.start + span * t / T
             return self.start + span * (q ** (T - t) - q**T) / denom
         return span * q ** (T - t) + self.start - span * q**T
+
+
+@dataclass(frozen=True)
+class Cosine(Schedule):
+    """Half a cosine from ``start`` (first step) to ``end`` (last step): flat at both ends."""
+
+    start: float = 1.0
+    end: float = 0.0
+
+    def at(self, t: int, T: int) -> float:
+        return self.end + (self.start - self.end) * 0.5 * (1 + math.cos(math.pi * (t / T)))
+
+
+class ScheduledLR(torch.optim.lr_scheduler.LambdaLR):
+    """The learning rate at each step: the optimiser's lr times ``schedule(step, total_steps)``.
+
+    An ``LRSchedulerCallable`` for :class:`~dasag.module.DirectAscent`: in YAML,
+    ``lr_scheduler: {class_path: dasag.ScheduledLR, init_args: {schedule: ...}}``; the
+    module passes the optimiser and the run's length (``trainer.max_steps``).
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, schedule: Schedule = Cosine(start=1.0, end=0.01)) -> None:
+        """
+        Args:
+            optimizer: the pyramid's optimiser (passed by the module).
+            total_steps: the run's length (passed by the module).
+            schedule: the lr multiplier per step; default: cosine from 1 to 0.01.
+        """
+        self.schedule = schedule
+        self.total_steps = total_steps
+        super().__init__(optimizer, lambda step: schedule(step, total_steps))
 
 
 def as_schedule(value: "Schedule | float | int") -> Schedule:

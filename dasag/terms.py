@@ -19,9 +19,9 @@ from torch import Tensor
 
 from dasag.embeddings import StyleEmbedding, image_embeddings, load_style_embedding, mean_embedding
 from dasag.images import load_image
-from dasag.objective import Term
+from dasag.objective import Contribution, StepContext, Term
 from dasag.schedules import Schedule, as_schedule
-from dasag.scorers.base import Scorer, Scores
+from dasag.scorers.base import Scorer
 from dasag.scorers.ensemble import ScorerEnsemble
 
 #: Image files a reference folder may hold.
@@ -51,32 +51,30 @@ class EmbeddingTerm(Term):
             raise ValueError(f"{self.name} term member must be a non-negative ensemble index; got {member}.")
         self.weight = as_schedule(weight)
         self.member = member
-        self._scorer: Scorer | None = None
         self._target: Tensor | None = None
-        #: Mean similarity per image at the last call (detached), for tests and logging.
-        self.last_similarity: Tensor | None = None
 
-    def bind(self, scorer: ScorerEnsemble) -> None:
+    def member_of(self, scorer: ScorerEnsemble) -> Scorer:
+        """The ensemble member that gives the embedding; refuses an index or a scorer that cannot."""
         n = len(scorer.members)
         if self.member >= n:
             raise ValueError(f"{self.name} term member must index the ensemble's {n} scorer(s) (0..{n - 1}); got {self.member}.")
-        self._scorer = scorer.members[self.member]
+        chosen = scorer.members[self.member]
+        if not chosen.capabilities.embedding:
+            raise ValueError(f"{self.name} term needs a scorer that gives image embeddings; member {self.member} ({chosen.name}) gives none.")
+        return chosen
 
-    def target(self, embedding: Tensor) -> Tensor:
-        """The normalised target (D,) on ``embedding``'s device; subclasses provide it."""
+    def check(self, scorer: ScorerEnsemble) -> None:
+        self.member_of(scorer)
+
+    def target(self, ctx: StepContext, device: torch.device) -> Tensor:
+        """The normalised target (D,) on ``device``; subclasses provide it."""
         raise NotImplementedError
 
-    def similarity(self, scores: Scores, num_images: int) -> Tensor:
-        """Mean cosine similarity to the target per image, (num_images,)."""
-        if scores.embedding is None:
-            raise ValueError(f"{self.name} term needs a scorer that gives image embeddings; member {self.member} gives none.")
-        emb = scores.embedding.float()
-        return (emb @ self.target(emb)).view(num_images, -1).mean(dim=1)
-
-    def __call__(self, members: list[tuple[float, Scores]], images: Tensor, num_images: int, step: int, total_steps: int) -> Tensor:
-        sim = self.similarity(members[self.member][1], num_images)
-        self.last_similarity = sim.detach()
-        return -self.weight(step, total_steps) * sim
+    def __call__(self, ctx: StepContext) -> Contribution:
+        embedding = ctx.members[self.member].scores.embedding.float()
+        similarity = ctx.per_image(embedding @ self.target(ctx, embedding.device))
+        value = -self.weight(ctx.step, ctx.total_steps) * similarity
+        return Contribution(value, {self.name: value})
 
 
 class StyleTerm(EmbeddingTerm):
@@ -96,14 +94,13 @@ class StyleTerm(EmbeddingTerm):
         self.path = embedding
         self.style: StyleEmbedding = load_style_embedding(embedding)
 
-    def bind(self, scorer: ScorerEnsemble) -> None:
-        super().bind(scorer)
-        self.style.check_scorer(self._scorer)
+    def check(self, scorer: ScorerEnsemble) -> None:
+        self.style.check_scorer(self.member_of(scorer))
 
-    def target(self, embedding: Tensor) -> Tensor:
-        if self._target is None or self._target.device != embedding.device:
-            self.style.check_dim(embedding.shape[-1])
-            self._target = torch.nn.functional.normalize(self.style.vector, dim=0).to(embedding.device)
+    def target(self, ctx: StepContext, device: torch.device) -> Tensor:
+        if self._target is None or self._target.device != device:
+            self.style.check_dim(ctx.members[self.member].scores.embedding.shape[-1])
+            self._target = torch.nn.functional.normalize(self.style.vector, dim=0).to(device)
         return self._target
 
     def __repr__(self) -> str:
@@ -130,13 +127,12 @@ class ReferenceImageTerm(EmbeddingTerm):
         self.files = list_images(image)  # missing or empty: fails here, before any model loads
         self.images = torch.stack([load_image(f, size) for f in self.files])
 
-    def target(self, embedding: Tensor) -> Tensor:
-        if self._target is None or self._target.device != embedding.device:
+    def target(self, ctx: StepContext, device: torch.device) -> Tensor:
+        if self._target is None or self._target.device != device:
             # The run's own scorer (already prepared) embeds the references once, lazily.
-            assert self._scorer is not None, "ReferenceImageTerm.bind(scorer) must run before the first step"
             with torch.no_grad():
-                ref = image_embeddings(self._scorer, self.images)
-            self._target = torch.nn.functional.normalize(mean_embedding(ref), dim=0).to(embedding.device)
+                ref = image_embeddings(self.member_of(ctx.scorer), self.images)
+            self._target = torch.nn.functional.normalize(mean_embedding(ref), dim=0).to(device)
         return self._target
 
     def __repr__(self) -> str:

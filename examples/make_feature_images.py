@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    from dasag.benchmark.heldout import score as heldout_score
+    from dasag.quality.heldout import score as heldout_score
     from dasag.embeddings import load_style_embedding
     from dasag.images import load_image, read_metadata
     from dasag.personalize import personalize

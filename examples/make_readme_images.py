@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
-    from dasag.benchmark import heldout
+    from dasag.quality import heldout
     from dasag.images import load_image
     from dasag.scorers import EfficientNetLite
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from dasag.benchmark import heldout
+from dasag.quality import heldout
 from dasag.cli import main
 from dasag.images import load_image
 from dasag.scorers import EfficientNetLite

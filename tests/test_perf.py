@@ -20,7 +20,7 @@ import pytest
 import torch
 
 from dasag import Augmentations, DirectAscent, ImagePyramid, Objective, PromptDataModule, PromptSet
-from dasag.perf import HostSyncCounter, check_compile_parts, checkpoint_blocks, repeated_blocks
+from dasag.speed.switches import HostSyncCounter, check_compile_parts, checkpoint_blocks, repeated_blocks
 from dasag.speed import RandomSigLIP, ScorerShare, StepClock, count_step_flops, matmul_peak, scorer_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -275,7 +275,7 @@ def test_bench_starts_no_row_after_its_time_budget(bench, tmp_path):
 # ---------------------------------------------------------------- host allocator
 _MMAPPED_BYTES_OF_A_4MB_TENSOR = """
 import ctypes, sys, torch
-from dasag.perf import tune_host_allocator
+from dasag.speed.switches import tune_host_allocator
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 libc = ctypes.CDLL("libc.so.6")

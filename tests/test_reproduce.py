@@ -1,4 +1,4 @@
-"""The reproduction harness (``reproduce/run.py`` and :mod:`dasag.benchmark`) on tiny budgets.
+"""The reproduction harness (``reproduce/run.py`` and :mod:`dasag.quality`) on tiny budgets.
 
 Every run here is a few steps on a 64 px canvas with two augmented copies, so the whole
 file takes a couple of minutes on one CPU core; the real budgets are the configs'.
@@ -17,9 +17,9 @@ import torch
 from PIL import Image
 
 from dasag import files as files_mod
-from dasag.benchmark import RunSpec, check, run
-from dasag.benchmark import rows as rows_mod
-from dasag.benchmark.harness import plan
+from dasag.quality import RunSpec, check, run
+from dasag.quality import rows as rows_mod
+from dasag.quality.harness import plan
 from dasag.cli import ConfigError
 from dasag.images import read_metadata
 

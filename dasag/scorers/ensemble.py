@@ -29,18 +29,13 @@ class ScorerEnsemble(nn.Module):
         self.members = nn.ModuleList(scorers)
         self.weights = [float(w) for w in weights]
 
-    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str]) -> None:
+    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
         for s in self.members:
-            s.validate_prompts(positive, negative)
+            s.validate_prompts(positive, negative, require_positive)
 
-    def load(self) -> "ScorerEnsemble":
+    def prepare(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
         for s in self.members:
-            s.load()
-        return self
-
-    def prepare(self, positive: Sequence[str], negative: Sequence[str]) -> None:
-        for s in self.members:
-            s.prepare(positive, negative)
+            s.prepare(positive, negative, require_positive)
 
     def forward(self, images: Tensor) -> list[tuple[float, Scores]]:
         return [(w, s(images)) for w, s in zip(self.weights, self.members)]
@@ -50,7 +45,7 @@ class ScorerEnsemble(nn.Module):
 
     @property
     def names(self) -> list[str]:
-        """Member names, made unique (``lite0``, ``lite0_1``) for logging keys."""
+        """Member names, made unique (``lite0``, ``lite0_1``): the prefix of each member's score keys."""
         seen: dict[str, int] = {}
         out = []
         for s in self.members:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -19,9 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dasag.resize import resize
 from dasag.scorers.aesthetic_head import AestheticHead, check_head_available, load_aesthetic_head
-from dasag.scorers.base import Scorer, Scores, mean_similarity
+from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores, mean_similarity
 from dasag.weights import MissingWeightsError
 
 Dtype = Literal["auto", "bf16", "fp16", "fp32"]
@@ -103,31 +101,22 @@ def check_model_available(location: str, variable: str, offline: bool, download_
             raise MissingWeightsError(f"model {location!r} is not in the local Hugging Face cache and the machine is offline: {how}.")
 
 
-@dataclass(frozen=True)
-class ImageInput:
-    """How the checkpoint wants its pixels: side, per-channel mean/std, resampling."""
+def checkpoint_preprocessing(location: str, image_size: int, default_mean: Sequence[float], default_std: Sequence[float]) -> Preprocessing:
+    """The input record of a checkpoint: ``preprocessor_config.json`` next to the weights.
 
-    size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-    mode: str
+    The side is the vision config's ``image_size``, the size the position embeddings were
+    trained at (384 for so400m-patch14-384); mean, std and resampling come from the
+    preprocessor file, with the model family's defaults where a checkpoint has none.
+    """
+    from transformers.utils import cached_file
 
-    @classmethod
-    def from_checkpoint(cls, location: str, image_size: int, default_mean: Sequence[float], default_std: Sequence[float]) -> "ImageInput":
-        """Read ``preprocessor_config.json`` next to the weights; the side is the model's own.
-
-        The vision config's ``image_size`` is the size the position embeddings were trained
-        at (384 for so400m-patch14-384), so that is the size we resize to.
-        """
-        from transformers.utils import cached_file
-
-        config: dict[str, Any] = {}
-        path = cached_file(location, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False)
-        if path is not None:
-            config = json.loads(Path(path).read_text())
-        mean = tuple(float(v) for v in config.get("image_mean", default_mean))
-        std = tuple(float(v) for v in config.get("image_std", default_std))
-        return cls(size=int(image_size), mean=mean, std=std, mode=_RESAMPLE.get(config.get("resample", 3), "bicubic"))
+    config: dict[str, Any] = {}
+    path = cached_file(location, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False)
+    if path is not None:
+        config = json.loads(Path(path).read_text())
+    mean = tuple(float(v) for v in config.get("image_mean", default_mean))
+    std = tuple(float(v) for v in config.get("image_std", default_std))
+    return Preprocessing(size=int(image_size), mean=mean, std=std, mode=_RESAMPLE.get(config.get("resample", 3), "bicubic"))
 
 
 class HFTextImageScorer(Scorer):
@@ -158,11 +147,12 @@ class HFTextImageScorer(Scorer):
         dtype: Dtype,
         offline: bool,
     ) -> None:
-        super().__init__()
         if attn_implementation not in ATTENTIONS:
             raise ValueError(f"attn_implementation must be one of {', '.join(ATTENTIONS)}; got {attn_implementation!r}.")
         if dtype not in ("auto", *DTYPES):
             raise ValueError(f"dtype must be one of auto, {', '.join(DTYPES)}; got {dtype!r}.")
+        # The checkpoint's folder or hub name identifies its embedding space (e.g. clip-vit-large-patch14).
+        super().__init__(Capabilities(classifier=False, aesthetic=aesthetic_head is not None), variant=Path(str(model).rstrip("/")).name or str(model))
         self.offline = offline
         self.model_location = model
         self.aesthetic_head_location = aesthetic_head
@@ -171,9 +161,7 @@ class HFTextImageScorer(Scorer):
         self.model: Any = None
         self.tokenizer: Any = None
         self.head: AestheticHead | None = None
-        self.image_input: ImageInput | None = None
         self._text_cache: dict[str, Tensor] = {}
-        self.text_forward_calls = 0  # counted so tests (and curious users) can see the cache work
 
     # ------------------------------------------------------------------- loading
     def check_weights(self) -> None:
@@ -183,9 +171,9 @@ class HFTextImageScorer(Scorer):
         if self.aesthetic_head_location is not None:
             check_head_available(self.aesthetic_head_location, self.head_variable, self.offline)
 
-    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str]) -> None:
+    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
         """Prompts and weight locations, checked before any weights load (the CLI calls this first)."""
-        super().validate_prompts(positive, negative)
+        super().validate_prompts(positive, negative, require_positive)
         self.check_weights()
 
     def _model_class(self) -> type:
@@ -211,13 +199,7 @@ class HFTextImageScorer(Scorer):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.attention = attention
         self.model_dtype = dtype
-        image_input = ImageInput.from_checkpoint(
-            self.model_location, model.config.vision_config.image_size, self.default_mean, self.default_std
-        )
-        self.image_input = image_input
-        self.input_size = image_input.size
-        self.register_buffer("pixel_mean", torch.tensor(image_input.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("pixel_std", torch.tensor(image_input.std).view(1, 3, 1, 1), persistent=False)
+        self.set_preprocessing(checkpoint_preprocessing(self.model_location, model.config.vision_config.image_size, self.default_mean, self.default_std))
         if self.aesthetic_head_location is not None:
             self.head = load_aesthetic_head(self.aesthetic_head_location, self.embedding_dim, self.head_variable)
 
@@ -256,7 +238,6 @@ class HFTextImageScorer(Scorer):
                 inputs["attention_mask"] = enc["attention_mask"].to(self.device)
             with torch.no_grad():
                 emb = F.normalize(self._text_embedding(inputs).float(), dim=-1)
-            self.text_forward_calls += 1
             for p, e in zip(new, emb):
                 self._text_cache[p] = e.detach().cpu()
         if not prompts:
@@ -272,9 +253,7 @@ class HFTextImageScorer(Scorer):
     # ------------------------------------------------------------------- scoring
     def preprocess(self, images: Tensor) -> Tensor:
         """[-1, 1] images -> the checkpoint's input: its own size, mean/std, dtype."""
-        x = resize(images, self.input_size, mode=self.image_input.mode)
-        x = ((x + 1) * 0.5 - self.pixel_mean) / self.pixel_std
-        return x.to(self.model_dtype)
+        return super().preprocess(images).to(self.model_dtype)
 
     def image_embedding(self, images: Tensor) -> Tensor:
         """L2-normalised float32 image embeddings (N, D) for images in [-1, 1]."""
@@ -308,6 +287,6 @@ def resolve_default(value: str | None, configured: str | None, builtin: str | No
 
 
 __all__ = [
-    "ATTENTIONS", "Attention", "Dtype", "HFTextImageScorer", "ImageInput", "MissingWeightsError",
+    "ATTENTIONS", "Attention", "Dtype", "HFTextImageScorer", "MissingWeightsError", "checkpoint_preprocessing",
     "check_model_available", "choose_attention", "resolve_default", "resolve_dtype",
 ]

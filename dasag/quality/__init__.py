@@ -4,7 +4,7 @@
 report; ``check(RunSpec(...))`` regenerates images and compares them byte for byte.
 """
 
-from dasag.benchmark.harness import Plan, RunSpec, check, plan, run
-from dasag.benchmark.suites import SUITES, TRANSFER_CLASSES, Suite, Task
+from dasag.quality.harness import Plan, RunSpec, check, plan, run
+from dasag.quality.suites import SUITES, TRANSFER_CLASSES, Suite, Task
 
 __all__ = ["Plan", "RunSpec", "SUITES", "Suite", "TRANSFER_CLASSES", "Task", "check", "plan", "run"]

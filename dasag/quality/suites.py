@@ -10,11 +10,15 @@ each remaining task's seed, so a narrowed ``--check`` regenerates the same image
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-#: Repository root (configs live in ``configs/`` and ``reproduce/configs/``).
-REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The shipped configs (package data, so an installed wheel runs its own suites; in a
+#: checkout ``configs/`` links here).
+CONFIGS = Path(str(resources.files("dasag") / "configs"))
+#: Published reference tables (package data too).
+REFERENCE = Path(str(resources.files("dasag.quality") / "reference"))
 
 #: ImageNet classes of the transfer benchmark, fixed once: distinct, unambiguous names.
 #: ``--classes N`` takes the first N, so keep the order.
@@ -61,17 +65,17 @@ class Suite:
 
     name: str
     methods: tuple[Method, ...]
-    default_steps: int | None
     #: Columns of ``scores.csv`` that identify a row and the image, before any score.
     key_columns: tuple[str, ...]
-    #: Score columns written for every row (held-out extras are appended after these).
+    #: The guide's clean-image scores written for every row, by their score keys (``<member>/<field>``);
+    #: held-out columns (``<name>_<field>``) are appended after these.
     score_columns: tuple[str, ...]
     #: Held-out scorers this suite always uses (``--eval-scorer`` adds more).
     heldout: tuple[str, ...] = ()
     #: Column the top-3 grid ranks by, and the scatter plot's (x, y) columns.
     rank_by: str = ""
     scatter: tuple[str, str] = ("", "")
-    #: Published reference: stats file shipped under ``reproduce/reference/``.
+    #: Published reference: stats file shipped in ``dasag/quality/reference/``.
     reference_stats: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -85,34 +89,29 @@ class Suite:
         return self.method(name).label
 
 
-_CONFIGS = REPO_ROOT / "configs"
-_REPRO_CONFIGS = REPO_ROOT / "reproduce" / "configs"
-
 DAS_AG_V2 = Suite(
     name="das_ag_v2",
     methods=(
-        Method("das", "DAS", _CONFIGS / "das.yaml"),
-        Method("das_ag", "DAS-AG", _CONFIGS / "das_ag.yaml"),
-        Method("das_ag_plus", "DAS-AG+", _CONFIGS / "das_ag_plus.yaml"),
-        Method("das_rag", "DAS-rAG", _CONFIGS / "das_rag.yaml"),
-        Method("das_rag_plus", "DAS-rAG+", _CONFIGS / "das_rag_plus.yaml"),
+        Method("das", "DAS", CONFIGS / "das.yaml"),
+        Method("das_ag", "DAS-AG", CONFIGS / "das_ag.yaml"),
+        Method("das_ag_plus", "DAS-AG+", CONFIGS / "das_ag_plus.yaml"),
+        Method("das_rag", "DAS-rAG", CONFIGS / "das_rag.yaml"),
+        Method("das_rag_plus", "DAS-rAG+", CONFIGS / "das_rag_plus.yaml"),
     ),
-    default_steps=None,  # the method configs' own max_steps (100)
     key_columns=("method", "sample", "seed", "file_hash"),
-    score_columns=("aesthetic_score", "pos_clip_score", "neg_clip_score"),
-    rank_by="aesthetic_score",
-    scatter=("pos_clip_score", "aesthetic_score"),
-    reference_stats=REPO_ROOT / "reproduce" / "reference" / "das_ag_v2_stats.csv",
+    score_columns=("siglip/aesthetic", "siglip/positive", "siglip/negative"),  # the guide's own score keys
+    rank_by="siglip/aesthetic",
+    scatter=("siglip/positive", "siglip/aesthetic"),
+    reference_stats=REFERENCE / "das_ag_v2_stats.csv",
     extra={"default_samples": 5},
 )
 
 TRANSFER = Suite(
     name="transfer",
     methods=(
-        Method("pyramid", "DAS pyramid", _REPRO_CONFIGS / "transfer.yaml"),
-        Method("pixel", "pixel baseline", _REPRO_CONFIGS / "transfer.yaml", single_resolution=True),
+        Method("pyramid", "DAS pyramid", CONFIGS / "transfer.yaml"),
+        Method("pixel", "pixel baseline", CONFIGS / "transfer.yaml", single_resolution=True),
     ),
-    default_steps=None,  # the configs' max_steps
     key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
     score_columns=(),
     heldout=("lite0", "lite1", "lite2"),  # lite0 is the guide: its columns show what the guide believes

@@ -1,15 +1,14 @@
-"""Making one benchmark image: method config -> LightningCLI objects -> ``fit`` -> PNG + scores.
+"""Making one suite image: method config -> :func:`~dasag.config.build_run` -> ``fit`` -> PNG + scores.
 
 Each task's configuration is the method's YAML (with its ``base:`` chain), the run's
 overrides, the task's seed and prompt, and a quiet Trainer (no logger, checkpoints or
-callbacks: the harness writes the outputs itself). Objects are built by
-:class:`~dasag.cli.DasagCLI` exactly as ``python cli.py fit`` would build them, so the
-benchmark measures the shipped configs and nothing hand-wired.
+callbacks: the harness writes the outputs itself). Runs are built exactly as
+``python cli.py fit`` builds them, so the suite measures the shipped configs and nothing
+hand-wired; every PNG carries the same resolved image config a CLI run writes.
 """
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
 from dataclasses import dataclass
@@ -17,16 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from dasag.benchmark import heldout
-from dasag.benchmark.suites import Suite, Task
-from dasag.cli import ConfigError, _load_with_bases, deep_merge, image_config
+from dasag.config import ConfigError, build_run, deep_merge, load_config
 from dasag.data import PromptSet, read_prompts_file
+from dasag.quality import heldout
+from dasag.quality.suites import Suite, Task
+from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.images import from_uint8, png_bytes, to_uint8
 from dasag.scorers.imagenet import resolve_class
 
-#: Trainer settings forced on every task: the harness owns all outputs.
+#: Trainer settings forced on every task: the harness owns all outputs. ``deterministic`` is
+#: Lightning's switch: deterministic algorithms, no cuDNN benchmarking and the cuBLAS workspace
+#: setting, all set when the Trainer is built, before the task's first GPU operation.
 QUIET_TRAINER: dict[str, Any] = {
     "logger": False,
     "enable_checkpointing": False,
@@ -60,7 +61,7 @@ def method_config(config_file: Path, overrides: dict[str, Any] | None = None, si
     independent of the working directory. ``single_resolution`` turns the pyramid into one
     level at the canvas size (the pixel baseline), whatever size the overrides chose.
     """
-    cfg = _load_with_bases(Path(config_file))
+    cfg = load_config(config_file)
     if overrides:
         cfg = deep_merge(cfg, overrides)
     if single_resolution:
@@ -118,7 +119,7 @@ class Generator:
         self.accelerator = accelerator
         self.device_index = device_index
         self._method_configs: dict[str, dict[str, Any]] = {}
-        self._guides: dict[str, Any] = {}
+        self._guides: dict[str, ScorerEnsemble] = {}
         self._eval: dict[str, Any] = {}
 
     # ------------------------------------------------------------ configuration
@@ -132,7 +133,7 @@ class Generator:
         """Every column of this run's ``scores.csv``, in order."""
         cols = list(self.suite.key_columns) + list(self.suite.score_columns)
         for name in self.eval_names:
-            cols += heldout.columns(name, name in heldout.CLASSIFIERS)
+            cols += heldout.columns(name, heldout.EVAL_SCORERS[name]())
         return cols + ["seconds", "device"]
 
     def validate(self, tasks: list[Task]) -> None:
@@ -159,19 +160,9 @@ class Generator:
             return torch.cuda.get_device_name(self.device_index)
         return "cpu"
 
-    def _build(self, cfg: dict[str, Any], root: str):
-        from dasag.cli import DasagCLI
-
-        devices: Any = [self.device_index] if self.accelerator == "gpu" else 1
-        run_cfg = deep_merge(cfg, {"trainer": {**QUIET_TRAINER, "accelerator": self.accelerator, "devices": devices, "default_root_dir": root}})
-        cli = DasagCLI(args=run_cfg, run=False, save_config_callback=None)
-        # The frozen guide is loaded once per scorer config and shared by every task using it.
-        key = yaml.safe_dump((cfg.get("model") or {}).get("scorer"), sort_keys=True)
-        if key in self._guides:
-            cli.model.scorer = self._guides[key]
-        else:
-            self._guides[key] = cli.model.scorer
-        return cli.model, cli.datamodule, cli.trainer
+    def _shared_guide(self, key: str, fresh: ScorerEnsemble) -> ScorerEnsemble:
+        """The frozen guide is loaded once per scorer config and shared by every task using it."""
+        return self._guides.setdefault(key, fresh)
 
     def _eval_scorer(self, name: str):
         if name not in self._eval:
@@ -184,14 +175,17 @@ class Generator:
         cfg = self.config(task)
         steps = steps_of(cfg)
         prompts = prompts_of(cfg)
+        devices: Any = [self.device_index] if self.accelerator == "gpu" else 1
         with tempfile.TemporaryDirectory(prefix="dasag-task-") as root:
-            model, data, trainer = self._build(cfg, root)
-            trainer.fit(model, datamodule=data)
+            trainer = {**QUIET_TRAINER, "accelerator": self.accelerator, "devices": devices, "default_root_dir": root}
+            built = build_run(deep_merge(cfg, {"trainer": trainer}), share_scorer=self._shared_guide)
+            built.fit()
+        model = built.model
         image = model.images()[0].float().cpu()
         quantised = from_uint8(to_uint8(image)).unsqueeze(0)  # score what the PNG holds
         guide = model.evaluate(quantised.to(model.device))[0]
         row: dict[str, Any] = {"method": task.method, "sample": task.sample, "seed": task.seed}
-        row.update(self._guide_columns(guide))
+        row.update({column: guide.get(column) for column in self.suite.score_columns})
         if task.prompt is not None:
             row["class_name"] = task.prompt
             row["class_index"] = resolve_class(task.prompt)
@@ -205,41 +199,9 @@ class Generator:
             "step": steps,
             "prompts": {"positive": list(prompts.positive), "negative": list(prompts.negative)},
             "scores": guide,
-            "config": image_config(cfg, steps),
+            "config": built.run_config,
         }
         png = png_bytes(image, metadata)
         row["seconds"] = round(time.perf_counter() - start, 3)
         row["device"] = self.device_name()
         return Made(png=png, row=row)
-
-    def _guide_columns(self, guide: dict[str, float]) -> dict[str, float]:
-        """The guide's own clean-image scores under the suite's column names."""
-        if "aesthetic_score" not in self.suite.score_columns:
-            return {}
-
-        def pick(field: str) -> float | None:
-            for k, v in guide.items():
-                if k == field or k.endswith("/" + field):
-                    return v
-            return None
-
-        return {"aesthetic_score": pick("aesthetic"), "pos_clip_score": pick("positive"), "neg_clip_score": pick("negative")}
-
-
-def quiet_lightning() -> None:
-    """Per-task info lines and warnings that are expected here would drown the log.
-
-    Every ``lightning*`` logger goes to WARNING (banners: seed, accelerator, tips). The
-    frozen scorer is in eval mode on purpose, and the CLI is fed a dict on purpose. Used by
-    the harness and by ``reproduce/bench.py``.
-    """
-    import warnings
-
-    import lightning  # noqa: F401  (creates its loggers)
-
-    for name in list(logging.root.manager.loggerDict):
-        if name.startswith("lightning"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-    for message in (".*args parameter is intended to run from within Python.*", ".*module\\(s\\) in eval mode.*",
-                    ".*LeafSpec.*is deprecated.*", ".*does not have many workers.*", ".*IterableDataset.*__len__.*"):
-        warnings.filterwarnings("ignore", message=message)

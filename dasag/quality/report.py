@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from dasag.benchmark.suites import Suite
+from dasag.quality.suites import Suite
 from dasag.files import write_bytes_atomic
 from dasag.images import from_uint8, grid, write_png
 
@@ -26,25 +26,22 @@ def score_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c not in _NOT_SCORES]
 
 
+#: das_ag_v2: the guide's score keys -> the published file's column names (so the two read side by side).
+PUBLISHED_NAMES = {"siglip/aesthetic": "aesthetic_score", "siglip/positive": "clip_score"}
+
+
 def stats_table(suite: Suite, table: pd.DataFrame) -> pd.DataFrame:
     """Mean and std per method (methods in the suite's order, labelled as in the reference)."""
-    cols = score_columns(table)
     if suite.name == "das_ag_v2":
-        renamed = table.rename(columns={"pos_clip_score": "clip_score"})
-        cols = ["aesthetic_score", "clip_score"] + [c for c in cols if c not in ("aesthetic_score", "pos_clip_score", "neg_clip_score")]
-        table = renamed
-    out = []
-    for m in suite.methods:
-        part = table[table["method"] == m.name]
-        if part.empty:
-            continue
-        row: dict[str, Any] = {"method": m.label}
-        for c in cols:
-            values = pd.to_numeric(part[c], errors="coerce")
-            row[f"{c}_mean"] = values.mean()
-            row[f"{c}_std"] = values.std()
-        out.append(row)
-    return pd.DataFrame(out)
+        table = table.drop(columns=["siglip/negative"], errors="ignore").rename(columns=PUBLISHED_NAMES)
+    cols = score_columns(table)
+    numeric = table[cols].apply(pd.to_numeric, errors="coerce").assign(method=table["method"])
+    stats = numeric.groupby("method", sort=False).agg(["mean", "std"])
+    stats.columns = [f"{c}_{kind}" for c, kind in stats.columns]
+    order = [m.name for m in suite.methods if m.name in stats.index]
+    stats = stats.loc[order].reset_index()
+    stats["method"] = stats["method"].map({m.name: m.label for m in suite.methods})
+    return stats
 
 
 def reference_stats(suite: Suite) -> pd.DataFrame | None:
@@ -126,7 +123,7 @@ def _markdown_das_ag_v2(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) 
             f"{_fmt(s['clip_score_mean'], s['clip_score_std'])} | "
             f"{_fmt(r['clip_score_mean'], r['clip_score_std']) if r is not None else '–'} |"
         )
-    lines += ["", "Published: `reproduce/reference/das_ag_v2_stats.csv` (5 images per method, every sample with seed 0, "
+    lines += ["", "Published: `dasag/quality/reference/das_ag_v2_stats.csv` (5 images per method, every sample with seed 0, "
               "SigLIP so400m + Aesthetic Predictor V2.5, 768 px). Ours: each sample its own seed."]
     extra = [c[:-5] for c in stats.columns if c.endswith("_mean") and c[:-5] not in ("aesthetic_score", "clip_score")]
     if extra:
@@ -182,7 +179,7 @@ def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: d
 
 def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any) -> dict[str, Path]:
     """stats.csv, scatter.png, top3.png and report.md for the rows in ``table``."""
-    from dasag.benchmark.rows import write_atomic
+    from dasag.quality.rows import write_atomic
 
     out = Path(out)
     written: dict[str, Path] = {}

@@ -1,4 +1,4 @@
-"""Measurement tools for ``reproduce/bench.py``: peak, FLOPs, step time, scorer time, memory.
+"""Measurement tools of the speed bench (:mod:`dasag.speed.bench`): peak, FLOPs, step time, scorer time, memory.
 
 Kept apart from the bench script so each piece is tested on its own and the numbers mean
 one thing:
@@ -6,38 +6,31 @@ one thing:
 * :func:`matmul_peak` — the device's reference: TFLOP/s of a large square matrix product
   (bf16 on a GPU, fp32 on CPU), measured here rather than read from a data sheet.
 * :func:`count_step_flops` — matmul/conv FLOPs of one ascent step (forward and backward),
-  counted by ``torch.utils.flop_counter.FlopCounterMode``: *model* FLOPs, the same for every
-  speed switch (recomputation by activation checkpointing is not useful work).
+  counted by Lightning's ``measure_flops`` (``FlopCounterMode``): *model* FLOPs, the same for
+  every speed switch (recomputation by activation checkpointing is not useful work).
 * :class:`StepClock` — wall time of the timed steps, with one device sync before the first
   and one after the last, so GPU work queued by the step is counted and nothing else waits.
 * :func:`scorer_seconds` — the scorer's own forward+backward on the same augmented batch:
   what the step costs minus this is the time outside the scorer.
 * :class:`PeakRSS` — peak resident memory on CPU (sampled), the analogue of
   ``torch.cuda.max_memory_allocated``.
-* :class:`RandomSigLIP` — SigLIP so400m with random weights: the same architecture and cost
-  as ``google/siglip-so400m-patch14-384`` without downloading it (timing needs no weights).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import statistics
 import threading
 import time
 import warnings
-from typing import Any, Literal
+from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
-from dasag.perf import HostSyncCounter
-from dasag.scorers.aesthetic_head import AestheticHead
-from dasag.scorers.hf_common import Attention, Dtype, ImageInput, choose_attention, resolve_dtype
-from dasag.scorers.siglip import SigLIP
+from dasag.speed.switches import HostSyncCounter
 
 
 def synchronize(device: torch.device) -> None:
@@ -81,19 +74,16 @@ def matmul_peak(device: torch.device, dtype: torch.dtype | None = None, size: in
 def count_step_flops(module, step: int = 0) -> int:
     """Matmul/conv FLOPs of one ascent step's forward and backward, counted, not estimated.
 
-    Runs ``module.ascent_terms`` at ``step`` and back-propagates to the pyramid under
-    ``FlopCounterMode``; the pyramid's gradients are cleared afterwards. Count on an eager
-    run with ``attn_implementation=eager``: the counter knows the matrix products of eager
-    attention on every device, not every fused attention kernel.
+    Runs ``module.ascent_terms`` at ``step`` and back-propagates to the pyramid; the
+    pyramid's gradients are cleared afterwards. Count on an eager run with
+    ``attn_implementation=eager``: the counter knows the matrix products of eager attention
+    on every device, not every fused attention kernel.
     """
-    from torch.utils.flop_counter import FlopCounterMode
+    from lightning.fabric.utilities.throughput import measure_flops
 
-    counter = FlopCounterMode(display=False)
-    with counter:
-        terms = module.ascent_terms(module.plan_at(step))
-        terms.loss.sum().backward()
+    flops = measure_flops(module, lambda: module.ascent_terms(module.plan_at(step)).loss.sum(), lambda loss: loss)
     module.pyramid.zero_grad(set_to_none=True)
-    return int(counter.get_total_flops())
+    return int(flops)
 
 
 # ------------------------------------------------------------------ timing
@@ -108,7 +98,7 @@ class StepClock(Callback):
 
     The callback also watches one warm-up step that does not log, from its start to the
     optimiser step (render, augment, score, objective, logging decision, backward), for
-    device-to-host reads: :class:`~dasag.perf.HostSyncCounter` on every device, plus
+    device-to-host reads: :class:`~dasag.speed.switches.HostSyncCounter` on every device, plus
     ``torch.cuda.set_sync_debug_mode("warn")`` on a GPU, which also sees syncs made inside
     kernels' host code. The optimiser is left out: Adam keeps its step count on the host.
     """
@@ -321,77 +311,3 @@ class PeakRSS:
         if self._thread is not None:
             self._thread.join()
         self.peak = max(self.peak, current_rss())
-
-
-# --------------------------------------------------------- random so400m
-#: Vision tower of google/siglip-so400m-patch14-384 (its config.json), and a tiny one for tests.
-VISION_SIZES: dict[str, dict[str, int]] = {
-    "so400m": {"hidden_size": 1152, "intermediate_size": 4304, "num_hidden_layers": 27, "num_attention_heads": 16, "patch_size": 14, "image_size": 384},
-    "tiny": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 4, "num_attention_heads": 2, "patch_size": 8, "image_size": 32},
-}
-
-
-class RandomSigLIP(SigLIP):
-    """SigLIP + an Aesthetic-Predictor-shaped head, randomly initialised, for benchmarks.
-
-    The cost of a step does not depend on the weights' values, so this has the cost of the
-    real so400m scorer. The text tower is one tiny layer: prompts are encoded once and
-    cached, so its size never enters a step; prompt embeddings are fixed random unit
-    vectors derived from the prompt text.
-    """
-
-    name = "siglip_random"
-
-    def __init__(
-        self,
-        size: Literal["so400m", "tiny"] = "so400m",
-        aesthetic: bool = True,
-        attn_implementation: Attention = "auto",
-        dtype: Dtype = "auto",
-        seed: int = 0,
-    ) -> None:
-        """
-        Args:
-            size: ``so400m`` (the DAS-AG v2 vision tower) or ``tiny`` (for tests).
-            aesthetic: add a V2.5-shaped head (width -> 1024 -> 128 -> 64 -> 16 -> 1).
-            attn_implementation: as for :class:`~dasag.scorers.SigLIP`.
-            dtype: model weights dtype, as for :class:`~dasag.scorers.SigLIP`.
-            seed: initialisation seed.
-        """
-        if size not in VISION_SIZES:
-            raise ValueError(f"RandomSigLIP size must be one of {', '.join(VISION_SIZES)}; got {size!r}.")
-        super().__init__(model=f"random:{size}", aesthetic_head=None, aesthetic=False, attn_implementation=attn_implementation, dtype=dtype)
-        self.size = size
-        self.with_head = aesthetic
-        self.seed = seed
-
-    def check_weights(self) -> None:
-        """Nothing to find on disk."""
-
-    def _load(self) -> None:
-        from transformers import SiglipConfig, SiglipModel
-
-        vision = VISION_SIZES[self.size]
-        width = vision["hidden_size"]
-        text = {"hidden_size": width, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 1,
-                "vocab_size": 64, "max_position_embeddings": 16, "projection_size": width}
-        dtype = resolve_dtype(self.dtype_name)
-        attention = choose_attention(self.attn_implementation, SiglipModel, dtype)
-        torch.manual_seed(self.seed)
-        self.model = SiglipModel._from_config(SiglipConfig(text_config=text, vision_config=vision), attn_implementation=attention, dtype=dtype).eval()
-        self.attention, self.model_dtype = attention, dtype
-        self.image_input = ImageInput(size=vision["image_size"], mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), mode="bicubic")
-        self.input_size = vision["image_size"]
-        self.register_buffer("pixel_mean", torch.full((1, 3, 1, 1), 0.5), persistent=False)
-        self.register_buffer("pixel_std", torch.full((1, 3, 1, 1), 0.5), persistent=False)
-        if self.with_head:
-            self.head = AestheticHead([width, 1024, 128, 64, 16, 1])  # fp32, like a loaded head
-
-    def _embed_texts(self, prompts: list[str]) -> Tensor:
-        width = VISION_SIZES[self.size]["hidden_size"]
-        rows = []
-        for p in prompts:
-            g = torch.Generator().manual_seed(int.from_bytes(hashlib.sha256(p.encode()).digest()[:7], "big"))
-            rows.append(torch.randn(width, generator=g))
-        emb = torch.stack(rows) if rows else torch.zeros(0, width)
-        return F.normalize(emb, dim=-1).to(self.device)

@@ -47,33 +47,25 @@ EVAL_SCORERS: dict[str, Callable[[], Scorer]] = {
 }
 
 
-#: The ``--eval-scorer`` names that are ImageNet classifiers (top-1 and probability columns).
-CLASSIFIERS = frozenset({"lite0", "lite1", "lite2"})
-
-
 def check_names(names: list[str]) -> None:
     for n in names:
         if n not in EVAL_SCORERS:
             raise ValueError(f"unknown --eval-scorer {n!r}; allowed: {', '.join(EVAL_SCORERS)}.")
 
 
-def is_classifier(scorer: Scorer) -> bool:
-    """Classifiers expose ImageNet logits; text-image scorers do not."""
-    return hasattr(scorer, "logits")
-
-
-def columns(name: str, classifier: bool, aesthetic: bool = True) -> list[str]:
-    """The ``scores.csv`` columns one held-out scorer adds."""
-    if classifier:
+def columns(name: str, scorer: Scorer) -> list[str]:
+    """The ``scores.csv`` columns one held-out scorer adds (``<name>_<field>``, apart from the
+    guide's own ``<member>/<field>`` score keys, so a held-out model never shadows the guide)."""
+    if scorer.capabilities.classifier:
         return [f"{name}_top1", f"{name}_prob"]
-    return [f"{name}_positive", f"{name}_negative"] + ([f"{name}_aesthetic"] if aesthetic else [])
+    return [f"{name}_positive", f"{name}_negative"] + ([f"{name}_aesthetic"] if scorer.capabilities.aesthetic else [])
 
 
 @torch.no_grad()
 def score(name: str, scorer: Scorer, images: Tensor, positive: list[str], negative: list[str]) -> dict[str, float]:
     """One image (batch of 1) -> this scorer's held-out columns."""
     images = images.to(scorer.device)
-    if is_classifier(scorer):
+    if scorer.capabilities.classifier:
         from dasag.scorers.imagenet import resolve_class
 
         target = resolve_class(positive[0])

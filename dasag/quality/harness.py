@@ -3,7 +3,7 @@
 Outputs under ``out``: ``images/<sha256>.png``, ``scores.csv`` (one row per finished image,
 written atomically as each finishes), ``run.json`` (the options that decide the images, so
 a re-run or ``--check`` cannot silently mix budgets), and the report files of
-:mod:`dasag.benchmark.report`. A re-run skips every ``(method, sample)`` already in
+:mod:`dasag.quality.report`. A re-run skips every ``(method, sample)`` already in
 ``scores.csv``; a kill loses at most the image in progress.
 """
 
@@ -19,12 +19,12 @@ from typing import Any, Callable, Iterator
 
 import pandas as pd
 
-from dasag.benchmark import determinism, rows
-from dasag.benchmark.generate import Generator, quiet_lightning
-from dasag.benchmark.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
-from dasag.cli import ConfigError
+from dasag.quality import rows
+from dasag.quality.make import Generator
+from dasag.quality.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
+from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners
 from dasag.files import write_bytes_atomic
-from dasag.perf import tune_host_allocator
+from dasag.speed.switches import tune_host_allocator
 
 #: Options stored in ``run.json``: changing one changes the images, so a run keeps them.
 IMAGE_OPTIONS = ("suite", "steps", "base_seed", "overrides", "threads")
@@ -199,8 +199,8 @@ def run_tasks(p: Plan, rank: int = 0, world: int = 1, device_index: int = 0, on_
 
 def _shard(fabric, spec_json: dict[str, Any]) -> None:
     """One spawned worker: its own device, its own rows file."""
-    quiet_lightning()
-    determinism.enable()
+    quiet_lightning_banners()
+    quiet_expected_warnings()
     tune_host_allocator()
     spec = RunSpec(**{**spec_json, "out": Path(spec_json["out"])})
     p = plan(spec)
@@ -210,15 +210,15 @@ def _shard(fabric, spec_json: dict[str, Any]) -> None:
 
 def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """Make every missing image of ``spec``, merge the rows and write the report files."""
-    from dasag.benchmark import report
+    from dasag.quality import report
 
-    quiet_lightning()
+    quiet_lightning_banners()
+    quiet_expected_warnings()
     p = plan(spec)
     out = Path(spec.out)
     out.mkdir(parents=True, exist_ok=True)
     stored = {k: getattr(spec, k) for k in IMAGE_OPTIONS} | {"eval_scorers": list(spec.eval_scorers)}
     (out / "run.json").write_text(json.dumps(stored, indent=2, sort_keys=True))
-    determinism.enable()
     tune_host_allocator()
     if spec.devices > 1 and _pending(p):
         from lightning.fabric import Fabric
@@ -242,10 +242,10 @@ def check(spec: RunSpec, log: Callable[[str], None] = print) -> list[str]:
     ``samples``, ``classes``, ``seeds``) exactly the selected tasks are, and a selected
     task without a row is a mismatch. Returns one message per mismatch (also passed to ``log``); empty means identical.
     """
-    quiet_lightning()
+    quiet_lightning_banners()
+    quiet_expected_warnings()
     p = plan(spec, for_check=True)
     out = Path(spec.out)
-    determinism.enable()
     tune_host_allocator()
     table = rows.read_rows(out / "scores.csv")
     stored = {} if table.empty else {(str(r.method), int(r.sample)): str(r.file_hash) for r in table.itertuples()}

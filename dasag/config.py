@@ -1,0 +1,252 @@
+"""The config layer: reading, merging and checking run configs, and building a run from one.
+
+A run is described by one mapping with the structure of a ``cli.py fit --config`` YAML file
+(``seed_everything`` / ``trainer`` / ``model`` / ``data``). Everything that turns such a
+mapping into objects goes through :func:`build_run` (or, from the command line,
+:class:`~dasag.cli.DasagCLI`, which it uses), so the CLI, the app, the quality harness, the
+speed bench and ``personalize`` all parse, check, seed and instantiate the same way.
+
+Three things are added to LightningCLI's own parsing, here and nowhere deeper:
+
+* a config file may name ``base:`` files (relative to itself) whose settings it overrides,
+  so a config holds only what differs from the one it extends (:func:`load_config`);
+* the whole configuration is checked before anything is built or written, and a bad value
+  is one sentence (:class:`ConfigError`);
+* the part of the resolved config that decides the image (:func:`image_config`) is handed
+  to the module, so every exported PNG records how to make it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import yaml
+
+if TYPE_CHECKING:
+    import lightning as L
+    from lightning.pytorch.callbacks import Callback
+
+    from dasag.data import PromptDataModule
+    from dasag.module import DirectAscent
+    from dasag.scorers.ensemble import ScorerEnsemble
+
+#: Keys of a run's config that decide the image; paths and logging settings are left out
+#: so the same run written elsewhere gives the same bytes.
+IMAGE_KEYS = ("seed_everything", "model", "data")
+
+#: Warnings that are expected in every run and would only drown the log: the frozen scorer is
+#: in eval mode on purpose, the prompt loader is an endless one-worker stream on purpose, and
+#: the CLI is handed a mapping (not ``sys.argv``) on purpose.
+EXPECTED_WARNINGS = (
+    ".*does not have many workers.*",
+    ".*IterableDataset.*__len__.*",
+    ".*module\\(s\\) in eval mode.*",
+    ".*args.*parameter is intended to run from within Python.*",
+    ".*LeafSpec.*is deprecated.*",
+)
+
+
+class ConfigError(ValueError):
+    """A configuration value that is not allowed; the message is the one sentence shown."""
+
+
+# ------------------------------------------------------------------ files
+def load_config(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML config with its ``base:`` files (relative to it) merged underneath, in order."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"config {str(path)!r} names itself as a base (cycle through {[str(p) for p in _seen]}).")
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist.")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings.")
+    bases = data.pop("base", None)
+    merged: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else (bases or []):
+        merged = deep_merge(merged, load_config(path.parent / base, _seen + (path,)))
+    return deep_merge(merged, data)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``; mappings merge key by key, anything else replaces.
+
+    A mapping whose ``class_path`` differs from the base's replaces it whole (its
+    ``init_args`` belong to another class).
+    """
+    out = dict(base)
+    for key, value in override.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            if "class_path" in value and old.get("class_path") not in (None, value["class_path"]):
+                out[key] = value
+            else:
+                out[key] = deep_merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def expand_config_args(args: Sequence[str]) -> list[str]:
+    """Replace each ``--config FILE`` that has a ``base:`` with the merged YAML text."""
+    args = list(args)
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] == "--config" and i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+        elif args[i].startswith("--config="):
+            value, i = args[i].split("=", 1)[1], i + 1
+        else:
+            out.append(args[i])
+            i += 1
+            continue
+        p = Path(value)
+        if p.suffix in (".yaml", ".yml") and p.is_file() and "base" in (yaml.safe_load(p.read_text()) or {}):
+            out += ["--config", yaml.safe_dump(load_config(p), sort_keys=False)]
+        else:
+            out += ["--config", value]
+    return out
+
+
+def to_yaml(config: dict[str, Any]) -> str:
+    """The config as YAML text for ``python cli.py fit --config FILE`` (key order kept)."""
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+# ------------------------------------------------------------------ checks
+def check_writable(path: str | os.PathLike, what: str) -> None:
+    """``path`` must be a folder that exists or can be created, and be writable; nothing is created."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} exists and is not a directory.")
+    anchor = path.absolute()
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    if not anchor.is_dir() or not os.access(anchor, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {str(path)!r} is not writable (nearest existing folder: {str(anchor)!r}).")
+
+
+def check_output_dir(root: str | os.PathLike | None) -> None:
+    """The run's output directory (``trainer.default_root_dir``) must be creatable and writable."""
+    check_writable(root or os.getcwd(), "trainer.default_root_dir")
+
+
+def check_run_config(config: Any) -> None:
+    """Checks on the parsed config that no single constructor can make (cross-key ones)."""
+    steps = config.trainer.max_steps
+    if steps is None or int(steps) < 1:
+        raise ConfigError(f"trainer.max_steps must be a positive integer (it is the run's length; every schedule reads it); got {steps}.")
+    check_output_dir(config.trainer.default_root_dir)
+
+
+def image_config(config: dict[str, Any], max_steps: int) -> dict[str, Any]:
+    """The part of a resolved config that decides the image (see ``IMAGE_KEYS``)."""
+    out = {k: config.get(k) for k in IMAGE_KEYS}
+    out["trainer"] = {"max_steps": max_steps}
+    return out
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The innermost cause: jsonargparse wraps a constructor's one-sentence ``ValueError``
+    in a long "does not validate against any of the Union subtypes" report."""
+    while (error.__cause__ or error.__context__) is not None:
+        inner = error.__cause__ or error.__context__
+        if not isinstance(inner, (ValueError, FileNotFoundError)):
+            break
+        error = inner
+    return error
+
+
+def first_line(error: BaseException) -> str:
+    """The sentence of an error: the root cause's first line (jsonargparse appends usage text)."""
+    text = str(root_cause(error)).strip()
+    return text.splitlines()[0].strip() if text else type(error).__name__
+
+
+def quiet_expected_warnings() -> None:
+    """Silence :data:`EXPECTED_WARNINGS` and Lightning's per-run banners (entry points call this)."""
+    for message in EXPECTED_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
+
+
+def quiet_lightning_banners() -> None:
+    """Lightning's info lines (seed, accelerator, tips) at WARNING: for loops over many runs."""
+    import lightning  # noqa: F401  (creates its loggers)
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("lightning"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+# ------------------------------------------------------------------ building a run
+#: Given a scorer's config key and the freshly built (unloaded) scorer ensemble, returns the
+#: ensemble to use: the app and the harness pass a cache here so weights load once per process.
+ShareScorer = Callable[[str, "ScorerEnsemble"], "ScorerEnsemble"]
+
+#: Seeding and the pyramid's random init use the process-wide RNG: builds take turns.
+_BUILD_LOCK = threading.Lock()
+
+
+@dataclass
+class BuiltRun:
+    """A run ready for ``trainer.fit(model, datamodule=datamodule)``."""
+
+    model: DirectAscent
+    datamodule: PromptDataModule
+    trainer: L.Trainer
+    #: The resolved image-deciding config, as written into every PNG's metadata.
+    run_config: dict[str, Any]
+
+    def fit(self) -> None:
+        self.trainer.fit(self.model, datamodule=self.datamodule)
+
+
+def scorer_key(config: dict[str, Any]) -> str:
+    """A stable key for the scorer a config names (class path and init args)."""
+    scorer = (config.get("model") or {}).get("scorer") or {}
+    return yaml.safe_dump(scorer, sort_keys=True)
+
+
+def build_run(
+    config: dict[str, Any],
+    callbacks: Sequence[Callback] = (),
+    share_scorer: ShareScorer | None = None,
+    trainer_overrides: dict[str, Any] | None = None,
+) -> BuiltRun:
+    """Parse, check and instantiate ``config`` exactly as ``cli.py fit`` would (no model loads).
+
+    Args:
+        config: the mapping a ``cli.py fit --config`` YAML file holds (``base:`` already merged).
+        callbacks: extra callbacks for this process only (live progress, timers); they are
+            not part of the config and do not change the image.
+        share_scorer: swaps in a shared, possibly already loaded scorer for the one built.
+        trainer_overrides: Trainer defaults for keys the config leaves out (e.g. no console
+            progress bar in a web app); they never change the image.
+
+    Raises:
+        ConfigError: one sentence naming the bad value (nothing is loaded or written).
+    """
+    from jsonargparse import ArgumentError
+
+    from dasag.cli import DasagCLI
+
+    defaults = {**(trainer_overrides or {}), "callbacks": list(callbacks)}
+    with _BUILD_LOCK, warnings.catch_warnings():
+        quiet_expected_warnings()
+        try:
+            cli = DasagCLI(args=config, run=False, parser_kwargs={"exit_on_error": False}, trainer_defaults=defaults)
+        except ConfigError:
+            raise
+        except (ArgumentError, ValueError, TypeError, FileNotFoundError) as e:
+            raise ConfigError(first_line(e)) from None
+    model = cli.model
+    if share_scorer is not None:
+        model.use_scorer(share_scorer(scorer_key(config), model.scorer))
+    return BuiltRun(model=model, datamodule=cli.datamodule, trainer=cli.trainer, run_config=model.run_config)
