@@ -144,6 +144,13 @@ class ScheduledLR(torch.optim.lr_scheduler.LambdaLR):
         self.total_steps = total_steps
         super().__init__(optimizer, lambda step: schedule(step, total_steps))
 
+    def state_dict(self) -> dict:
+        """The step counters only: the schedule comes from the config again, and a checkpoint
+        holds tensors and plain values (it loads with ``weights_only=True``)."""
+        state = super().state_dict()
+        state.pop("schedule", None)
+        return state
+
 
 def as_schedule(value: "Schedule | float | int") -> Schedule:
     """Numbers are constant schedules, so a config may write ``noise: 0.2``."""

@@ -103,7 +103,7 @@ class BestOfK(Callback):
         k = pl_module.pyramid.num_images
         if k < 2:
             raise ValueError(f"{type(self).__name__} chooses among candidates: set model.pyramid.init_args.num_images to K >= 2; got {k}.")
-        self.reward.setup(pl_module.prompts_from_trainer(), pl_module.device)
+        self.reward.setup(trainer.datamodule.prompts, pl_module.device)
 
     def score(self, pl_module) -> Tensor:
         """Rewards of the current candidates, (K,), no gradient."""

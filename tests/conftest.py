@@ -1,13 +1,20 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures: tiny checkpoints, the repository root, a tiny offline run config."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # so tests can `import tiny_models`
+#: The repository checkout the tests run in (configs/ and examples/ live here).
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the repository root: shipped configs name files relative to it."""
+    monkeypatch.chdir(ROOT)
+    return ROOT
 
 
 # ---------------------------------------------------------------------------

@@ -32,13 +32,15 @@ def final_png(root: Path) -> Path:
     return found[-1]
 
 
+@pytest.mark.slow
 def test_demo_writes_image_metadata_checkpoint_and_tensorboard(tmp_path):
     assert run(tmp_path, "--trainer.log_every_n_steps", "1") == 0
     png = final_png(tmp_path)
     meta = read_metadata(png)
     assert meta["prompts"] == {"positive": ["goldfish"], "negative": []}
     assert meta["seed"] == 0 and meta["step"] == 3
-    assert set(meta["scores"]) >= {"positive", "negative"}
+    assert set(meta["scores"]) == {"lite0/positive", "lite0/negative"}
+    assert set(meta["metrics"]) == {"lite0/similarity"}
     assert meta["config"]["trainer"]["max_steps"] == 3
     assert meta["config"]["model"]["scorer"]["class_path"].endswith("EfficientNetLite")
 
@@ -51,13 +53,14 @@ def test_demo_writes_image_metadata_checkpoint_and_tensorboard(tmp_path):
 
     ea = EventAccumulator(str(png.parent)).Reload()
     scalars = set(ea.Tags()["scalars"])
-    assert {"train/loss", "train/positive", "schedule/jitter", "schedule/noise", "schedule/color_shift", "schedule/aesthetic_weight"} <= scalars
+    assert {"train/loss", "train/lite0/positive", "train/metric/lite0/similarity", "schedule/jitter", "schedule/noise", "schedule/color_shift", "schedule/aesthetic_weight"} <= scalars
     assert any(t.startswith("lr") for t in scalars)
     assert ea.Tags()["images"], "the current image is logged to TensorBoard"
     jitter = [e.value for e in ea.Scalars("schedule/jitter")]
     assert jitter[0] == 8 and jitter[-1] == 0, "jitter starts at the margin and reaches exactly 0 on the last step"
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_identical_bytes_and_seed_matters(tmp_path):
     assert run(tmp_path / "a") == 0 and run(tmp_path / "b") == 0 and run(tmp_path / "c", "--seed_everything", "1") == 0
     a, b, c = (final_png(tmp_path / k).read_bytes() for k in "abc")
@@ -65,6 +68,7 @@ def test_same_config_and_seed_give_identical_bytes_and_seed_matters(tmp_path):
     assert a != c
 
 
+@pytest.mark.slow
 def test_resume_from_checkpoint_ends_with_the_same_image(tmp_path):
     every2 = ["--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint", "--trainer.callbacks.every_n_train_steps=2",
               "--trainer.callbacks.save_top_k=-1", "--trainer.callbacks.dirpath", str(tmp_path / "mid")]
@@ -75,6 +79,7 @@ def test_resume_from_checkpoint_ends_with_the_same_image(tmp_path):
     assert final_png(tmp_path / "straight").read_bytes() == final_png(tmp_path / "resumed").read_bytes()
 
 
+@pytest.mark.slow
 def test_several_images_in_one_batched_run(tmp_path):
     assert run(tmp_path, "--model.pyramid.init_args.num_images", "2", steps=2) == 0
     folder = final_png(tmp_path).parent

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
-from dasag.speed import VISION_SIZES
+from dasag.data import PromptSet
+from dasag.speed.random_siglip import VISION_SIZES, siglip_config
 
 # A short corpus in the register of the prompts; enough for a ~100-piece vocabulary.
 CORPUS: tuple[str, ...] = (
@@ -67,7 +69,7 @@ def build_tiny_siglip(directory: str | Path, seed: int = 0, vision: dict[str, in
     Tiny by default; ``vision=SO400M_VISION`` gives the full-size vision tower (the text tower
     stays tiny: prompts are encoded once per run, so it never enters a step's cost).
     """
-    from transformers import SiglipConfig, SiglipModel, SiglipTokenizer
+    from transformers import SiglipModel, SiglipTokenizer
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -77,7 +79,7 @@ def build_tiny_siglip(directory: str | Path, seed: int = 0, vision: dict[str, in
             "projection_size": vision["hidden_size"], "pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.eos_token_id,
             "bos_token_id": tokenizer.eos_token_id}
     torch.manual_seed(seed)
-    model = SiglipModel(SiglipConfig(text_config=text, vision_config=vision))
+    model = SiglipModel(siglip_config(vision, text))
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     _preprocessor(directory, "SiglipImageProcessor", [0.5, 0.5, 0.5], [0.5, 0.5, 0.5], resample=3)
@@ -159,3 +161,55 @@ def build_tiny_laion_head(path: str | Path, in_dim: int = EMBED_DIM, seed: int =
     path = Path(path)
     torch.save(_head_state("layers", (0, 2, 4, 6, 7), in_dim, seed), path)
     return path
+
+
+# ---------------------------------------------------------------- tiny modules (no Trainer)
+#: A text prompt set for the random SigLIP (its embeddings are fixed random vectors).
+PROMPTS = PromptSet(("a photo of a goldfish",), ("blurred",))
+
+
+def siglip_module(batch: int = 2, **kwargs) -> "DirectAscent":
+    """Two images on a 32 px canvas scored by a 4-layer random SigLIP with an aesthetic head."""
+    from dasag import Augmentations, DirectAscent, ImagePyramid, Objective
+    from dasag.speed.random_siglip import RandomSigLIP
+
+    scorer_args = {k: kwargs.pop(k) for k in ("attn_implementation", "dtype") if k in kwargs}
+    torch.manual_seed(0)
+    return DirectAscent(
+        pyramid=ImagePyramid(max_size=32, max_shift=4, num_images=2),
+        scorer=RandomSigLIP(size="tiny", **{"attn_implementation": "eager", "dtype": "fp32", **scorer_args}),
+        augment=Augmentations(batch_size=batch),
+        objective=Objective(arctanh=True, aesthetic_weight=0.5),
+        seed=0,
+        **kwargs,
+    )
+
+
+def lite_module(**kwargs) -> "DirectAscent":
+    """One image on a 64 px canvas scored by EfficientNet-Lite0 (real weights) at 64 px."""
+    from dasag import Augmentations, DirectAscent, ImagePyramid
+    from dasag.scorers import EfficientNetLite
+
+    scorer_args = {k: kwargs.pop(k) for k in ("channels_last",) if k in kwargs}
+    torch.manual_seed(0)
+    return DirectAscent(
+        pyramid=ImagePyramid(max_size=64, max_shift=8), scorer=EfficientNetLite("lite0", input_size=64, **scorer_args),
+        augment=Augmentations(batch_size=2), seed=0, **kwargs,
+    )
+
+
+def ready(module: "DirectAscent", prompts=PROMPTS, max_steps: int = 10) -> "DirectAscent":
+    """A module prepared for steps without a Trainer (a stand-in gives the run's length)."""
+    module._trainer = SimpleNamespace(max_steps=max_steps)
+    module.use_prompts(prompts)
+    return module
+
+
+def loss_and_grads(module: "DirectAscent", prompts=PROMPTS, step: int = 3) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """One step's loss and pyramid gradients, without a Trainer."""
+    ready(module, prompts)
+    loss = module.ascent_terms(module.plan_at(step)).loss.sum()
+    loss.backward()
+    grads = [p.grad.detach().clone() for p in module.pyramid.parameters()]
+    module.pyramid.zero_grad(set_to_none=True)
+    return loss.detach(), grads

@@ -1,9 +1,11 @@
-"""The five DAS-AG v2 method configs, end to end through the CLI on tiny checkpoints.
+"""Every shipped config: each one builds (no weights load), says only what differs from its
+base, and runs end to end through the CLI.
 
-The shipped configs are 768 px / 100 steps on SigLIP so400m; here the pyramid, the batch
-and the step count are overridden from the command line, and SIGLIP_MODEL_PATH /
+The DAS-AG v2 method configs are 768 px / 100 steps on SigLIP so400m; here the pyramid, the
+batch and the step count are overridden from the command line, and SIGLIP_MODEL_PATH /
 AESTHETIC_PREDICTOR_MODEL_PATH point at tiny random checkpoints. Everything else (the
-schedules, arctanh, the real loading code) is what a user runs.
+schedules, arctanh, the real loading code) is what a user runs. The feature configs run
+offline with the real EfficientNet-Lite0 weights at a 64 px canvas.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import pytest
 import torch
 import yaml
 
-from dasag.cli import DasagCLI, expand_config_args, main
-
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+from dasag.cli import DasagCLI, main
+from dasag.config import build_run, expand_config_args, load_config
+from dasag.quality.suites import CONFIGS
 METHODS = ("das", "das_ag", "das_ag_plus", "das_rag", "das_rag_plus")
 SMALL = [
     "--model.pyramid.init_args.max_size", "64",
@@ -37,9 +39,36 @@ def _png_metadata(path: Path) -> dict:
         return json.loads(im.text["dasag"])
 
 
+RUNNABLE = sorted(p.stem for p in CONFIGS.glob("*.yaml") if not p.stem.endswith("_base") and p.stem != "preset_384")
+
+
+@pytest.mark.parametrize("name", RUNNABLE)
+def test_every_shipped_config_builds_without_loading_weights(name: str, tiny_weights_env, in_repo, tmp_path: Path) -> None:
+    config = load_config(CONFIGS / f"{name}.yaml")
+    config["trainer"]["default_root_dir"] = str(tmp_path / name)
+    built = build_run(config)
+    assert built.trainer.max_steps == config["trainer"]["max_steps"]
+    assert not any(member.loaded for member in built.model.scorer.members)
+    assert built.run_config["model"]["scorer"]["class_path"] == config["model"]["scorer"]["class_path"]
+    assert not (tmp_path / name).exists()  # building writes nothing
+
+
+def test_configs_are_package_data_and_linked_from_the_checkout() -> None:
+    root_configs = Path(__file__).resolve().parents[1] / "configs"
+    assert root_configs.resolve() == CONFIGS.resolve() and (CONFIGS / "demo.yaml").is_file()
+
+
+def test_lite0_setup_has_one_root_and_defaults_are_not_restated() -> None:
+    for name in ("demo", "features_base", "transfer"):
+        assert "base: lite0_base.yaml" in (CONFIGS / f"{name}.yaml").read_text()
+    settings = "".join(yaml.safe_dump(yaml.safe_load(p.read_text())) for p in CONFIGS.glob("*.yaml"))  # comments left out
+    for default in ("tv_weight", "betas", "log_every_n_steps", "lr_min_ratio", "seed_everything", "variant: lite0"):
+        assert default not in settings, f"{default} is a constructor's default and should not be restated in a config"
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("method", METHODS)
-def test_method_config_runs_end_to_end(method: str, tiny_weights_env, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.chdir(CONFIGS.parent)  # prompts_file is relative to the repository root
+def test_method_config_runs_end_to_end(method: str, tiny_weights_env, in_repo, tmp_path: Path) -> None:
     root = tmp_path / method
     rc = main(["fit", "--config", str(CONFIGS / f"{method}.yaml"), "--trainer.max_steps", "3",
                "--trainer.default_root_dir", str(root), *SMALL])
@@ -49,16 +78,15 @@ def test_method_config_runs_end_to_end(method: str, tiny_weights_env, tmp_path: 
     assert meta["step"] == 3
     assert meta["prompts"]["positive"][0].startswith("A photorealistic illustration of")
     assert len(meta["prompts"]["negative"]) == 2
-    for key in ("positive", "negative", "aesthetic"):
+    for key in ("siglip/positive", "siglip/negative", "siglip/aesthetic"):
         assert math.isfinite(meta["scores"][key])
 
 
 def test_method_files_hold_only_what_differs() -> None:
     base = yaml.safe_load((CONFIGS / "das_base.yaml").read_text())
     assert base["model"]["pyramid"]["init_args"] == {"max_size": 1024, "max_shift": 128}
-    assert base["trainer"]["max_steps"] == 100 and base["model"]["augment"]["init_args"]["batch_size"] == 8
-    assert base["model"]["objective"]["init_args"]["arctanh"] is True
-    assert base["model"]["optimizer"]["init_args"] == {"lr": 0.1, "betas": [0.5, 0.99]}
+    assert base["trainer"]["max_steps"] == 100
+    assert base["model"]["objective"]["init_args"] == {"arctanh": True}
     rates = {}
     for method in METHODS:
         text = (CONFIGS / f"{method}.yaml").read_text()
@@ -67,16 +95,22 @@ def test_method_files_hold_only_what_differs() -> None:
         assert "base" in data and "scorer" not in data.get("model", {}) and "data" not in data
         merged = yaml.safe_load(expand_config_args(["--config", str(CONFIGS / f"{method}.yaml")])[1])
         objective = merged["model"]["objective"]["init_args"]
-        weight = objective["aesthetic_weight"]
-        rates[method] = (weight["init_args"]["rate"] if isinstance(weight, dict) else weight, objective["reverse_aesthetic"])
+        weight = objective.get("aesthetic_weight", 0.0)
+        rates[method] = (weight["init_args"]["rate"] if isinstance(weight, dict) else weight, objective.get("reverse_aesthetic", False))
     assert rates == {"das": (0.0, False), "das_ag": (0.02, False), "das_ag_plus": (0.06, False),
                      "das_rag": (0.02, True), "das_rag_plus": (0.06, True)}
 
 
 def test_384_preset_overrides_the_canvas(tiny_weights_env) -> None:
+    # and the built run has DAS-AG v2's settings from the constructors' defaults
+
     args = expand_config_args(["--config", str(CONFIGS / "das_ag.yaml"), "--config", str(CONFIGS / "preset_384.yaml")])
     cli = DasagCLI(args=[*args, "--data.prompts_file", str(CONFIGS / "prompts" / "mona_lisa.yaml")], run=False)
-    assert (cli.model.pyramid.max_size, cli.model.pyramid.max_shift) == (512, 64)
+    model = cli.model
+    assert (model.pyramid.max_size, model.pyramid.max_shift) == (512, 64)
+    assert model.augment.batch_size == 8 and model.objective.prompt.arctanh is True
+    optimizer = model.optimizer_factory(model.pyramid.parameters())
+    assert optimizer.param_groups[0]["lr"] == 0.1 and optimizer.param_groups[0]["betas"] == (0.5, 0.99)
 
 
 def _aesthetic_before_and_after(method: str, steps: int, root: Path, *extra: str) -> tuple[float, float]:
@@ -86,11 +120,12 @@ def _aesthetic_before_and_after(method: str, steps: int, root: Path, *extra: str
                          "--data.prompts_file", str(CONFIGS / "prompts" / "mona_lisa.yaml"),
                          "--trainer.logger", "false", "--trainer.enable_checkpointing", "false", *SMALL, *extra], run=False)
     cli.model.use_prompts(cli.datamodule.prompts)
-    before = cli.model.evaluate()[0]["aesthetic"]
+    before = cli.model.evaluate()[0]["siglip/aesthetic"]
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
-    return before, cli.model.evaluate()[0]["aesthetic"]
+    return before, cli.model.evaluate()[0]["siglip/aesthetic"]
 
 
+@pytest.mark.slow
 def test_aesthetic_guidance_orders_the_methods(tiny_weights_env, tmp_path: Path) -> None:
     """Same seed, same augmentations: only λ_aes differs, so the final aesthetic score must
     order rAG+ < rAG < DAS < AG < AG+ (the ordering of the published results)."""
@@ -103,6 +138,7 @@ def test_aesthetic_guidance_orders_the_methods(tiny_weights_env, tmp_path: Path)
     assert finals["das_rag"] < before  # reverse guidance lowers the score outright
 
 
+@pytest.mark.slow
 def test_aesthetic_term_alone_raises_the_score(tiny_weights_env, tmp_path: Path) -> None:
     # On a random tiny model the prompt term happens to pull the aesthetic score down, so the
     # aesthetic term's own direction is checked with the prompt term switched off.
@@ -110,14 +146,20 @@ def test_aesthetic_term_alone_raises_the_score(tiny_weights_env, tmp_path: Path)
     assert after > before + 0.1, (before, after)
 
 
-def test_arctanh_stays_finite_at_perfect_similarity() -> None:
-    from dasag.objective import Objective
-    from dasag.scorers.base import Scores
+# ------------------------------------------------------------ feature configs
+FEATURE_CONFIGS = ("style", "art_from_noise", "edit_from_image", "reference", "inpaint", "value_guided", "best_of_k")
 
-    positive = torch.tensor([1.0, 0.9999999, -1.0], requires_grad=True)
-    negative = torch.tensor([-1.0, 1.0, 1.0], requires_grad=True)
-    scores = Scores(positive=positive, negative=negative, bounded=True, aesthetic=torch.full((3,), 5.0))
-    terms = Objective(arctanh=True, aesthetic_weight=1.0)([(1.0, scores)], torch.zeros(3, 3, 8, 8), 3, 0, 1)
-    terms.loss.sum().backward()
-    assert torch.isfinite(terms.loss).all()
-    assert torch.isfinite(positive.grad).all() and torch.isfinite(negative.grad).all()
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FEATURE_CONFIGS)
+def test_feature_config_runs_from_cli(name: str, tmp_path: Path, in_repo) -> None:
+    rc = main([
+        "fit", "--config", f"configs/{name}.yaml", "--trainer.max_steps", "6", "--trainer.default_root_dir", str(tmp_path),
+        "--model.pyramid.init_args.max_size", "64", "--model.pyramid.init_args.max_shift", "8",
+        "--model.augment.init_args.batch_size", "1", "--model.scorer.init_args.input_size", "64",
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+    ])
+    assert rc == 0
+    assert next(tmp_path.rglob("final.png")).stat().st_size > 0
+    if name in ("value_guided", "best_of_k"):
+        assert next(tmp_path.rglob("best.png")).stat().st_size > 0
