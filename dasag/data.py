@@ -21,6 +21,12 @@ class PromptSet(NamedTuple):
     positive: tuple[str, ...]
     negative: tuple[str, ...]
 
+    @classmethod
+    def of(cls, batch: "PromptSet | tuple") -> "PromptSet":
+        """A step's batch as a PromptSet of tuples (the loader's collation turns them into lists)."""
+        positive, negative = batch
+        return cls(tuple(positive), tuple(negative))
+
 
 class _RepeatPrompts(IterableDataset):
     def __init__(self, prompts: PromptSet) -> None:

@@ -217,7 +217,7 @@ class DirectAscent(L.LightningModule):
         return self.objective(ctx)
 
     def training_step(self, batch: PromptSet, batch_idx: int) -> Tensor:
-        self.use_prompts(PromptSet(*batch))
+        self.use_prompts(PromptSet.of(batch))
         plan = self.plan_at(self.global_step)
         terms = self.ascent_terms(plan)
         loss = terms.loss.sum()

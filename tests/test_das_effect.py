@@ -31,6 +31,7 @@ def lite2() -> EfficientNetLite:
     return EfficientNetLite("lite2").load()
 
 
+@pytest.mark.slow
 def test_demo_image_transfers_to_a_held_out_classifier_and_pixels_do_not(tmp_path: Path, lite2: EfficientNetLite) -> None:
     pyramid = demo_image(tmp_path / "pyramid")
     pixels = demo_image(tmp_path / "pixels", "--model.pyramid.init_args.min_size", "256")  # one level: plain pixels

@@ -2,8 +2,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dasag.pyramid import ImagePyramid
-from dasag.resize import resize
+from dasag.pyramid import PRESETS, ImagePyramid
 
 
 def test_levels_are_powers_of_two_and_render_is_bounded():
@@ -22,6 +21,9 @@ def test_presets_match_design():
     assert ImagePyramid.preset(384).visible_size == 384 and ImagePyramid.preset(384).max_size == 512
     p = ImagePyramid.preset(768)
     assert (p.max_size, p.max_shift, p.visible_size) == (1024, 128, 768)
+    assert all(ImagePyramid.preset(size).visible_size == size for size in PRESETS)
+    with pytest.raises(ValueError, match="preset output size must be one of"):
+        ImagePyramid.preset(500)
 
 
 @pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
@@ -56,23 +58,6 @@ def test_bad_arguments_are_one_sentence(kwargs, match):
         ImagePyramid(**kwargs)
 
 
-@pytest.mark.parametrize("mode", ["bilinear", "bicubic", "nearest"])
-@pytest.mark.parametrize("n_in, n_out", [(4, 32), (48, 24), (64, 64)])
-def test_matmul_resize_equals_interpolate(mode, n_in, n_out):
-    """The CUDA path (matrix products, deterministic) is checked on CPU against F.interpolate."""
-    x = torch.randn(2, 3, n_in, n_in, dtype=torch.float64)
-    a = resize(x, n_out, mode, use_matmul=False)
-    b = resize(x, n_out, mode, use_matmul=True)
-    assert torch.allclose(a, b, atol=1e-10)
-
-
-def test_matmul_resize_gradient_matches():
-    x = torch.randn(1, 3, 8, 8, dtype=torch.float64, requires_grad=True)
-    g1 = torch.autograd.grad(resize(x, 20, use_matmul=False).square().sum(), x)[0]
-    g2 = torch.autograd.grad(resize(x, 20, use_matmul=True).square().sum(), x)[0]
-    assert torch.allclose(g1, g2, atol=1e-10)
-
-
 def test_render_is_the_mean_of_interpolated_levels_through_tanh():
     """The matrix-form render computes what the design says: bilinear-upsampled levels, averaged, tanh."""
     torch.manual_seed(0)
@@ -89,18 +74,3 @@ def test_render_is_the_mean_of_interpolated_levels_through_tanh():
         torch.testing.assert_close(got_grad, level.grad, rtol=1e-4, atol=1e-5)
 
 
-def test_compiled_matmul_resize_takes_its_matrix_as_a_constant():
-    """A compiled scorer resizes its input with ``use_matmul=True`` on CUDA: the matrix must be a
-    constant of the graph, not rebuilt (identity, interpolate, host-to-device copy) per call."""
-    seen: list[str] = []
-
-    def backend(gm, example_inputs):
-        seen.extend(str(node.target) for node in gm.graph.nodes if node.op == "call_function")
-        return gm.forward
-
-    torch._dynamo.reset()
-    x = torch.randn(1, 3, 10, 10)
-    compiled = torch.compile(lambda t: resize(t, 20, use_matmul=True), backend=backend)
-    torch.testing.assert_close(compiled(x), resize(x, 20, use_matmul=True))
-    assert seen and all("matmul" in op or "getattr" in op for op in seen), seen
-    torch._dynamo.reset()

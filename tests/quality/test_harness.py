@@ -1,4 +1,4 @@
-"""The reproduction harness (``reproduce/run.py`` and :mod:`dasag.quality`) on tiny budgets.
+"""The quality harness (:mod:`dasag.quality`, ``reproduce/run.py``) on tiny budgets.
 
 Every run here is a few steps on a 64 px canvas with two augmented copies, so the whole
 file takes a couple of minutes on one CPU core; the real budgets are the configs'.
@@ -7,8 +7,9 @@ file takes a couple of minutes on one CPU core; the real budgets are the configs
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,27 +17,21 @@ import pytest
 import torch
 from PIL import Image
 
-from dasag import files as files_mod
+from dasag.config import ConfigError
+from dasag.images import read_metadata
 from dasag.quality import RunSpec, check, run
 from dasag.quality import rows as rows_mod
+from dasag.quality.cli import main as harness_main
 from dasag.quality.harness import plan
-from dasag.cli import ConfigError
-from dasag.images import read_metadata
+from dasag.quality.suites import REFERENCE
 
-REPO = Path(__file__).resolve().parents[1]
-REFERENCE_STATS = REPO / "reproduce" / "reference" / "das_ag_v2_stats.csv"
+REPO = Path(__file__).resolve().parents[2]
+REFERENCE_STATS = REFERENCE / "das_ag_v2_stats.csv"
 
 #: Shrinks every method config: 64 px canvas (48 px visible), 2 copies per step.
 TINY = {"model": {"pyramid": {"init_args": {"max_size": 64, "max_shift": 8}}, "augment": {"init_args": {"batch_size": 2}}}}
 #: The transfer guide also reads a 64 px input (held-out scorers keep their native sizes).
 TINY_TRANSFER = {**TINY, "model": {**TINY["model"], "scorer": {"init_args": {"input_size": 64}}}}
-
-
-def load_cli():
-    spec = importlib.util.spec_from_file_location("reproduce_run", REPO / "reproduce" / "run.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def transfer_spec(out: Path, **kw) -> RunSpec:
@@ -53,6 +48,7 @@ def transfer_run(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
 
 
 # --------------------------------------------------------------------- transfer
+@pytest.mark.slow
 def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
     out, table = transfer_run
     assert list(table["method"]) == ["pyramid", "pyramid", "pixel", "pixel"]
@@ -67,6 +63,7 @@ def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
         assert hashlib.sha256((out / "images" / f"{h}.png").read_bytes()).hexdigest() == h
     meta = read_metadata(out / "images" / f"{table['file_hash'][2]}.png")
     assert meta["method"] == "pixel" and meta["seed"] == 0 and meta["prompts"]["positive"] == ["goldfish"]
+    assert meta["config"]["seed_everything"] == 0 and meta["config"]["model"]["augment"]["init_args"]["noise"] == 0.1  # resolved, as the CLI writes it
     assert meta["config"]["model"]["pyramid"]["init_args"]["min_size"] == 64  # the single-resolution baseline
     assert meta["config"]["trainer"]["max_steps"] == 2
     # pyramid and pixel with the same seed start from different parametrisations: different images
@@ -86,6 +83,7 @@ def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
     assert not (out / rows_mod.PARTS_DIR).exists() or not list((out / rows_mod.PARTS_DIR).iterdir())
 
 
+@pytest.mark.slow
 def test_rerun_skips_finished_images(transfer_run, tmp_path) -> None:
     out, table = transfer_run
     copy = tmp_path / "copy"
@@ -96,13 +94,13 @@ def test_rerun_skips_finished_images(transfer_run, tmp_path) -> None:
     pd.testing.assert_frame_equal(again, table)
 
 
+@pytest.mark.slow
 def test_check_passes_on_fresh_run_and_fails_after_one_png_changes(transfer_run, tmp_path, capsys) -> None:
     out, table = transfer_run
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
-    cli = load_cli()
     # A subset: only the first class, through the command line.
-    assert cli.main(["transfer", "--out", str(copy), "--check", "--classes", "1", "--seeds", "1"]) == 0
+    assert harness_main(["transfer", "--out", str(copy), "--check", "--classes", "1", "--seeds", "1"]) == 0
     assert "check: every image identical" in capsys.readouterr().out
     victim = copy / "images" / f"{table['file_hash'][2]}.png"
     with Image.open(victim) as img:
@@ -118,11 +116,12 @@ def test_check_passes_on_fresh_run_and_fails_after_one_png_changes(transfer_run,
     pixels.save(victim, pnginfo=info)
     problems = check(transfer_spec(copy), log=lambda m: None)
     assert len(problems) == 1 and "pixel/0" in problems[0] and victim.name in problems[0]
-    assert cli.main(["transfer", "--out", str(copy), "--check"]) == 1
+    assert harness_main(["transfer", "--out", str(copy), "--check"]) == 1
     printed = capsys.readouterr().out
     assert "pixel/0: stored image" in printed and "1 mismatch" in printed and "pyramid/0: identical" in printed
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_has_no_duplicate_or_missing_rows(transfer_run, tmp_path) -> None:
     _, full = transfer_run
     out = tmp_path / "killed"
@@ -144,37 +143,6 @@ def test_resume_after_interruption_has_no_duplicate_or_missing_rows(transfer_run
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{h}.png" for h in full["file_hash"])
 
 
-def test_a_kill_during_a_row_write_leaves_the_previous_table(tmp_path, monkeypatch) -> None:
-    log = rows_mod.RowLog(tmp_path / "scores.csv", ["method", "sample", "x"])
-    log.append({"method": "a", "sample": 0, "x": 1.5})
-
-    def killed(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(files_mod.os, "replace", killed)  # the kill lands between write and rename
-    with pytest.raises(KeyboardInterrupt):
-        log.append({"method": "a", "sample": 1, "x": 2.5})
-    monkeypatch.undo()
-    table = pd.read_csv(tmp_path / "scores.csv")
-    assert table.to_dict("records") == [{"method": "a", "sample": 0, "x": 1.5}]
-    assert list(tmp_path.glob(".*.tmp")) == []  # and the half-done temp file is gone
-
-
-def test_shards_merge_into_one_table(tmp_path) -> None:
-    out = tmp_path / "merged"
-    parts = out / rows_mod.PARTS_DIR
-    cols = ["method", "sample", "x"]
-    rows_mod.RowLog(parts / "scores.rank1.csv", cols).append({"method": "pixel", "sample": 0, "x": 2})
-    log0 = rows_mod.RowLog(parts / "scores.rank0.csv", cols)
-    log0.append({"method": "pyramid", "sample": 100, "x": 1})
-    log0.append({"method": "pyramid", "sample": 0, "x": 0})
-    rows_mod.RowLog(out / "scores.csv", cols).append({"method": "pyramid", "sample": 0, "x": 0})  # a duplicate
-    table = rows_mod.merge(out, cols, ["pyramid", "pixel"])
-    assert table.to_dict("records") == [
-        {"method": "pyramid", "sample": 0, "x": 0}, {"method": "pyramid", "sample": 100, "x": 1}, {"method": "pixel", "sample": 0, "x": 2}]
-    assert not list(parts.iterdir()) and pd.read_csv(out / "scores.csv").equals(table)
-
-
 # -------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("kw", "words"),
@@ -194,12 +162,12 @@ def test_bad_options_are_one_sentence_before_anything_is_written(tmp_path, kw, w
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_a_run_cannot_be_continued_with_another_budget(transfer_run, tmp_path, capsys) -> None:
     out, _ = transfer_run
     with pytest.raises(ConfigError, match="steps=2; got steps=5"):
         plan(transfer_spec(out, steps=5))
-    cli = load_cli()
-    assert cli.main(["das_ag_v2", "--out", str(out), "--samples", "1"]) == 2
+    assert harness_main(["das_ag_v2", "--out", str(out), "--samples", "1"]) == 2
     assert "holds a 'transfer' run" in capsys.readouterr().err
 
 
@@ -209,15 +177,16 @@ def test_check_without_a_run_is_refused(tmp_path) -> None:
 
 
 # ------------------------------------------------------------ das_ag_v2
+@pytest.mark.slow
 def test_das_ag_v2_suite_on_tiny_checkpoints(tiny_weights_env, tmp_path) -> None:
     out = tmp_path / "v2"
     spec = RunSpec(suite="das_ag_v2", out=out, samples=1, steps=2, overrides=TINY, eval_scorers=["clip"], accelerator="cpu")
     table = run(spec)
     assert list(table["method"]) == ["das", "das_ag", "das_ag_plus", "das_rag", "das_rag_plus"]
     assert (table["seed"] == 0).all() and (table["sample"] == 0).all()
-    for col in ("file_hash", "aesthetic_score", "pos_clip_score", "neg_clip_score", "clip_positive", "clip_negative", "clip_aesthetic", "seconds", "device"):
+    for col in ("file_hash", "siglip/aesthetic", "siglip/positive", "siglip/negative", "clip_positive", "clip_negative", "clip_aesthetic", "seconds", "device"):
         assert table[col].notna().all(), col
-    assert table["pos_clip_score"].between(-1, 1).all()
+    assert table["siglip/positive"].between(-1, 1).all()
     stats = pd.read_csv(out / "stats.csv")
     reference = pd.read_csv(REFERENCE_STATS)
     assert list(stats.columns[: len(reference.columns)]) == list(reference.columns)
@@ -235,6 +204,7 @@ def test_das_ag_v2_suite_on_tiny_checkpoints(tiny_weights_env, tmp_path) -> None
     assert check(RunSpec(suite="das_ag_v2", out=out, methods=["das_ag_plus"], samples=1, overrides=TINY, accelerator="cpu"), log=lambda m: None) == []
 
 
+@pytest.mark.slow
 def test_two_worker_processes_make_the_same_images(transfer_run, tmp_path) -> None:
     """--devices 2: Fabric spawns two workers (gloo on CPU); their rows merge into one table."""
     _, single = transfer_run
@@ -243,3 +213,23 @@ def test_two_worker_processes_make_the_same_images(transfer_run, tmp_path) -> No
     assert list(table["file_hash"]) == list(single["file_hash"])
     assert not list((out / rows_mod.PARTS_DIR).glob("*.csv"))
     assert (out / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_the_harness_of_an_installed_package_runs_outside_the_checkout(tmp_path) -> None:
+    """Configs and reference tables are package data: a wheel installed elsewhere plans and runs a suite."""
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(REPO)],
+                   check=True, capture_output=True, timeout=300)
+    assert (site / "dasag" / "configs" / "transfer.yaml").is_file() and (site / "dasag" / "quality" / "reference" / "das_ag_v2_stats.csv").is_file()
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    code = ("import sys, dasag.quality.suites as s; assert str(s.CONFIGS).startswith(sys.argv[1]), s.CONFIGS; "
+            "from dasag.quality.cli import main; sys.exit(main(sys.argv[2:]))")
+    args = ["transfer", "--out", "out", "--classes", "1", "--seeds", "1", "--steps", "1", "--methods", "pyramid", "--threads", "1", "--accelerator", "cpu"]
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(site)
+    proc = subprocess.run([sys.executable, "-c", code, str(site), *args], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(work / "out" / "scores.csv")
+    assert list(table["method"]) == ["pyramid"] and (work / "out" / "report.md").is_file()

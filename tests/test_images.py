@@ -1,0 +1,45 @@
+"""Tensors to 8-bit PNGs and back, with the run's metadata in a text chunk; atomic writes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dasag import files
+from dasag.images import from_uint8, grid, load_image, png_bytes, read_metadata, to_uint8, write_png
+
+
+def test_round_trip_and_metadata(tmp_path):
+    image = torch.rand(3, 12, 10) * 2 - 1
+    path = write_png(tmp_path / "a" / "x.png", image, {"seed": 3, "scores": {"lite0/positive": -1.5}})
+    assert read_metadata(path) == {"seed": 3, "scores": {"lite0/positive": -1.5}}
+    assert (from_uint8(to_uint8(image)) - image).abs().max() <= 1 / 127.5 + 1e-6
+    assert png_bytes(image, {"a": 1}) == png_bytes(image, {"a": 1})  # no timestamps: same input, same bytes
+    with pytest.raises(ValueError, match="no 'dasag' metadata"):
+        read_metadata(write_png(tmp_path / "plain.png", image))
+
+
+def test_load_image_centre_crops_and_resizes(tmp_path):
+    wide = torch.zeros(3, 10, 20)
+    wide[:, :, 5:15] = 1.0  # the centre square is white
+    path = write_png(tmp_path / "wide.png", wide)
+    square = load_image(path, 8)
+    assert square.shape == (3, 8, 8) and square.min() > 0.9
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_image(tmp_path / "missing.png")
+
+
+def test_grid_places_images_with_white_padding():
+    sheet = grid(-torch.ones(3, 3, 4, 4), pad=2)
+    assert sheet.shape == (3, 2 * 6 + 2, 2 * 6 + 2)
+    assert sheet[:, 0, :].eq(1).all() and sheet[:, 2:6, 2:6].eq(-1).all() and sheet[:, 8:12, 8:12].eq(1).all()  # 4th cell empty
+
+
+def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
+    def broken(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_png(tmp_path / "x.png", torch.zeros(3, 4, 4))
+    assert list(tmp_path.iterdir()) == []
