@@ -13,8 +13,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 #: Session-state keys of the two prompt lists.
 LISTS = {"pos": "Positive prompts", "neg": "Negative prompts"}
@@ -25,7 +25,8 @@ SCORER_LABELS = {
     "siglip": "SigLIP + Aesthetic Predictor V2.5 (DAS-AG v2)",
     "clip": "CLIP ViT-L/14 + LAION aesthetic (DAS-AG v1)",
 }
-SCHEDULE_LABELS = {"auto": "auto (margin → 0)", "constant": "constant", "linear": "linear", "exponential_decay": "exponential decay", "exponential_warmup": "exponential warmup"}
+SCHEDULE_LABELS = {"auto": "auto (margin → 0)", "constant": "constant", "linear": "linear",
+                   "exponential_decay": "exponential decay", "exponential_warmup": "exponential warmup"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,8 +43,8 @@ def page() -> None:
     from dasag.config import ConfigError, build_run, to_yaml
     from dasag.live import LiveProgress, LiveRun, SharedScorers
     from dasag.pyramid import PRESETS
-    from dasag.speed.switches import tune_host_allocator
     from dasag.scorers.imagenet import class_names
+    from dasag.speed.switches import tune_host_allocator
     from dasag.weights import default_locations
 
     tune_host_allocator()  # process set-up (idempotent): runs here, in the app's own process
@@ -106,14 +107,17 @@ def page() -> None:
     l1_weight = sb.number_input("L1 regularisation", min_value=0.0, value=d.l1_weight, format="%.2e", key="l1")
     sb.header("Aesthetic guidance")
     reverse = sb.checkbox("Reverse aesthetic (rAG)", value=False, key="reverse")
-    aesthetic = schedule_inputs(sb, "aesthetic", text_scorer_aesthetic() if text else d.aesthetic, kinds=("constant", "linear", "exponential_decay", "exponential_warmup"))
+    aesthetic = schedule_inputs(sb, "aesthetic", text_scorer_aesthetic() if text else d.aesthetic,
+                                kinds=("constant", "linear", "exponential_decay", "exponential_warmup"))
     sb.header("Augmentations")
     margin = PRESETS[resolution][1]
     augments: dict[str, Augmentation] = {}
     for name, label, default in (("jitter", "Jitter (px)", d.jitter), ("color_shift", "Colour shift", d.color_shift), ("noise", "Noise σ", d.noise)):
         with sb.expander(label):
             on = st.checkbox("on", value=default.enabled, key=f"{name}_on")
-            kinds = ("auto", "constant", "linear", "exponential_warmup", "exponential_decay") if name == "jitter" else ("exponential_warmup", "exponential_decay", "linear", "constant")
+            kinds = ("exponential_warmup", "exponential_decay", "linear", "constant")
+            if name == "jitter":
+                kinds = ("auto", "constant", "linear", "exponential_warmup", "exponential_decay")
             seed_default = ScheduleSetting("auto", float(margin), 0.0) if name == "jitter" else default.schedule
             augments[name] = Augmentation(on, schedule_inputs(st, name, seed_default, kinds=kinds))
     sb.header("Reproducibility")

@@ -64,7 +64,7 @@ class ScheduleSetting:
     rate: float = 0.03
 
     @classmethod
-    def of(cls, schedule: Schedule | float) -> "ScheduleSetting":
+    def of(cls, schedule: Schedule | float) -> ScheduleSetting:
         """The form's view of a schedule object (or number)."""
         schedule = as_schedule(schedule)
         kind = next(k for k, c in SCHEDULE_CLASSES.items() if isinstance(schedule, c))
@@ -181,8 +181,9 @@ class AppSettings:
         self.aesthetic.check("aesthetic weight")
         self.jitter.schedule.check("jitter", allow_auto=True)
         margin = PRESETS[self.resolution][1]
-        if self.jitter.schedule.kind != "auto" and max(self.jitter.schedule.start, self.jitter.schedule.end) > margin:
-            raise ConfigError(f"jitter must stay within the {margin} px margin of the {self.resolution} px canvas; got up to {max(self.jitter.schedule.start, self.jitter.schedule.end)}.")
+        largest = max(self.jitter.schedule.start, self.jitter.schedule.end)
+        if self.jitter.schedule.kind != "auto" and largest > margin:
+            raise ConfigError(f"jitter must stay within the {margin} px margin of the {self.resolution} px canvas; got up to {largest}.")
         self.color_shift.schedule.check("colour shift")
         self.noise.schedule.check("noise")
         if not self.output_dir.strip():
@@ -224,7 +225,8 @@ class AppSettings:
                 "callbacks": [{"class_path": "dasag.ImageExport"}],
             },
             "model": {
-                "pyramid": {"class_path": "dasag.ImagePyramid", "init_args": {"max_size": max_size, "max_shift": max_shift, "interpolation": self.interpolation}},
+                "pyramid": {"class_path": "dasag.ImagePyramid",
+                            "init_args": {"max_size": max_size, "max_shift": max_shift, "interpolation": self.interpolation}},
                 "scorer": self.scorer_config(),
                 "augment": {"class_path": "dasag.Augmentations", "init_args": augment},
                 "objective": {

@@ -128,7 +128,10 @@ class Augmentations:
             noise=self.noise(step, total_steps) if self.noise_enabled else 0.0,
         )
 
-    def draw(self, num_images: int, visible: int, strengths: Strengths, generator: torch.Generator, device: torch.device | str, dtype: torch.dtype = torch.float32) -> Draws:
+    def draw(
+        self, num_images: int, visible: int, strengths: Strengths, generator: torch.Generator, device: torch.device | str,
+        dtype: torch.dtype = torch.float32,
+    ) -> Draws:
         """Every random number of one step, for ``num_images * batch_size`` copies of side ``visible``.
 
         The draw order (shifts, colour scale, colour offset, noise) is part of the

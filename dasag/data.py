@@ -7,8 +7,9 @@ a run resumed mid-way sees exactly the same batches as one that never stopped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 import lightning as L
 import yaml
@@ -22,7 +23,7 @@ class PromptSet(NamedTuple):
     negative: tuple[str, ...]
 
     @classmethod
-    def of(cls, batch: "PromptSet | tuple") -> "PromptSet":
+    def of(cls, batch: PromptSet | tuple) -> PromptSet:
         """A step's batch as a PromptSet of tuples (the loader's collation turns them into lists)."""
         positive, negative = batch
         return cls(tuple(positive), tuple(negative))

@@ -17,8 +17,8 @@ import lightning as L
 import numpy as np
 from lightning.pytorch.callbacks import Callback
 
-from dasag.config import BuiltRun
 from dasag.callbacks import ImageExport, image_metadata
+from dasag.config import BuiltRun
 from dasag.images import grid, png_bytes, to_uint8
 from dasag.scorers.ensemble import ScorerEnsemble
 
@@ -129,7 +129,7 @@ class LiveRun:
         self.waiting = False  # True while another run holds the shared model
         self._thread = threading.Thread(target=self._run, name="dasag-live-run", daemon=True)
 
-    def start(self) -> "LiveRun":
+    def start(self) -> LiveRun:
         self._thread.start()
         return self
 

@@ -8,9 +8,10 @@ progress and checkpointing are callbacks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import lightning as L
 import torch

@@ -56,7 +56,9 @@ class ImagePyramid(nn.Module):
         if not _is_power_of_two(min_size) or min_size > max_size:
             raise ValueError(f"pyramid min_size must be a power of two no larger than max_size={max_size}; got {min_size}.")
         if max_shift < 0 or 2 * max_shift >= max_size:
-            raise ValueError(f"pyramid max_shift must be in [0, {(max_size - 1) // 2}] so that the canvas of {max_size} px keeps a visible image; got {max_shift}.")
+            raise ValueError(
+                f"pyramid max_shift must be in [0, {(max_size - 1) // 2}] so that the canvas of {max_size} px keeps a visible image; got {max_shift}."
+            )
         if num_images < 1:
             raise ValueError(f"num_images must be a positive integer; got {num_images}.")
         if interpolation not in MODES:
@@ -79,7 +81,7 @@ class ImagePyramid(nn.Module):
             self.set_image(load_image(init_image, self.visible_size))
 
     @classmethod
-    def preset(cls, output_size: int, **kwargs) -> "ImagePyramid":
+    def preset(cls, output_size: int, **kwargs) -> ImagePyramid:
         """The canvas and margin of a preset output size (see :data:`PRESETS`)."""
         if output_size not in PRESETS:
             raise ValueError(f"preset output size must be one of {sorted(PRESETS)}; got {output_size}.")

@@ -9,7 +9,8 @@ classifier that did not guide the image. Rewards are plugged in from YAML (``cla
 from __future__ import annotations
 
 import io
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from PIL import Image

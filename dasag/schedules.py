@@ -152,6 +152,6 @@ class ScheduledLR(torch.optim.lr_scheduler.LambdaLR):
         return state
 
 
-def as_schedule(value: "Schedule | float | int") -> Schedule:
+def as_schedule(value: Schedule | float | int) -> Schedule:
     """Numbers are constant schedules, so a config may write ``noise: 0.2``."""
     return value if isinstance(value, Schedule) else Constant(float(value))

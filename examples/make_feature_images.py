@@ -102,10 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    from dasag.quality.heldout import score as heldout_score
     from dasag.embeddings import load_style_embedding
     from dasag.images import load_image, read_metadata
     from dasag.personalize import personalize
+    from dasag.quality.heldout import score as heldout_score
     from dasag.rewards import jpeg_kilobytes
     from dasag.scorers import EfficientNetLite
     from dasag.terms import list_images

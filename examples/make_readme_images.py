@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "images")
     args = parser.parse_args(argv)
-    from dasag.quality import heldout
     from dasag.images import load_image
+    from dasag.quality import heldout
     from dasag.scorers import EfficientNetLite
 
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -15,12 +15,12 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 
 from dasag.cli import DasagCLI, main
 from dasag.config import build_run, expand_config_args, load_config
 from dasag.quality.suites import CONFIGS
+
 METHODS = ("das", "das_ag", "das_ag_plus", "das_rag", "das_rag_plus")
 SMALL = [
     "--model.pyramid.init_args.max_size", "64",

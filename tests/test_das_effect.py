@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from dasag.quality import heldout
 from dasag.cli import main
 from dasag.images import load_image
+from dasag.quality import heldout
 from dasag.scorers import EfficientNetLite
 
 ROOT = Path(__file__).resolve().parents[1]

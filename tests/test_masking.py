@@ -7,13 +7,13 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from dasag import Augmentations, DirectAscent
 from dasag.images import load_image
 from dasag.masking import MaskedPyramid
 from feature_helpers import REPO, SMALL, lite0, run
+
 
 # ------------------------------------------------------------------- masking
 @pytest.mark.slow

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import lightning as L
-import numpy as np
-import pytest
 import torch
-from PIL import Image
 
 from dasag import DirectAscent, ImagePyramid, Objective
 from dasag.embeddings import ScorerIdentity, load_style_embedding
@@ -16,6 +12,7 @@ from dasag.images import load_image
 from dasag.personalize import main as personalize_main
 from dasag.terms import StyleTerm
 from feature_helpers import SMALL, lite0, write_config, write_images
+
 
 # --------------------------------------------------------------- personalize
 def test_personalize_round_trip(tmp_path: Path) -> None:

@@ -52,3 +52,28 @@ def test_schedules_print_and_numbers_become_constants():
     c = as_schedule(0.25)
     assert isinstance(c, Constant) and c.values(3) == [0.25, 0.25, 0.25]
     assert not math.isnan(ExponentialWarmup(1, 0, 0.0, exact_end=True)(5, 10))
+
+
+def test_cosine_runs_from_start_to_end_and_is_the_lr_multiplier():
+    from dasag.schedules import Cosine
+
+    s = Cosine(start=1.0, end=0.01)
+    assert s(0, 5) == 1.0 and s(4, 5) == pytest.approx(0.01) and s(2, 5) == pytest.approx(0.505)
+    assert "Cosine(start=1.0, end=0.01)" == repr(s)
+
+
+def test_scheduled_lr_multiplies_the_optimisers_lr_and_checkpoints_plain_values():
+    import torch
+
+    from dasag.schedules import Cosine, Linear, ScheduledLR
+
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.2)
+    sched = ScheduledLR(opt, total_steps=3, schedule=Linear(1.0, 0.5))
+    lrs = []
+    for _ in range(3):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([0.2, 0.15, 0.1])
+    state = sched.state_dict()
+    assert "schedule" not in state and all(not isinstance(v, Cosine) for v in state.values())

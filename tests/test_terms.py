@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from dasag import Augmentations, DirectAscent, ImagePyramid, Objective
 from dasag.embeddings import ScorerIdentity, StyleEmbedding
@@ -17,6 +15,7 @@ from dasag.objective import StepContext
 from dasag.scorers import CLIP, EfficientNetLite
 from dasag.terms import ReferenceImageTerm, StyleTerm
 from feature_helpers import SMALL, lite0, run, write_images
+
 
 def test_mismatched_embeddings_are_refused_before_weights_load(tmp_path: Path) -> None:
     path = StyleEmbedding(torch.randn(1280), ScorerIdentity("lite0", "lite0", 1280)).save(tmp_path / "lite0.pt")

@@ -5,15 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from dasag import Augmentations, DirectAscent, ImagePyramid
 from dasag.rewards import JpegCompressibility
 from dasag.value_guidance import BestOfK, ValueGuidance, copy_candidates, mutate_duplicates, resample_indices
 from feature_helpers import SMALL, lite0, run
+
 
 # ------------------------------------------------------------ value guidance
 def test_resample_indices_and_candidate_copy() -> None:

@@ -12,11 +12,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import torch
 
 from dasag.data import PromptSet
 from dasag.speed.random_siglip import VISION_SIZES, siglip_config
+
+if TYPE_CHECKING:
+    from dasag import DirectAscent
 
 # A short corpus in the register of the prompts; enough for a ~100-piece vocabulary.
 CORPUS: tuple[str, ...] = (
@@ -168,7 +172,7 @@ def build_tiny_laion_head(path: str | Path, in_dim: int = EMBED_DIM, seed: int =
 PROMPTS = PromptSet(("a photo of a goldfish",), ("blurred",))
 
 
-def siglip_module(batch: int = 2, **kwargs) -> "DirectAscent":
+def siglip_module(batch: int = 2, **kwargs) -> DirectAscent:
     """Two images on a 32 px canvas scored by a 4-layer random SigLIP with an aesthetic head."""
     from dasag import Augmentations, DirectAscent, ImagePyramid, Objective
     from dasag.speed.random_siglip import RandomSigLIP
@@ -185,7 +189,7 @@ def siglip_module(batch: int = 2, **kwargs) -> "DirectAscent":
     )
 
 
-def lite_module(**kwargs) -> "DirectAscent":
+def lite_module(**kwargs) -> DirectAscent:
     """One image on a 64 px canvas scored by EfficientNet-Lite0 (real weights) at 64 px."""
     from dasag import Augmentations, DirectAscent, ImagePyramid
     from dasag.scorers import EfficientNetLite
@@ -198,14 +202,14 @@ def lite_module(**kwargs) -> "DirectAscent":
     )
 
 
-def ready(module: "DirectAscent", prompts=PROMPTS, max_steps: int = 10) -> "DirectAscent":
+def ready(module: DirectAscent, prompts=PROMPTS, max_steps: int = 10) -> DirectAscent:
     """A module prepared for steps without a Trainer (a stand-in gives the run's length)."""
     module._trainer = SimpleNamespace(max_steps=max_steps)
     module.use_prompts(prompts)
     return module
 
 
-def loss_and_grads(module: "DirectAscent", prompts=PROMPTS, step: int = 3) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def loss_and_grads(module: DirectAscent, prompts=PROMPTS, step: int = 3) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """One step's loss and pyramid gradients, without a Trainer."""
     ready(module, prompts)
     loss = module.ascent_terms(module.plan_at(step)).loss.sum()

@@ -10,8 +10,8 @@ Exit status: 0 done (or check identical), 1 check found mismatches, 2 bad option
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 
 def parser():

@@ -12,18 +12,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pandas as pd
 
+from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners
+from dasag.files import write_bytes_atomic
 from dasag.quality import rows
 from dasag.quality.make import Generator
 from dasag.quality.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
-from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners
-from dasag.files import write_bytes_atomic
 from dasag.speed.switches import tune_host_allocator
 
 #: Options stored in ``run.json``: changing one changes the images, so a run keeps them.
@@ -118,11 +119,15 @@ def plan(spec: RunSpec, for_check: bool = False) -> Plan:
                 setattr(spec, key, stored.get(key))
         for key in IMAGE_OPTIONS:
             if stored.get(key) != getattr(spec, key):
-                raise ConfigError(f"--out {str(out)!r} was made with {key}={stored.get(key)!r}; got {key}={getattr(spec, key)!r} (use the same value or another --out).")
+                raise ConfigError(
+                    f"--out {str(out)!r} was made with {key}={stored.get(key)!r}; got {key}={getattr(spec, key)!r} (use the same value or another --out)."
+                )
         if not spec.eval_scorers:
             spec.eval_scorers = list(stored.get("eval_scorers") or [])
         elif list(spec.eval_scorers) != list(stored.get("eval_scorers") or []):
-            raise ConfigError(f"--out {str(out)!r} was made with --eval-scorer {stored.get('eval_scorers')!r}; got {spec.eval_scorers!r} (its scores.csv has those columns).")
+            raise ConfigError(
+                f"--out {str(out)!r} was made with --eval-scorer {stored.get('eval_scorers')!r}; got {spec.eval_scorers!r} (its scores.csv has those columns)."
+            )
     elif for_check:
         raise ConfigError(f"--check needs a finished run in --out {str(out)!r}; it has no run.json.")
     if spec.base_seed is None:

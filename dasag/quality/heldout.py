@@ -8,7 +8,7 @@ positive / negative similarity and, where they have a head, the aesthetic score.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

@@ -19,10 +19,10 @@ import torch
 
 from dasag.config import ConfigError, build_run, deep_merge, load_config
 from dasag.data import PromptSet, read_prompts_file
+from dasag.images import from_uint8, png_bytes, to_uint8
 from dasag.quality import heldout
 from dasag.quality.suites import Suite, Task
 from dasag.scorers.ensemble import ScorerEnsemble
-from dasag.images import from_uint8, png_bytes, to_uint8
 from dasag.scorers.imagenet import resolve_class
 
 #: Trainer settings forced on every task: the harness owns all outputs. ``deterministic`` is

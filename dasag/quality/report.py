@@ -14,9 +14,9 @@ from typing import Any
 import pandas as pd
 import torch
 
-from dasag.quality.suites import Suite
 from dasag.files import write_bytes_atomic
 from dasag.images import from_uint8, grid, write_png
+from dasag.quality.suites import Suite
 
 #: Columns that are not scores (never averaged).
 _NOT_SCORES = {"method", "sample", "seed", "file_hash", "class_name", "class_index", "seconds", "device"}

@@ -8,8 +8,9 @@ With several workers each writes its own part file; :func:`merge` joins them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import pandas as pd
 

@@ -2,8 +2,8 @@
 
 from dasag.scorers.base import Scorer, Scores
 from dasag.scorers.classifier import EfficientNetLite
-from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.scorers.clip import CLIP
+from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.scorers.siglip import SigLIP
 
 __all__ = ["CLIP", "EfficientNetLite", "Scorer", "ScorerEnsemble", "Scores", "SigLIP"]

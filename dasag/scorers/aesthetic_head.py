@@ -46,7 +46,7 @@ class AestheticHead(nn.Module):
     def in_features(self) -> int:
         return self.layers[0].in_features
 
-    def train(self, mode: bool = True) -> "AestheticHead":
+    def train(self, mode: bool = True) -> AestheticHead:
         """Frozen: stays in eval mode."""
         return super().train(False)
 
@@ -58,7 +58,7 @@ class AestheticHead(nn.Module):
         return x.squeeze(-1)
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, Tensor], source: str = "state dict") -> "AestheticHead":
+    def from_state_dict(cls, state: dict[str, Tensor], source: str = "state dict") -> AestheticHead:
         """Build the head whose linear layers the state dict describes, in key-index order."""
         layers: dict[int, dict[str, Tensor]] = {}
         for key, value in state.items():

@@ -10,8 +10,8 @@ model is read from disk.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -52,7 +52,7 @@ class Capabilities:
     aesthetic: bool = False
     embedding: bool = True
 
-    def with_aesthetic(self, aesthetic: bool) -> "Capabilities":
+    def with_aesthetic(self, aesthetic: bool) -> Capabilities:
         return replace(self, aesthetic=aesthetic)
 
 
@@ -116,7 +116,7 @@ class Scorer(nn.Module, ABC):
                 "(for prompt-free generation set model.objective.init_args.prompt_weight: 0)."
             )
 
-    def load(self) -> "Scorer":
+    def load(self) -> Scorer:
         """Read the weights once, then freeze: eval mode, no parameter requires grad."""
         if not self._loaded:
             self._load()
@@ -129,7 +129,7 @@ class Scorer(nn.Module, ABC):
         self.eval()
         self.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "Scorer":
+    def train(self, mode: bool = True) -> Scorer:
         """A frozen scorer ignores ``train(True)``: dropout and batch-norm stay in eval mode."""
         return super().train(False)
 

@@ -8,7 +8,8 @@ name or index; the score is the log-probability of the target classes.
 from __future__ import annotations
 
 import importlib
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor

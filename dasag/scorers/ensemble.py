@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
@@ -40,7 +40,7 @@ class ScorerEnsemble(nn.Module):
     def forward(self, images: Tensor) -> list[tuple[float, Scores]]:
         return [(w, s(images)) for w, s in zip(self.weights, self.members)]
 
-    def train(self, mode: bool = True) -> "ScorerEnsemble":
+    def train(self, mode: bool = True) -> ScorerEnsemble:
         return super().train(False)
 
     @property

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F

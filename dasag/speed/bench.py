@@ -242,7 +242,8 @@ def markdown(cases: list[Case], meta: dict[str, Any]) -> str:
         "'outside scorer' = 1 - scorer forward+backward / whole step; CPU: both timed inside the same steps (median over steps);",
         "GPU: the scorer timed alone on the same batch. 'host syncs' = device-to-host",
         "reads counted in one non-logging step, start to optimiser step (0 = the step never waits on the device).",
-        "s/step: " + ("mean of a block between two syncs." if meta["device_type"] == "cuda" else "median step (the machine is shared; the mean is in bench.json)."),
+        "s/step: " + ("mean of a block between two syncs." if meta["device_type"] == "cuda"
+                      else "median step (the machine is shared; the mean is in bench.json)."),
         "",
         "| " + " | ".join(name for name, _ in COLUMNS) + " |",
         "|" + "|".join("---" for _ in COLUMNS) + "|",
@@ -288,11 +289,14 @@ def parser() -> ArgumentParser:
     p.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=[], help="speed variants (default: all that apply)")
     p.add_argument("--shapes", nargs="+", default=[], help="siglip shapes as px/batch/images, e.g. 768/8/1 (default: all)")
     p.add_argument("--budget-s", type=float | None, default=None,
-                   help="start no new row after this many seconds (default: 480 on CPU, so the bench ends within 10 min on a busy machine; none on GPU; 0: none)")
+                   help="start no new row after this many seconds (default: 480 on CPU, so the bench ends within 10 min "
+                        "on a busy machine; none on GPU; 0: none)")
     p.add_argument("--siglip-size", choices=("so400m", "tiny"), default="so400m",
-                   help="das_ag_plus scorer: so400m (the real cost; CUDA only) or tiny (runs anywhere: checks the GPU rows' code path, its figures mean nothing)")
+                   help="das_ag_plus scorer: so400m (the real cost; CUDA only) or tiny (runs anywhere: checks the GPU rows' "
+                        "code path, its figures mean nothing)")
     p.add_argument("--untuned-allocator", action="store_true",
-                   help="leave glibc malloc at its defaults (every entry point tunes it, see dasag.speed.switches.tune_host_allocator): run once with and once without to see its effect")
+                   help="leave glibc malloc at its defaults (every entry point tunes it, see "
+                        "dasag.speed.switches.tune_host_allocator): run once with and once without to see its effect")
     p.add_argument("--quick", action="store_true", help="2 warm-up + 2 timed steps, eager and shipped variants only")
     return p
 

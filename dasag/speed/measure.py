@@ -300,7 +300,7 @@ class PeakRSS:
             self.peak = max(self.peak, current_rss())
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self.peak = current_rss()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

@@ -28,7 +28,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import platform
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import torch
 from torch import nn

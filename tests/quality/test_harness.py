@@ -35,7 +35,8 @@ TINY_TRANSFER = {**TINY, "model": {**TINY["model"], "scorer": {"init_args": {"in
 
 
 def transfer_spec(out: Path, **kw) -> RunSpec:
-    return RunSpec(**{"suite": "transfer", "out": out, "classes": 2, "seeds": 1, "steps": 2, "overrides": TINY_TRANSFER, "accelerator": "cpu", "threads": 1, **kw})
+    defaults = {"suite": "transfer", "out": out, "classes": 2, "seeds": 1, "steps": 2, "overrides": TINY_TRANSFER, "accelerator": "cpu", "threads": 1}
+    return RunSpec(**{**defaults, **kw})
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from dasag.scorers import CLIP, EfficientNetLite, ScorerEnsemble, SigLIP
-from dasag.scorers.base import Capabilities
+from dasag.scorers import CLIP, SigLIP
 from dasag.scorers.aesthetic_head import AestheticHead
+from dasag.scorers.base import Capabilities
 from dasag.scorers.hf_common import choose_attention
 from dasag.weights import MissingWeightsError, load_state_dict
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from tiny_models import loss_and_grads, siglip_module
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-from tiny_models import PROMPTS, ready, siglip_module
 
 from dasag import DirectAscent, PromptDataModule
 from dasag.speed.measure import ScorerShare, StepClock, count_step_flops, matmul_peak, scorer_seconds
+from tiny_models import PROMPTS, ready, siglip_module
 
 
 def _fit(module: DirectAscent, steps: int, log_every: int, callbacks=(), root: Path | None = None) -> L.Trainer:
