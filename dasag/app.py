@@ -37,15 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # --------------------------------------------------------------------------- page
 def page() -> None:
+    """The whole page: settings in the sidebar, prompts in the main column, then the run."""
     import streamlit as st
 
-    from dasag.app_settings import SCORERS, AppSettings, Augmentation, ScheduleSetting, text_scorer_aesthetic
-    from dasag.config import ConfigError, build_run, to_yaml
-    from dasag.live import LiveProgress, LiveRun, SharedScorers
-    from dasag.pyramid import PRESETS
-    from dasag.scorers.imagenet import class_names
+    from dasag.app_settings import SCORERS, AppSettings
+    from dasag.live import SharedScorers
     from dasag.speed.switches import tune_host_allocator
-    from dasag.weights import default_locations
 
     tune_host_allocator()  # process set-up (idempotent): runs here, in the app's own process
 
@@ -57,28 +54,46 @@ def page() -> None:
     st.set_page_config(page_title="dasag: Direct Ascent Synthesis", layout="wide")
     st.title("Direct Ascent Synthesis with Aesthetic Guidance")
     st.caption("An image made by gradient ascent on a multi-resolution pyramid against frozen models: no generator.")
-    d = AppSettings()
+    defaults = AppSettings()
+    init_prompt_rows(st.session_state, defaults)
+    form = sidebar(st, defaults)
+    prompt_lists(st, text=SCORERS[form["scorer"]][2])
     state = st.session_state
-    for key, defaults in (("pos", d.positive_prompts), ("neg", d.negative_prompts)):
+    settings = AppSettings(
+        positive_prompts=[state[f"pos_{i}"] for i in state["pos_ids"]],
+        negative_prompts=[state[f"neg_{i}"] for i in state["neg_ids"]],
+        **form,
+    )
+    run_controls(st, settings, shared_scorers())
+
+
+def init_prompt_rows(state, defaults) -> None:
+    """Each prompt list is a list of row ids with one text input per row (the first visit fills it)."""
+    for key, texts in (("pos", defaults.positive_prompts), ("neg", defaults.negative_prompts)):
         if f"{key}_ids" not in state:
-            state[f"{key}_ids"] = list(range(len(defaults)))
-            state[f"{key}_next"] = len(defaults)
-            for i, text in enumerate(defaults):
+            state[f"{key}_ids"] = list(range(len(texts)))
+            state[f"{key}_next"] = len(texts)
+            for i, text in enumerate(texts):
                 state[f"{key}_{i}"] = text
 
-    def add_row(key: str, text: str = "") -> None:
-        i = state[f"{key}_next"]
-        state[f"{key}_next"] = i + 1
-        state[f"{key}_ids"] = state[f"{key}_ids"] + [i]
-        state[f"{key}_{i}"] = text
 
-    def remove_row(key: str, i: int) -> None:
-        state[f"{key}_ids"] = [j for j in state[f"{key}_ids"] if j != i]
+def add_row(state, key: str, text: str = "") -> None:
+    i = state[f"{key}_next"]
+    state[f"{key}_next"] = i + 1
+    state[f"{key}_ids"] = state[f"{key}_ids"] + [i]
+    state[f"{key}_{i}"] = text
 
-    run: LiveRun | None = state.get("run")
-    busy = run is not None and run.running
 
-    # ------------------------------------------------------------- sidebar: settings
+def remove_row(state, key: str, i: int) -> None:
+    state[f"{key}_ids"] = [j for j in state[f"{key}_ids"] if j != i]
+
+
+def sidebar(st, d) -> dict:
+    """Every setting control; returns the AppSettings fields they fill (all but the prompts)."""
+    from dasag.app_settings import SCORERS, Augmentation, ScheduleSetting, text_scorer_aesthetic
+    from dasag.pyramid import PRESETS
+    from dasag.weights import default_locations
+
     sb = st.sidebar
     sb.header("Model")
     scorer = sb.selectbox("Scorer", list(SCORER_LABELS), format_func=SCORER_LABELS.get, key="scorer")
@@ -125,28 +140,7 @@ def page() -> None:
     seed = sb.number_input("Seed", min_value=0, max_value=2**32 - 1, value=d.seed, step=1, key="seed")
     preview_every = sb.number_input("Refresh image every N steps", min_value=1, value=d.preview_every, step=1, key="preview_every")
     output_dir = sb.text_input("Output folder", value=d.output_dir, key="output_dir")
-
-    # ------------------------------------------------------------- main: prompts
-    if not text:
-        names = list(class_names())
-        c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-        chosen = c1.selectbox("ImageNet class", names, index=names.index("goldfish"), key="imagenet_class",
-                              help="The classifier scores ImageNet classes: a prompt is a class name or an index 0..999.")
-        c2.button("Add to positive", on_click=add_row, args=("pos", chosen), key="add_class_pos", use_container_width=True)
-        c3.button("Add to negative", on_click=add_row, args=("neg", chosen), key="add_class_neg", use_container_width=True)
-    cols = st.columns(2)
-    for col, key in zip(cols, LISTS):
-        with col:
-            st.subheader(LISTS[key])
-            for i in state[f"{key}_ids"]:
-                a, b = st.columns([6, 1], vertical_alignment="bottom")
-                a.text_input(f"{LISTS[key][:-1]} {i}", key=f"{key}_{i}", label_visibility="collapsed")
-                b.button("✕", key=f"{key}_rm_{i}", on_click=remove_row, args=(key, i), help="Remove this prompt")
-            st.button("Add prompt", icon=":material/add:", key=f"{key}_add", on_click=add_row, args=(key,))
-
-    settings = AppSettings(
-        positive_prompts=[state[f"pos_{i}"] for i in state["pos_ids"]],
-        negative_prompts=[state[f"neg_{i}"] for i in state["neg_ids"]],
+    return dict(
         scorer=scorer, model_path=model_path, aesthetic_head=aesthetic_head, resolution=int(resolution),
         steps=int(steps), batch_size=int(batch_size), learning_rate=float(learning_rate), prompt_weight=float(prompt_weight),
         arctanh=bool(arctanh), reverse_aesthetic=bool(reverse), aesthetic=aesthetic, deterministic=bool(deterministic),
@@ -155,7 +149,38 @@ def page() -> None:
         output_dir=output_dir, preview_every=int(preview_every),
     )
 
-    # ------------------------------------------------------------- run control
+
+def prompt_lists(st, text: bool) -> None:
+    """The ImageNet class picker (classifiers) and the two editable prompt lists."""
+    from dasag.scorers.imagenet import class_names
+
+    state = st.session_state
+    if not text:
+        names = list(class_names())
+        c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+        chosen = c1.selectbox("ImageNet class", names, index=names.index("goldfish"), key="imagenet_class",
+                              help="The classifier scores ImageNet classes: a prompt is a class name or an index 0..999.")
+        c2.button("Add to positive", on_click=add_row, args=(state, "pos", chosen), key="add_class_pos", use_container_width=True)
+        c3.button("Add to negative", on_click=add_row, args=(state, "neg", chosen), key="add_class_neg", use_container_width=True)
+    cols = st.columns(2)
+    for col, key in zip(cols, LISTS):
+        with col:
+            st.subheader(LISTS[key])
+            for i in state[f"{key}_ids"]:
+                a, b = st.columns([6, 1], vertical_alignment="bottom")
+                a.text_input(f"{LISTS[key][:-1]} {i}", key=f"{key}_{i}", label_visibility="collapsed")
+                b.button("✕", key=f"{key}_rm_{i}", on_click=remove_row, args=(state, key, i), help="Remove this prompt")
+            st.button("Add prompt", icon=":material/add:", key=f"{key}_add", on_click=add_row, args=(state, key))
+
+
+def run_controls(st, settings, shared) -> None:
+    """Generate and Stop, the live progress while a run goes on, then its result."""
+    from dasag.config import ConfigError, build_run, to_yaml
+    from dasag.live import LiveProgress, LiveRun
+
+    state = st.session_state
+    run: LiveRun | None = state.get("run")
+    busy = run is not None and run.running
     g, s, _ = st.columns([1, 1, 4])
     generate = g.button("Generate", type="primary", disabled=busy, key="generate")
     stop = s.button("Stop", disabled=not busy, key="stop")
@@ -165,21 +190,25 @@ def page() -> None:
         try:
             config = settings.to_config()
             progress = LiveProgress(settings.preview_every)
-            built = build_run(config, [progress], share_scorer=shared_scorers(),
+            built = build_run(config, [progress], share_scorer=shared,
                               trainer_overrides={"enable_progress_bar": False, "enable_model_summary": False})
         except (ConfigError, ValueError) as e:
             st.error(str(e))
         else:
-            run = LiveRun(built, progress, shared_scorers()).start()
-            state["run"], state["run_yaml"] = run, to_yaml(config)
+            state["run"], state["run_yaml"] = LiveRun(built, progress, shared).start(), to_yaml(config)
             st.rerun()  # redraw with Generate disabled and Stop enabled while it runs
-
     if run is None:
         st.info("Set the prompts and settings, then press Generate.")
         return
+    watch(st, run)
+    show_result(st, run, state.get("run_yaml", ""))
+
+
+def watch(st, run) -> None:
+    """Redraw progress and the current image until the run ends (a click reruns the page; the run goes on)."""
     bar, picture = st.empty(), st.empty()
     shown = None
-    while run.running:  # a click (Stop) interrupts this loop with a rerun; the thread goes on
+    while run.running:
         snap = run.progress.latest
         if snap is None:
             bar.progress(0.0, text="waiting for the shared model (another session is generating)…" if run.waiting else "loading the model…")
@@ -190,7 +219,6 @@ def page() -> None:
         time.sleep(0.3)
     bar.empty()
     picture.empty()
-    show_result(st, run, state.get("run_yaml", ""))
 
 
 def schedule_inputs(where, name: str, default, kinds: Sequence[str]):

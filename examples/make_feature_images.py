@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, config, prompt, _ in RUNS:
             image = load_image(shown[name])
             scores = meta[name]["scores"]
-            lp = f"{scores['positive']:.2f}" if prompt else "-"
+            lp = f"{scores['lite0/positive']:.2f}" if prompt else "-"
             p2 = f"{heldout_score('lite2', lite2, image[None], [prompt], [])['lite2_prob']:.3f}" if prompt else "-"
             rows.append((f"`features_{name}.png`", f"`{config}`" + (f" ({prompt})" if prompt else ""), f"{cosine(shown[name]):.2f}", lp, p2,
                          f"{jpeg_kilobytes(image):.2f}"))

@@ -95,9 +95,8 @@ def resolve_accelerator(name: str) -> str:
     return name
 
 
-def plan(spec: RunSpec, for_check: bool = False) -> Plan:
-    """Validate every option and config against each other and ``out``; loads no model, writes nothing."""
-    suite = get_suite(spec.suite)
+def _check_narrowing(spec: RunSpec, suite: Suite) -> None:
+    """Counts are positive and each narrowing option belongs to its suite."""
     for name in ("samples", "classes", "seeds", "steps", "devices", "threads"):
         _positive(name, getattr(spec, name))
     if spec.classes is not None and spec.classes > len(TRANSFER_CLASSES):
@@ -106,45 +105,58 @@ def plan(spec: RunSpec, for_check: bool = False) -> Plan:
         raise ConfigError(f"--classes/--seeds narrow the transfer suite; for {suite.name} use --samples.")
     if suite.name == "transfer" and spec.samples:
         raise ConfigError("--samples narrows the das_ag_v2 suite; for transfer use --classes and --seeds.")
-    out = Path(spec.out)
+
+
+def _continue_stored(spec: RunSpec, suite: Suite, out: Path, for_check: bool) -> None:
+    """Options left unset continue the run stored in ``out``; a value that differs is refused."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {str(out)!r} exists and is not a directory.")
     stored = _stored(out)
-    if stored is not None:
-        if stored.get("suite") != suite.name:
-            raise ConfigError(f"--out {str(out)!r} holds a {stored.get('suite')!r} run; got suite {suite.name!r}.")
-        # Options left unset continue the stored run; a value that differs is refused.
-        for key in ("steps", "base_seed", "overrides", "threads"):
-            if getattr(spec, key) is None:
-                setattr(spec, key, stored.get(key))
-        for key in IMAGE_OPTIONS:
-            if stored.get(key) != getattr(spec, key):
-                raise ConfigError(
-                    f"--out {str(out)!r} was made with {key}={stored.get(key)!r}; got {key}={getattr(spec, key)!r} (use the same value or another --out)."
-                )
-        if not spec.eval_scorers:
-            spec.eval_scorers = list(stored.get("eval_scorers") or [])
-        elif list(spec.eval_scorers) != list(stored.get("eval_scorers") or []):
+    if stored is None:
+        if for_check:
+            raise ConfigError(f"--check needs a finished run in --out {str(out)!r}; it has no run.json.")
+        return
+    if stored.get("suite") != suite.name:
+        raise ConfigError(f"--out {str(out)!r} holds a {stored.get('suite')!r} run; got suite {suite.name!r}.")
+    for key in ("steps", "base_seed", "overrides", "threads"):
+        if getattr(spec, key) is None:
+            setattr(spec, key, stored.get(key))
+    for key in IMAGE_OPTIONS:
+        if stored.get(key) != getattr(spec, key):
             raise ConfigError(
-                f"--out {str(out)!r} was made with --eval-scorer {stored.get('eval_scorers')!r}; got {spec.eval_scorers!r} (its scores.csv has those columns)."
+                f"--out {str(out)!r} was made with {key}={stored.get(key)!r}; got {key}={getattr(spec, key)!r} (use the same value or another --out)."
             )
-    elif for_check:
-        raise ConfigError(f"--check needs a finished run in --out {str(out)!r}; it has no run.json.")
+    if not spec.eval_scorers:
+        spec.eval_scorers = list(stored.get("eval_scorers") or [])
+    elif list(spec.eval_scorers) != list(stored.get("eval_scorers") or []):
+        raise ConfigError(
+            f"--out {str(out)!r} was made with --eval-scorer {stored.get('eval_scorers')!r}; got {spec.eval_scorers!r} (its scores.csv has those columns)."
+        )
+
+
+def _tasks(spec: RunSpec, suite: Suite) -> list[Task]:
+    """The suite's tasks, narrowed; unknown methods and missing configs are refused."""
+    methods = spec.methods or [m.name for m in suite.methods]
+    for m in methods:
+        if not suite.method(m).config.is_file():  # unknown names fail in suite.method with the allowed list
+            raise ConfigError(f"the config of method {m!r}, {str(suite.method(m).config)!r}, does not exist.")
+    if suite.name == "transfer":
+        return transfer_tasks(methods, spec.classes or suite.extra["default_classes"], spec.seeds or suite.extra["default_seeds"], spec.base_seed)
+    return das_ag_v2_tasks(methods, spec.samples or suite.extra["default_samples"], spec.base_seed)
+
+
+def plan(spec: RunSpec, for_check: bool = False) -> Plan:
+    """Validate every option and config against each other and ``out``; loads no model, writes nothing."""
+    suite = get_suite(spec.suite)
+    _check_narrowing(spec, suite)
+    _continue_stored(spec, suite, Path(spec.out), for_check)
     if spec.base_seed is None:
         spec.base_seed = 0
     if spec.threads is None:
         spec.threads = max(1, (os.cpu_count() or 1) // spec.devices)
     if not isinstance(spec.base_seed, int) or spec.base_seed < 0:
         raise ConfigError(f"--base-seed must be a non-negative integer; got {spec.base_seed!r}.")
-    methods = spec.methods or [m.name for m in suite.methods]
-    for m in methods:
-        suite.method(m)  # unknown names fail here with the allowed list
-        if not suite.method(m).config.is_file():
-            raise ConfigError(f"the config of method {m!r}, {str(suite.method(m).config)!r}, does not exist.")
-    if suite.name == "transfer":
-        tasks = transfer_tasks(methods, spec.classes or suite.extra["default_classes"], spec.seeds or suite.extra["default_seeds"], spec.base_seed)
-    else:
-        tasks = das_ag_v2_tasks(methods, spec.samples or suite.extra["default_samples"], spec.base_seed)
+    tasks = _tasks(spec, suite)
     accelerator = resolve_accelerator(spec.accelerator)
     if accelerator == "gpu":
         import torch

@@ -146,7 +146,7 @@ def switches_of(cfg: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- one run
 def run_case(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int, steps: int, out: Path, flops: dict) -> None:
     """Build the config as the CLI would, fit ``warmup + steps`` steps, fill ``case`` in place."""
-    from dasag.speed.measure import PeakRSS, ScorerShare, StepClock, count_step_flops, scorer_seconds
+    from dasag.speed.measure import PeakRSS, ScorerShare, StepClock
 
     case.run_steps = int(cfg["trainer"]["max_steps"])
     log_every = int(cfg["trainer"].get("log_every_n_steps", 10))
@@ -164,6 +164,14 @@ def run_case(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int,
         torch.cuda.reset_peak_memory_stats(device)
     with PeakRSS() as rss:
         built.fit()
+    record(case, module, device, steps, clock, share, rss, flops)
+    del built, module
+
+
+def record(case: Case, module, device: torch.device, steps: int, clock, share, rss, flops: dict) -> None:
+    """Fill a row from one finished run: time, memory, scorer share, host syncs, FLOPs."""
+    from dasag.speed.measure import count_step_flops, scorer_seconds
+
     # GPU: mean of a synced block; CPU: median step (robust to other processes on the machine).
     case.seconds_per_step = clock.mean if device.type == "cuda" else clock.median
     case.seconds_per_step_mean = clock.mean
@@ -182,13 +190,13 @@ def run_case(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int,
     else:  # GPU: queued work, so the scorer is timed alone on the same batch and subtracted
         case.scorer_seconds = scorer_seconds(module, steps=max(2, min(steps, 10)))
         case.outside_scorer_fraction = max(0.0, 1.0 - case.scorer_seconds / case.seconds_per_step)
-    countable = case.switches["compile"] == "none" and not case.switches["act_ckpt"] and (device.type == "cuda" or case.switches["attention"] in ("eager", "-"))
+    countable = (case.switches["compile"] == "none" and not case.switches["act_ckpt"]
+                 and (device.type == "cuda" or case.switches["attention"] in ("eager", "-")))
     if case.shape_key not in flops and countable:
         flops[case.shape_key] = count_step_flops(module)
     case.flops_per_step = flops.get(case.shape_key)
     case.seconds_per_image = case.seconds_per_step * case.run_steps / case.num_images
     case.images_per_minute = 60.0 / case.seconds_per_image
-    del built, module
 
 
 def finish(cases: list[Case], peak_tflops: float) -> None:
@@ -309,54 +317,62 @@ def parse_args(argv: list[str] | None) -> Namespace:
     return args
 
 
+def case_config(case: Case) -> dict[str, Any]:
+    """The config a row runs: the family's shipped config with its shape and speed variant."""
+    return variant_config(base_config(case.family, case.output_px, case.batch, case.num_images, case.siglip_size), case.variant)
+
+
+def run_row(case: Case, device: torch.device, warmup: int, steps: int, out: Path, flops: dict) -> None:
+    """One row; a failure (out of memory, an unavailable switch) is recorded in its status, the bench goes on."""
+    try:
+        run_case(case, case_config(case), device, warmup, steps, out, flops)
+    except torch.OutOfMemoryError:
+        case.status = "OOM"
+    except Exception as e:  # a row that fails is reported, the bench goes on
+        case.status = f"error: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def run_rows(cases: list[Case], device: torch.device, warmup: int, steps: int, out: Path, budget: float | None) -> None:
+    """Every row in order (after one untimed run that pays for the process's lazy set-up); none starts past the budget."""
+    started = time.perf_counter()
+    first = next((c for c in cases if c.status == "ok"), None)
+    if first is not None:
+        throwaway = Case(first.family, first.variant, first.output_px, first.batch, first.num_images, first.siglip_size)
+        throwaway.switches = switches_of(case_config(first))
+        run_case(throwaway, case_config(first), device, warmup=1, steps=1, out=out / "warmup", flops={})
+    flops: dict = {}
+    for case in cases:
+        case.switches = switches_of(case_config(case))
+        t0 = time.perf_counter()
+        if case.status == "ok" and budget and t0 - started > budget:
+            case.status = f"skipped: time budget ({budget:.0f} s, --budget-s)"
+        if case.status == "ok":
+            run_row(case, device, warmup, steps, out, flops)
+        print(f"{case.family} {case.output_px}/{case.batch}/{case.num_images} {case.variant}: {case.status} "
+              f"{_f(case.seconds_per_step, 4)} s/step ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """``python reproduce/bench.py``: measure every planned row, then write bench.json and bench.md."""
+    from dasag.speed.measure import matmul_peak
+    from dasag.speed.switches import tune_host_allocator
+
     args = parse_args(argv)
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu")
     steps = args.steps or (20 if device.type == "cuda" else 10)
     warmup = args.warmup if args.warmup is not None else (3 if device.type == "cuda" else 2)
     args.out.mkdir(parents=True, exist_ok=True)
-    from dasag.speed.measure import matmul_peak
-    from dasag.speed.switches import tune_host_allocator
-
     quiet_lightning_banners()
     quiet_expected_warnings()
-
     allocator = "glibc defaults (--untuned-allocator)" if args.untuned_allocator else ("tuned" if tune_host_allocator() else "not glibc: untouched")
-
-    started = time.perf_counter()
     budget = args.budget_s if args.budget_s is not None else (None if device.type == "cuda" else 480.0)
     peak = matmul_peak(device)
     print(f"matmul peak: {peak['tflops']:.3f} TFLOP/s ({peak['dtype']}, {peak['size']}^2) on {device}", flush=True)
     cases = plan_cases(args, device)
-    flops: dict = {}
-    first = next((c for c in cases if c.status == "ok"), None)
-    if first is not None:  # untimed: the process's first fit pays for lazy initialisation, not the first row
-        throwaway = Case(first.family, first.variant, first.output_px, first.batch, first.num_images, first.siglip_size)
-        cfg = variant_config(base_config(first.family, first.output_px, first.batch, first.num_images, first.siglip_size), first.variant)
-        throwaway.switches = switches_of(cfg)
-        run_case(throwaway, cfg, device, warmup=1, steps=1, out=args.out / "warmup", flops={})
-    for case in cases:
-        cfg = variant_config(base_config(case.family, case.output_px, case.batch, case.num_images, case.siglip_size), case.variant)
-        case.switches = switches_of(cfg)
-        if case.status != "ok":
-            print(f"{case.family} {case.output_px}/{case.batch}/{case.num_images} {case.variant}: {case.status}", flush=True)
-            continue
-        if budget and time.perf_counter() - started > budget:
-            case.status = f"skipped: time budget ({budget:.0f} s, --budget-s)"
-            print(f"{case.family} {case.output_px}/{case.batch}/{case.num_images} {case.variant}: {case.status}", flush=True)
-            continue
-        t0 = time.perf_counter()
-        try:
-            run_case(case, cfg, device, warmup, steps, args.out, flops)
-        except torch.OutOfMemoryError:
-            case.status = "OOM"
-        except Exception as e:  # a row that fails is reported, the bench goes on
-            case.status = f"error: {type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else ''}"
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-        print(f"{case.family} {case.output_px}/{case.batch}/{case.num_images} {case.variant}: {case.status} "
-              f"{_f(case.seconds_per_step, 4)} s/step ({time.perf_counter() - t0:.0f} s)", flush=True)
+    run_rows(cases, device, warmup, steps, args.out, budget)
     finish(cases, peak["tflops"])
     meta = {
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})",
