@@ -11,8 +11,8 @@ from typing import Any
 
 from torch import Tensor
 
-from dasag.scorers.hf_common import Attention, Dtype, HFTextImageScorer, resolve_default
-from dasag.weights import CLIP_DEFAULT, LAION_AESTHETIC_URL, default_locations
+from dasag.scorers.hf_common import Attention, Dtype, HFTextImageScorer
+from dasag.weights import CLIP_DEFAULT, LAION_AESTHETIC_URL, WeightLocations
 
 
 class CLIP(HFTextImageScorer):
@@ -26,14 +26,8 @@ class CLIP(HFTextImageScorer):
     default_mean = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP's own normalisation
     default_std = (0.26862954, 0.26130258, 0.27577711)
 
-    def __init__(
-        self,
-        model: str | None = None,
-        aesthetic_head: str | None = None,
-        aesthetic: bool = True,
-        attn_implementation: Attention = "auto",
-        dtype: Dtype = "auto",
-    ) -> None:
+    def __init__(self, model: str | None = None, aesthetic_head: str | None = None, aesthetic: bool = True,
+                 attn_implementation: Attention = "auto", dtype: Dtype = "auto") -> None:
         """
         Args:
             model: hub id or local directory of a CLIP checkpoint; default: $CLIP_MODEL_PATH,
@@ -45,14 +39,11 @@ class CLIP(HFTextImageScorer):
                 an unavailable one falls back with one warning.
             dtype: model weights dtype; ``auto`` = bf16 on a CUDA GPU, fp32 on CPU.
         """
-        locations = default_locations()
-        super().__init__(
-            model=resolve_default(model, locations.clip_model, CLIP_DEFAULT),
-            aesthetic_head=resolve_default(aesthetic_head, locations.clip_aesthetic_head, LAION_AESTHETIC_URL) if aesthetic else None,
-            attn_implementation=attn_implementation,
-            dtype=dtype,
-            offline=locations.offline,
-        )
+        super().__init__(model, aesthetic_head, aesthetic, attn_implementation, dtype)
+
+    @classmethod
+    def weight_defaults(cls, locations: WeightLocations) -> tuple[str, str]:
+        return locations.clip_model or CLIP_DEFAULT, locations.clip_aesthetic_head or LAION_AESTHETIC_URL
 
     @property
     def embedding_dim(self) -> int:

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from dasag.scorers.aesthetic_head import AestheticHead, check_head_available, load_aesthetic_head
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores, mean_similarity
-from dasag.weights import MissingWeightsError
+from dasag.weights import MissingWeightsError, WeightLocations, default_locations
 
 Dtype = Literal["auto", "bf16", "fp16", "fp32"]
 Attention = Literal["auto", "flash_attention_2", "sdpa", "eager"]
@@ -140,21 +140,20 @@ class HFTextImageScorer(Scorer):
     #: Whether the text tower gets an attention mask (SigLIP was trained without one).
     text_attention_mask: bool = True
 
-    def __init__(
-        self,
-        model: str,
-        aesthetic_head: str | None,
-        attn_implementation: Attention,
-        dtype: Dtype,
-        offline: bool,
-    ) -> None:
+    def __init__(self, model: str | None, aesthetic_head: str | None, aesthetic: bool, attn_implementation: Attention, dtype: Dtype) -> None:
+        """Arguments as documented by each subclass; a ``None`` location takes the configured
+        (environment) one, else the built-in default (:meth:`weight_defaults`)."""
         if attn_implementation not in ATTENTIONS:
             raise ValueError(f"attn_implementation must be one of {', '.join(ATTENTIONS)}; got {attn_implementation!r}.")
         if dtype not in ("auto", *DTYPES):
             raise ValueError(f"dtype must be one of auto, {', '.join(DTYPES)}; got {dtype!r}.")
+        locations = default_locations()
+        default_model, default_head = self.weight_defaults(locations)
+        model = model if model is not None else default_model
+        aesthetic_head = (aesthetic_head if aesthetic_head is not None else default_head) if aesthetic else None
         # The checkpoint's folder or hub name identifies its embedding space (e.g. clip-vit-large-patch14).
         super().__init__(Capabilities(classifier=False, aesthetic=aesthetic_head is not None), variant=Path(str(model).rstrip("/")).name or str(model))
-        self.offline = offline
+        self.offline = locations.offline
         self.model_location = model
         self.aesthetic_head_location = aesthetic_head
         self.attn_implementation = attn_implementation
@@ -163,6 +162,11 @@ class HFTextImageScorer(Scorer):
         self.tokenizer: Any = None
         self.head: AestheticHead | None = None
         self._text_cache: dict[str, Tensor] = {}
+
+    @classmethod
+    def weight_defaults(cls, locations: WeightLocations) -> tuple[str, str]:
+        """The model and head locations to use when the config names none: configured, else built in."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------------- loading
     def check_weights(self) -> None:
@@ -282,12 +286,7 @@ class HFTextImageScorer(Scorer):
         raise NotImplementedError
 
 
-def resolve_default(value: str | None, configured: str | None, builtin: str | None) -> str | None:
-    """An explicit value, else the configured (environment) one, else the built-in default."""
-    return value if value is not None else configured if configured is not None else builtin
-
-
 __all__ = [
     "ATTENTIONS", "Attention", "Dtype", "HFTextImageScorer", "MissingWeightsError", "checkpoint_preprocessing",
-    "check_model_available", "choose_attention", "resolve_default", "resolve_dtype",
+    "check_model_available", "choose_attention", "resolve_dtype",
 ]

@@ -14,8 +14,8 @@ from typing import Any
 
 from torch import Tensor
 
-from dasag.scorers.hf_common import Attention, Dtype, HFTextImageScorer, resolve_default
-from dasag.weights import AESTHETIC_V25_URL, SIGLIP_DEFAULT, default_locations
+from dasag.scorers.hf_common import Attention, Dtype, HFTextImageScorer
+from dasag.weights import AESTHETIC_V25_URL, SIGLIP_DEFAULT, WeightLocations
 
 
 class SigLIP(HFTextImageScorer):
@@ -29,14 +29,8 @@ class SigLIP(HFTextImageScorer):
     # SigLIP was trained on max_length-padded text with no attention mask: feed it the same.
     text_attention_mask = False
 
-    def __init__(
-        self,
-        model: str | None = None,
-        aesthetic_head: str | None = None,
-        aesthetic: bool = True,
-        attn_implementation: Attention = "auto",
-        dtype: Dtype = "auto",
-    ) -> None:
+    def __init__(self, model: str | None = None, aesthetic_head: str | None = None, aesthetic: bool = True,
+                 attn_implementation: Attention = "auto", dtype: Dtype = "auto") -> None:
         """
         Args:
             model: hub id or local directory of a SigLIP checkpoint; default: $SIGLIP_MODEL_PATH,
@@ -48,14 +42,11 @@ class SigLIP(HFTextImageScorer):
                 or one backend; an unavailable one falls back with one warning.
             dtype: model weights dtype; ``auto`` = bf16 on a CUDA GPU, fp32 on CPU.
         """
-        locations = default_locations()
-        super().__init__(
-            model=resolve_default(model, locations.siglip_model, SIGLIP_DEFAULT),
-            aesthetic_head=resolve_default(aesthetic_head, locations.aesthetic_head, AESTHETIC_V25_URL) if aesthetic else None,
-            attn_implementation=attn_implementation,
-            dtype=dtype,
-            offline=locations.offline,
-        )
+        super().__init__(model, aesthetic_head, aesthetic, attn_implementation, dtype)
+
+    @classmethod
+    def weight_defaults(cls, locations: WeightLocations) -> tuple[str, str]:
+        return locations.siglip_model or SIGLIP_DEFAULT, locations.aesthetic_head or AESTHETIC_V25_URL
 
     @property
     def embedding_dim(self) -> int:
