@@ -112,7 +112,7 @@ class PromptTerm(Term):
 
     name = "prompt"
 
-    def __init__(self, weight: float = 1.0, arctanh: bool = False) -> None:
+    def __init__(self, weight: float, arctanh: bool) -> None:
         if weight < 0:
             raise ValueError(f"objective prompt_weight must be non-negative; got {weight}.")
         self.weight = weight
@@ -143,7 +143,7 @@ class AestheticTerm(Term):
 
     name = "aesthetic"
 
-    def __init__(self, weight: Schedule | float = 0.0, reverse: bool = False) -> None:
+    def __init__(self, weight: Schedule | float, reverse: bool = False) -> None:
         self.weight = as_schedule(weight)
         self.reverse = reverse
 
@@ -171,7 +171,7 @@ class TotalVariationTerm(Term):
 
     name = "tv"
 
-    def __init__(self, weight: float = 1e-8) -> None:
+    def __init__(self, weight: float) -> None:
         if weight < 0:
             raise ValueError(f"objective tv_weight must be non-negative; got {weight}.")
         self.weight = weight
@@ -188,7 +188,7 @@ class L1Term(Term):
 
     name = "l1"
 
-    def __init__(self, weight: float = 0.0) -> None:
+    def __init__(self, weight: float) -> None:
         if weight < 0:
             raise ValueError(f"objective l1_weight must be non-negative; got {weight}.")
         self.weight = weight
@@ -209,7 +209,10 @@ class StepLoss:
 
 
 class Objective:
-    """The built-in terms (prompt, aesthetic, TV, L1) from their weights, plus extra terms."""
+    """The built-in terms (prompt, aesthetic, TV, L1) from their weights, plus extra terms.
+
+    The built-in terms take their weights from here, the one place their defaults are stated.
+    """
 
     def __init__(
         self,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import torch
@@ -203,8 +202,11 @@ def lite_module(**kwargs) -> DirectAscent:
 
 
 def ready(module: DirectAscent, prompts=PROMPTS, max_steps: int = 10) -> DirectAscent:
-    """A module prepared for steps without a Trainer (a stand-in gives the run's length)."""
-    module._trainer = SimpleNamespace(max_steps=max_steps)
+    """A module prepared for steps outside ``fit``: attached to a Trainer that gives the run's length."""
+    import lightning as L
+
+    module.trainer = L.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False,
+                               enable_progress_bar=False, enable_model_summary=False)
     module.use_prompts(prompts)
     return module
 
