@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from dasag.scorers import CLIP, SigLIP
-from dasag.scorers.aesthetic_head import AestheticHead
 from dasag.scorers.base import Capabilities
 from dasag.scorers.hf_common import choose_attention
 from dasag.weights import MissingWeightsError, load_state_dict
@@ -216,11 +215,3 @@ def test_head_width_must_match_the_model(tiny_weights_env, tmp_path) -> None:
     wrong = build_tiny_v25_head(tmp_path / "wide.pth", in_dim=48)
     with pytest.raises(ValueError, match=r"reads 48-dim embeddings but the model makes 32-dim.*AESTHETIC_PREDICTOR_MODEL_PATH"):
         SigLIP(aesthetic_head=str(wrong)).load()
-
-
-def test_head_rejects_a_state_dict_that_is_not_a_linear_chain() -> None:
-    with pytest.raises(ValueError, match="do not chain"):
-        AestheticHead.from_state_dict({"l.0.weight": torch.zeros(8, 4), "l.0.bias": torch.zeros(8),
-                                       "l.1.weight": torch.zeros(1, 5), "l.1.bias": torch.zeros(1)})
-    with pytest.raises(ValueError, match="unexpected key 'running_mean'"):
-        AestheticHead.from_state_dict({"running_mean": torch.zeros(3)})
