@@ -2,6 +2,7 @@
 
 from dasag.augment import Augmentations
 from dasag.callbacks import ImageExport
+from dasag.config import ConfigError, build_run, load_config
 from dasag.data import PromptDataModule, PromptSet
 from dasag.module import DirectAscent
 from dasag.objective import Objective
@@ -10,6 +11,7 @@ from dasag.schedules import Constant, Cosine, ExponentialDecay, ExponentialWarmu
 
 __all__ = [
     "Augmentations",
+    "ConfigError",
     "Constant",
     "Cosine",
     "DirectAscent",
@@ -22,6 +24,8 @@ __all__ = [
     "PromptDataModule",
     "PromptSet",
     "Schedule",
+    "build_run",
+    "load_config",
     "ScheduledLR",
 ]
 __version__ = "0.1.0"

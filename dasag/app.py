@@ -2,7 +2,7 @@
 
 The page only draws controls and results. The controls fill an
 :class:`~dasag.app_settings.AppSettings`, which becomes the same config mapping a
-``cli.py fit --config`` file holds; :func:`~dasag.build.build_run` builds it through the
+``cli.py fit --config`` file holds; :func:`~dasag.config.build_run` builds it through the
 CLI's own code, and :class:`~dasag.live.LiveRun` runs the real Trainer in a thread while
 this script redraws progress. Scorers are shared by every session of the process
 (``st.cache_resource``), so each model's weights load once.
@@ -92,6 +92,7 @@ def sidebar(st, d) -> dict:
     """Every setting control; returns the AppSettings fields they fill (all but the prompts)."""
     from dasag.app_settings import SCORERS, Augmentation, ScheduleSetting, text_scorer_aesthetic
     from dasag.pyramid import PRESETS
+    from dasag.resize import MODES
     from dasag.weights import default_locations
 
     sb = st.sidebar
@@ -111,7 +112,7 @@ def sidebar(st, d) -> dict:
     sb.header("Image")
     resolution = sb.selectbox("Resolution (px)", list(PRESETS), index=list(PRESETS).index(d.resolution), key="resolution",
                               help="384 and 768 are the DAS-AG v2 presets; 96/192 are quick on a CPU.")
-    interpolation = sb.selectbox("Interpolation", ["bilinear", "bicubic", "nearest"], key="interpolation")
+    interpolation = sb.selectbox("Interpolation", list(MODES), index=list(MODES).index(d.interpolation), key="interpolation")
     sb.header("Optimisation")
     steps = sb.number_input("Steps", min_value=1, max_value=10000, value=d.steps, step=1, key="steps")
     batch_size = sb.number_input("Batch size (augmented copies)", min_value=1, max_value=256, value=d.batch_size, step=1, key="batch_size")
@@ -121,7 +122,7 @@ def sidebar(st, d) -> dict:
     tv_weight = sb.number_input("TV regularisation", min_value=0.0, value=d.tv_weight, format="%.2e", key="tv")
     l1_weight = sb.number_input("L1 regularisation", min_value=0.0, value=d.l1_weight, format="%.2e", key="l1")
     sb.header("Aesthetic guidance")
-    reverse = sb.checkbox("Reverse aesthetic (rAG)", value=False, key="reverse")
+    reverse = sb.checkbox("Reverse aesthetic (rAG)", value=d.reverse_aesthetic, key="reverse")
     aesthetic = schedule_inputs(sb, "aesthetic", text_scorer_aesthetic() if text else d.aesthetic,
                                 kinds=("constant", "linear", "exponential_decay", "exponential_warmup"))
     sb.header("Augmentations")

@@ -11,17 +11,17 @@ the form adds (its choices, blank prompt rows, the jitter margin of the chosen c
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from dasag.augment import Augmentations
-from dasag.config import ConfigError, load_config
+from dasag.config import CONFIGS, ConfigError, constructor_default, load_config
 from dasag.module import ADAM_BETAS, ADAM_LR
 from dasag.objective import Objective
 from dasag.pyramid import PRESETS, ImagePyramid
 from dasag.schedules import Constant, ExponentialDecay, ExponentialWarmup, Linear, Schedule, as_schedule
+from dasag.scorers.classifier import EfficientNetLite
 
 #: Scorer choice -> (class path, fixed init args, uses text prompts).
 SCORERS: dict[str, tuple[str, dict[str, Any], bool]] = {
@@ -38,16 +38,9 @@ SCHEDULE_CLASSES: dict[str, type[Schedule]] = {
 }
 
 
-def constructor_default(cls: type, name: str) -> Any:
-    """The default of one constructor argument, read from its signature (stated there only)."""
-    return inspect.signature(cls.__init__).parameters[name].default
-
-
 @lru_cache(maxsize=1)
 def demo_config() -> dict[str, Any]:
     """The shipped offline demo, the form's starting point."""
-    from dasag.quality.suites import CONFIGS
-
     return load_config(CONFIGS / "demo.yaml")
 
 
@@ -61,7 +54,7 @@ class ScheduleSetting:
     kind: str = "constant"
     start: float = 0.0
     end: float = 0.0
-    rate: float = 0.03
+    rate: float = constructor_default(ExponentialWarmup, "rate")
 
     @classmethod
     def of(cls, schedule: Schedule | float) -> ScheduleSetting:
@@ -103,8 +96,6 @@ def _augmentation(name: str) -> Augmentation:
 
 def text_scorer_aesthetic() -> ScheduleSetting:
     """The aesthetic weight a text-image scorer starts with: DAS-AG's (``configs/das_ag.yaml``)."""
-    from dasag.quality.suites import CONFIGS
-
     schedule = load_config(CONFIGS / "das_ag.yaml")["model"]["objective"]["init_args"]["aesthetic_weight"]
     return ScheduleSetting(kind=_KINDS[schedule["class_path"]], **schedule["init_args"])
 
@@ -131,7 +122,7 @@ class AppSettings:
 
     positive_prompts: list[str] = field(default_factory=lambda: list(_demo("data", "positive_prompts")))
     negative_prompts: list[str] = field(default_factory=list)
-    scorer: str = "lite0"
+    scorer: str = constructor_default(EfficientNetLite, "variant")
     #: Optional hub id / local directory and aesthetic head for SigLIP and CLIP ("" = configured default).
     model_path: str = ""
     aesthetic_head: str = ""

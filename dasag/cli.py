@@ -22,6 +22,9 @@ from dasag.module import DirectAscent
 from dasag.speed.switches import tune_host_allocator
 from dasag.weights import use_weight_locations, weight_locations
 
+#: Lightning logs every 50 steps by default; a run here is often 60 steps long.
+LOG_EVERY_N_STEPS = 10
+
 
 class DasagCLI(LightningCLI):
     """LightningCLI for :class:`DirectAscent` and :class:`PromptDataModule`.
@@ -34,8 +37,7 @@ class DasagCLI(LightningCLI):
     def __init__(self, args: Any = None, **kwargs: Any) -> None:
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        # Lightning logs every 50 steps by default; a run here is often 60 steps long.
-        kwargs["trainer_defaults"] = {"log_every_n_steps": 10, **kwargs.get("trainer_defaults", {})}
+        kwargs["trainer_defaults"] = {"log_every_n_steps": LOG_EVERY_N_STEPS, **kwargs.get("trainer_defaults", {})}
         super().__init__(DirectAscent, PromptDataModule, args=args, **kwargs)
 
     def _active_config(self) -> Any:

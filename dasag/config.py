@@ -18,12 +18,14 @@ Three things are added to LightningCLI's own parsing, here and nowhere deeper:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
     from dasag.data import PromptDataModule
     from dasag.module import DirectAscent
     from dasag.scorers.ensemble import ScorerEnsemble
+
+#: The shipped configs: package data, so an installed wheel has them (``configs/`` in a checkout links here).
+CONFIGS = Path(str(resources.files("dasag") / "configs"))
 
 #: Keys of a run's config that decide the image; paths and logging settings are left out
 #: so the same run written elsewhere gives the same bytes.
@@ -114,6 +119,21 @@ def expand_config_args(args: Sequence[str]) -> list[str]:
         else:
             out += ["--config", value]
     return out
+
+
+def resolve_prompts_file(value: str, config: str | os.PathLike) -> Path:
+    """A ``data.prompts_file`` as given, else relative to the naming config's folder or its parent
+    (shipped configs name ``configs/prompts/...`` relative to the checkout, which is that parent)."""
+    config = Path(config)
+    for candidate in (Path(value), config.parent / value, config.parent.parent / value):
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"prompts_file {value!r} named by {str(config)!r} does not exist (looked in the working directory and next to the config).")
+
+
+def constructor_default(cls: type, name: str) -> Any:
+    """The default of one constructor argument, read from its signature (the one place it is stated)."""
+    return inspect.signature(cls.__init__).parameters[name].default
 
 
 def to_yaml(config: dict[str, Any]) -> str:

@@ -29,6 +29,9 @@ from dasag.files import write_bytes_atomic
 from dasag.scorers.base import Scorer
 
 FORMAT = "dasag.style/1"
+#: Side (px) that images are centre-cropped and resized to before a scorer embeds them (style
+#: sets, reference images); the scorer then resizes to its own input.
+EMBED_SIZE = 256
 #: What a bare-tensor file (the original Aesthetic Gradients format) is taken to be.
 LEGACY_CLIP_DIM = 768
 

@@ -28,8 +28,9 @@ from dasag.scorers.base import Scorer
 from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.speed import switches
 
-#: Builds the learning-rate scheduler from the optimiser and the run's length (``trainer.max_steps``).
-LRSchedulerCallable = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
+#: Lightning's ``LRSchedulerCallable`` that is also handed the run's length (``trainer.max_steps``,
+#: the one source of it), so a schedule over the whole run needs no step count in the config.
+RunLRSchedulerCallable = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
 
 
 #: DAS-AG v2's optimiser: Adam with a large step and a short memory of the first moment.
@@ -66,7 +67,7 @@ class DirectAscent(L.LightningModule):
         augment: Augmentations | None = None,
         objective: Objective | None = None,
         optimizer: OptimizerCallable = default_optimizer,
-        lr_scheduler: LRSchedulerCallable = ScheduledLR,
+        lr_scheduler: RunLRSchedulerCallable = ScheduledLR,
         scorer_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto",
         seed: int | None = None,
         compile: switches.CompileParts = "none",

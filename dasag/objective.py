@@ -70,7 +70,7 @@ class StepContext:
     step: int
     total_steps: int
     #: The run's scorer ensemble (a reference term embeds its images with it, once).
-    scorer: ScorerEnsemble | None = None
+    scorer: ScorerEnsemble
 
     @property
     def num_images(self) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from dasag.config import check_writable, load_config
-from dasag.embeddings import StyleEmbedding, image_embeddings, mean_embedding, scorer_identity
+from dasag.embeddings import EMBED_SIZE, StyleEmbedding, image_embeddings, mean_embedding, scorer_identity
 from dasag.images import load_image
 from dasag.scorers.base import Scorer
 from dasag.scorers.ensemble import ScorerEnsemble
@@ -62,7 +62,7 @@ def check_output(path: Path) -> None:
     check_writable(path.absolute().parent, "the folder of --out")
 
 
-def personalize(images: str | Path, out: str | Path, config: str | Path, member: int = 0, size: int = 256) -> StyleEmbedding:
+def personalize(images: str | Path, out: str | Path, config: str | Path, member: int = 0, size: int = EMBED_SIZE) -> StyleEmbedding:
     """Embed every image in ``images`` with the config's scorer and save the mean to ``out``."""
     out = Path(out)
     check_output(out)
@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="the .pt file to write")
     parser.add_argument("--config", required=True, help="run config whose model.scorer embeds the images")
     parser.add_argument("--member", type=int, default=0, help="which scorer of an ensemble (default 0)")
-    parser.add_argument("--size", type=int, default=256, help="side images are centre-cropped and resized to first")
+    parser.add_argument("--size", type=int, default=EMBED_SIZE, help="side images are centre-cropped and resized to first")
     args = parser.parse_args(argv)
     try:
         style = personalize(args.images, args.out, args.config, args.member, args.size)

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from dasag.embeddings import StyleEmbedding, image_embeddings, load_style_embedding, mean_embedding
+from dasag.embeddings import EMBED_SIZE, StyleEmbedding, image_embeddings, load_style_embedding, mean_embedding
 from dasag.images import load_image
 from dasag.objective import Contribution, StepContext, Term
 from dasag.schedules import Schedule, as_schedule
@@ -112,7 +112,7 @@ class ReferenceImageTerm(EmbeddingTerm):
 
     name = "reference"
 
-    def __init__(self, image: str, weight: Schedule | float = 1.0, member: int = 0, size: int = 256) -> None:
+    def __init__(self, image: str, weight: Schedule | float = 1.0, member: int = 0, size: int = EMBED_SIZE) -> None:
         """
         Args:
             image: a reference image file, or a folder of them (their mean embedding is the target).

@@ -9,7 +9,7 @@
    value-guided / best-of-K pair) is copied to ``<out-dir>/features_<name>.png``. The input
    montages (``features_style_set.png``, ``features_portrait.png``) are written too.
 3. The small value-guided vs best-of-K comparison the doc quotes (K = 4, 12 steps, 64 px
-   canvas, seeds 0-3, the setting of ``tests/test_features.py``), through the library's
+   canvas, seeds 0-3, the setting of ``tests/test_value_guidance.py``), through the library's
    ``DirectAscent`` and its ``ValueGuidance`` / ``BestOfK`` callbacks.
 4. A markdown table of the figures the doc quotes: the cosine similarity of each image's
    Lite0 features to the stained-glass embedding, the Lite0 (guide) log-probability and the
@@ -146,14 +146,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         set_cos = [cosine(f) for f in style_files]
         rows.append(("style set (`examples/style`, mean of 4)", "-", f"{np.mean(set_cos):.2f}", "-", "-", "-"))
+        portrait = load_image("examples/images/portrait.png")
         rows.append(("portrait (`examples/images/portrait.png`)", "-", f"{cosine('examples/images/portrait.png'):.2f}", "-",
-                     f"{heldout_score('lite2', lite2, load_image('examples/images/portrait.png')[None], ['sunglasses'], [])['lite2_prob']:.4f} (sunglasses)",
+                     f"{heldout_score('lite2', lite2, portrait[None], ['sunglasses'], [])['heldout/lite2/prob']:.4f} (sunglasses)",
                      f"{jpeg_kilobytes(load_image('examples/images/portrait.png')):.2f}"))
         for name, config, prompt, _ in RUNS:
             image = load_image(shown[name])
             scores = meta[name]["scores"]
             lp = f"{scores['lite0/positive']:.2f}" if prompt else "-"
-            p2 = f"{heldout_score('lite2', lite2, image[None], [prompt], [])['lite2_prob']:.3f}" if prompt else "-"
+            p2 = f"{heldout_score('lite2', lite2, image[None], [prompt], [])['heldout/lite2/prob']:.3f}" if prompt else "-"
             rows.append((f"`features_{name}.png`", f"`{config}`" + (f" ({prompt})" if prompt else ""), f"{cosine(shown[name]):.2f}", lp, p2,
                          f"{jpeg_kilobytes(image):.2f}"))
         print("| image | config (prompt) | cos to stained glass (Lite0) | Lite0 log p(prompt) | Lite2 p(prompt) | JPEG kB (q95) |")
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             assert np.allclose(kbs, stored, atol=1e-6), (name, kbs, stored)  # the files are the candidates the callback scored
             print(f"| `{name}.yaml` | {', '.join(f'{k:.2f}' for k in kbs)} | {best:.2f} kB | {meta[name]['best_index']} |")
 
-    # 3. The tiny comparison quoted in the doc and checked (seeds 0, 1) by tests/test_features.py.
+    # 3. The tiny comparison quoted in the doc and checked (seeds 0, 1) by tests/test_value_guidance.py.
     if not args.skip_small:
         print()
         print("| seed (K = 4, 12 steps, 64 px canvas) | best-of-K best kB | value-guided best kB | smaller by kB |")

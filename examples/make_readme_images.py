@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             model = EfficientNetLite(judge).load()
             for name, png in (("pyramid", pyramid), ("pixels", pixels)):
                 s = heldout.score(judge, model, load_image(png).unsqueeze(0), ["goldfish"], [])
-                print(f"{judge} on {name}: p(goldfish) = {s[f'{judge}_prob']:.3f}, top-1 = {bool(s[f'{judge}_top1'])}")
+                print(f"{judge} on {name}: p(goldfish) = {s[f'heldout/{judge}/prob']:.3f}, top-1 = {bool(s[f'heldout/{judge}/top1'])}")
     print(f"wrote {args.out_dir / 'demo_final.png'} and {args.out_dir / 'das_effect.png'}")
     return 0
 

@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from dasag.config import (
+    CONFIGS,
     ConfigError,
     build_run,
     check_writable,
@@ -17,7 +18,6 @@ from dasag.config import (
     load_config,
     scorer_key,
 )
-from dasag.quality.suites import CONFIGS
 
 
 def write(path: Path, data: dict) -> Path:

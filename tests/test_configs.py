@@ -18,8 +18,7 @@ import pytest
 import yaml
 
 from dasag.cli import DasagCLI, main
-from dasag.config import build_run, expand_config_args, load_config
-from dasag.quality.suites import CONFIGS
+from dasag.config import CONFIGS, build_run, expand_config_args, load_config
 
 METHODS = ("das", "das_ag", "das_ag_plus", "das_rag", "das_rag_plus")
 SMALL = [

@@ -43,9 +43,9 @@ def test_demo_image_transfers_to_a_held_out_classifier_and_pixels_do_not(tmp_pat
     # Lite2 (never used during the optimisation) sees a goldfish in the pyramid image ...
     # (one image is one sample: over the transfer benchmark's 60 pyramid images Lite2's
     # p(target) is 0.18 +- 0.22, so the test pins top-1 and the gap to pixels, not a value)
-    assert held_out["pyramid"]["lite2_top1"] == 1, held_out
-    assert held_out["pyramid"]["lite2_prob"] > 0.2, held_out
+    assert held_out["pyramid"]["heldout/lite2/top1"] == 1, held_out
+    assert held_out["pyramid"]["heldout/lite2/prob"] > 0.2, held_out
     # ... but not in the pixel image, which only fools the guide (an adversarial pattern).
-    assert held_out["pixels"]["lite2_top1"] == 0, held_out
-    assert held_out["pixels"]["lite2_prob"] < 0.05, held_out
-    assert held_out["pyramid"]["lite2_prob"] > 10 * held_out["pixels"]["lite2_prob"], held_out
+    assert held_out["pixels"]["heldout/lite2/top1"] == 0, held_out
+    assert held_out["pixels"]["heldout/lite2/prob"] < 0.05, held_out
+    assert held_out["pyramid"]["heldout/lite2/prob"] > 10 * held_out["pixels"]["heldout/lite2/prob"], held_out

@@ -1,7 +1,7 @@
 """GPU-only checks: the DAS-AG v2 scorer at full size, through the real loading code.
 
 Skipped on machines without CUDA; the same code paths run on CPU with tiny checkpoints in
-test_scorers_hf.py and test_method_configs.py.
+tests/scorers/test_hf_common.py and tests/test_configs.py.
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dasag import files
 from dasag.images import from_uint8, grid, load_image, png_bytes, read_metadata, to_uint8, write_png
 
 
@@ -33,13 +32,3 @@ def test_grid_places_images_with_white_padding():
     sheet = grid(-torch.ones(3, 3, 4, 4), pad=2)
     assert sheet.shape == (3, 2 * 6 + 2, 2 * 6 + 2)
     assert sheet[:, 0, :].eq(1).all() and sheet[:, 2:6, 2:6].eq(-1).all() and sheet[:, 8:12, 8:12].eq(1).all()  # 4th cell empty
-
-
-def test_a_failed_write_leaves_nothing(tmp_path, monkeypatch):
-    def broken(*args):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(files.os, "replace", broken)
-    with pytest.raises(OSError, match="disk full"):
-        write_png(tmp_path / "x.png", torch.zeros(3, 4, 4))
-    assert list(tmp_path.iterdir()) == []

@@ -15,6 +15,7 @@ from dasag.objective import (
     total_variation,
 )
 from dasag.schedules import Constant
+from dasag.scorers import EfficientNetLite, ScorerEnsemble
 from dasag.scorers.base import Scores
 
 
@@ -26,7 +27,8 @@ def ctx(*members: Scores, images=None, step: int = 0, total: int = 10, names=Non
     names = names or [f"m{i}" for i in range(len(members))]
     weights = weights or [1.0] * len(members)
     images = torch.zeros(1, 3, 4, 4) if images is None else images
-    return StepContext([MemberScores(n, w, s) for n, w, s in zip(names, weights, members)], images, step, total)
+    scorer = ScorerEnsemble([EfficientNetLite("lite0") for _ in members])  # built, never loaded: the terms here only read scores
+    return StepContext([MemberScores(n, w, s) for n, w, s in zip(names, weights, members)], images, step, total, scorer)
 
 
 def test_arctanh_is_finite_at_and_beyond_one():

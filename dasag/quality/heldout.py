@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from dasag.objective import score_key
 from dasag.scorers.base import Scorer
 
 
@@ -53,12 +54,18 @@ def check_names(names: list[str]) -> None:
             raise ValueError(f"unknown --eval-scorer {n!r}; allowed: {', '.join(EVAL_SCORERS)}.")
 
 
+def key(name: str, field: str) -> str:
+    """A held-out score's key: the score key scheme under ``heldout/``, so a held-out model (even the
+    guide's own, e.g. ``--eval-scorer siglip``) never shadows the guide's ``<member>/<field>`` keys."""
+    return score_key(f"heldout/{name}", field)
+
+
 def columns(name: str, scorer: Scorer) -> list[str]:
-    """The ``scores.csv`` columns one held-out scorer adds (``<name>_<field>``, apart from the
-    guide's own ``<member>/<field>`` score keys, so a held-out model never shadows the guide)."""
+    """The ``scores.csv`` columns one held-out scorer adds: top-1 and target probability for a
+    classifier, positive / negative similarity (and aesthetic where it has a head) otherwise."""
     if scorer.capabilities.classifier:
-        return [f"{name}_top1", f"{name}_prob"]
-    return [f"{name}_positive", f"{name}_negative"] + ([f"{name}_aesthetic"] if scorer.capabilities.aesthetic else [])
+        return [key(name, "top1"), key(name, "prob")]
+    return [key(name, "positive"), key(name, "negative")] + ([key(name, "aesthetic")] if scorer.capabilities.aesthetic else [])
 
 
 @torch.no_grad()
@@ -70,10 +77,10 @@ def score(name: str, scorer: Scorer, images: Tensor, positive: list[str], negati
 
         target = resolve_class(positive[0])
         probs = scorer.logits(images).softmax(dim=-1)[0]
-        return {f"{name}_top1": int(int(probs.argmax()) == target), f"{name}_prob": float(probs[target])}
+        return {key(name, "top1"): int(int(probs.argmax()) == target), key(name, "prob"): float(probs[target])}
     scorer.prepare(positive, negative)
     s = scorer(images)
-    out = {f"{name}_positive": float(s.positive[0]), f"{name}_negative": float(s.negative[0])}
+    out = {key(name, "positive"): float(s.positive[0]), key(name, "negative"): float(s.negative[0])}
     if s.aesthetic is not None:
-        out[f"{name}_aesthetic"] = float(s.aesthetic[0])
+        out[key(name, "aesthetic")] = float(s.aesthetic[0])
     return out

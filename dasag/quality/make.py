@@ -17,9 +17,10 @@ from typing import Any
 
 import torch
 
-from dasag.config import ConfigError, build_run, deep_merge, load_config
+from dasag.config import ConfigError, build_run, constructor_default, deep_merge, load_config, resolve_prompts_file
 from dasag.data import PromptSet, read_prompts_file
 from dasag.images import from_uint8, png_bytes, to_uint8
+from dasag.pyramid import ImagePyramid
 from dasag.quality import heldout
 from dasag.quality.suites import Suite, Task
 from dasag.scorers.ensemble import ScorerEnsemble
@@ -46,14 +47,6 @@ class Made:
     row: dict[str, Any]
 
 
-def _resolve_prompts_file(value: str, config: Path) -> Path:
-    """A ``prompts_file`` as given, else relative to the config's folder or the repository."""
-    for candidate in (Path(value), config.parent / value, config.parent.parent / value):
-        if candidate.is_file():
-            return candidate
-    raise ConfigError(f"prompts_file {value!r} named by {str(config)!r} does not exist (looked in the working directory and next to the config).")
-
-
 def method_config(config_file: Path, overrides: dict[str, Any] | None = None, single_resolution: bool = False) -> dict[str, Any]:
     """The method's merged YAML with the run's overrides; prompts inlined from their file.
 
@@ -66,11 +59,11 @@ def method_config(config_file: Path, overrides: dict[str, Any] | None = None, si
         cfg = deep_merge(cfg, overrides)
     if single_resolution:
         pyramid = ((cfg.get("model") or {}).get("pyramid") or {}).get("init_args") or {}
-        size = pyramid.get("max_size", 512)  # ImagePyramid's default canvas
+        size = pyramid.get("max_size", constructor_default(ImagePyramid, "max_size"))
         cfg = deep_merge(cfg, {"model": {"pyramid": {"init_args": {"min_size": size}}}})
     data = dict(cfg.get("data") or {})
     if data.get("prompts_file"):
-        prompts = read_prompts_file(_resolve_prompts_file(str(data.pop("prompts_file")), Path(config_file)))
+        prompts = read_prompts_file(resolve_prompts_file(str(data.pop("prompts_file")), config_file))
         data["positive_prompts"] = list(prompts.positive) + list(data.get("positive_prompts") or [])
         data["negative_prompts"] = list(prompts.negative) + list(data.get("negative_prompts") or [])
     cfg["data"] = data

@@ -16,6 +16,7 @@ import torch
 
 from dasag.files import write_bytes_atomic
 from dasag.images import from_uint8, grid, write_png
+from dasag.quality import heldout
 from dasag.quality.suites import Suite
 
 #: Columns that are not scores (never averaged).
@@ -136,7 +137,7 @@ def _markdown_das_ag_v2(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) 
 
 def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -> list[str]:
     guide = suite.extra.get("guide", "lite0")
-    names = [c[:-5] for c in table.columns if c.endswith("_top1")]
+    names = [c.split("/")[1] for c in table.columns if c.startswith("heldout/") and c.endswith("/top1")]
     head = "| method | n | " + " | ".join(f"{n}{' (guide)' if n == guide else ''} top-1 | {n} p(target)" for n in names) + " |"
     lines = [head, "|---|---|" + "---|---|" * len(names)]
     for m in suite.methods:
@@ -145,8 +146,8 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -
             continue
         cells = []
         for n in names:
-            cells.append(f"{part[f'{n}_top1'].mean():.0%}")
-            cells.append(_fmt(part[f"{n}_prob"].mean(), part[f"{n}_prob"].std()))
+            cells.append(f"{part[heldout.key(n, 'top1')].mean():.0%}")
+            cells.append(_fmt(part[heldout.key(n, "prob")].mean(), part[heldout.key(n, "prob")].std()))
         lines.append(f"| {m.label} | {len(part)} | " + " | ".join(cells) + " |")
     held = [n for n in names if n != guide]
     summary = []
@@ -154,8 +155,8 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -
         part = table[table["method"] == m.name]
         if part.empty or not held:
             continue
-        top1 = pd.concat([part[f"{n}_top1"] for n in held]).mean()
-        prob = pd.concat([part[f"{n}_prob"] for n in held]).mean()
+        top1 = pd.concat([part[heldout.key(n, "top1")] for n in held]).mean()
+        prob = pd.concat([part[heldout.key(n, "prob")] for n in held]).mean()
         summary.append(f"- **{m.label}**: held-out ({', '.join(held)}) top-1 agreement {top1:.1%}, mean target probability {prob:.3f}")
     lines += ["", "Held-out summary (classifiers that did not guide the images):", ""] + summary
     lines += ["", "Reference (DESIGN.md prototype: goldfish, 60 steps, 256 px canvas, batch 8, guided by lite0): "

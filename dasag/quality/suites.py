@@ -14,10 +14,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-#: The shipped configs (package data, so an installed wheel runs its own suites; in a
-#: checkout ``configs/`` links here).
-CONFIGS = Path(str(resources.files("dasag") / "configs"))
-#: Published reference tables (package data too).
+from dasag.config import CONFIGS
+
+#: Published reference tables (package data, like the configs, so an installed wheel runs its own suites).
 REFERENCE = Path(str(resources.files("dasag.quality") / "reference"))
 
 #: ImageNet classes of the transfer benchmark, fixed once: distinct, unambiguous names.
@@ -68,7 +67,7 @@ class Suite:
     #: Columns of ``scores.csv`` that identify a row and the image, before any score.
     key_columns: tuple[str, ...]
     #: The guide's clean-image scores written for every row, by their score keys (``<member>/<field>``);
-    #: held-out columns (``<name>_<field>``) are appended after these.
+    #: held-out columns (``heldout/<name>/<field>``) are appended after these.
     score_columns: tuple[str, ...]
     #: Held-out scorers this suite always uses (``--eval-scorer`` adds more).
     heldout: tuple[str, ...] = ()
@@ -115,8 +114,8 @@ TRANSFER = Suite(
     key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
     score_columns=(),
     heldout=("lite0", "lite1", "lite2"),  # lite0 is the guide: its columns show what the guide believes
-    rank_by="lite2_prob",
-    scatter=("lite0_prob", "lite2_prob"),
+    rank_by="heldout/lite2/prob",
+    scatter=("heldout/lite0/prob", "heldout/lite2/prob"),
     extra={"default_classes": 20, "default_seeds": 3, "guide": "lite0"},
 )
 

@@ -30,8 +30,18 @@ from typing import Any
 import torch
 from jsonargparse import ArgumentParser
 
-from dasag.config import build_run, deep_merge, load_config, quiet_expected_warnings, quiet_lightning_banners
-from dasag.quality.suites import CONFIGS
+from dasag.cli import LOG_EVERY_N_STEPS
+from dasag.config import (
+    CONFIGS,
+    build_run,
+    constructor_default,
+    deep_merge,
+    load_config,
+    quiet_expected_warnings,
+    quiet_lightning_banners,
+    resolve_prompts_file,
+)
+from dasag.module import DirectAscent
 
 # --------------------------------------------------------------------------- variants
 #: Speed variants: config overrides on top of the plain eager fp32 baseline. ``scorer`` keys go
@@ -112,8 +122,8 @@ def base_config(family: str, output_px: int, batch: int, num_images: int, siglip
     shape = {"pyramid": {"init_args": {"num_images": num_images}}, "augment": {"init_args": {"batch_size": batch}}}
     cfg = deep_merge(cfg, {"model": shape})
     prompts = cfg.get("data", {}).get("prompts_file")
-    if prompts and not Path(prompts).is_absolute():
-        cfg["data"]["prompts_file"] = str(CONFIGS.parent / prompts)
+    if prompts:
+        cfg["data"]["prompts_file"] = str(resolve_prompts_file(prompts, CONFIGS / "das_ag_plus.yaml").resolve())
     return cfg
 
 
@@ -134,9 +144,9 @@ def switches_of(cfg: dict[str, Any]) -> dict[str, Any]:
     """The speed-relevant settings a row ran with (defaults filled in), for the table."""
     m, s = cfg["model"], cfg["model"]["scorer"].get("init_args") or {}
     return {
-        "precision": m.get("scorer_precision", "auto"),
-        "compile": m.get("compile", "none"),
-        "act_ckpt": bool(m.get("activation_checkpointing", False)),
+        "precision": m.get("scorer_precision", constructor_default(DirectAscent, "scorer_precision")),
+        "compile": m.get("compile", constructor_default(DirectAscent, "compile")),
+        "act_ckpt": bool(m.get("activation_checkpointing", constructor_default(DirectAscent, "activation_checkpointing"))),
         "channels_last": s.get("channels_last", "-") if "EfficientNet" in cfg["model"]["scorer"]["class_path"] else "-",
         "attention": s.get("attn_implementation", "auto") if "SigLIP" in cfg["model"]["scorer"]["class_path"] else "-",
         "weights": s.get("dtype", "auto") if "SigLIP" in cfg["model"]["scorer"]["class_path"] else "fp32",
@@ -149,7 +159,7 @@ def run_case(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int,
     from dasag.speed.measure import PeakRSS, ScorerShare, StepClock
 
     case.run_steps = int(cfg["trainer"]["max_steps"])
-    log_every = int(cfg["trainer"].get("log_every_n_steps", 10))
+    log_every = int(cfg["trainer"].get("log_every_n_steps", LOG_EVERY_N_STEPS))
     trainer = {"accelerator": device.type, "devices": 1, "max_steps": warmup + steps, "default_root_dir": str(out / "runs"),
                "log_every_n_steps": log_every, "callbacks": [], "enable_checkpointing": False, "enable_progress_bar": False,
                "enable_model_summary": False,
@@ -357,10 +367,16 @@ def run_rows(cases: list[Case], device: torch.device, warmup: int, steps: int, o
 
 def main(argv: list[str] | None = None) -> int:
     """``python reproduce/bench.py``: measure every planned row, then write bench.json and bench.md."""
+    from jsonargparse import ArgumentError
+
     from dasag.speed.measure import matmul_peak
     from dasag.speed.switches import tune_host_allocator
 
-    args = parse_args(argv)
+    try:
+        args = parse_args(argv)
+    except ArgumentError as e:
+        print(f"error: {str(e).strip().splitlines()[0]}", file=sys.stderr)
+        return 2
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu")
     steps = args.steps or (20 if device.type == "cuda" else 10)
     warmup = args.warmup if args.warmup is not None else (3 if device.type == "cuda" else 2)

@@ -55,9 +55,9 @@ def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
     assert list(table["method"]) == ["pyramid", "pyramid", "pixel", "pixel"]
     assert list(table["sample"]) == [0, 100, 0, 100] and list(table["seed"]) == [0, 100, 0, 100]
     assert list(table["class_name"][:2]) == ["goldfish", "great white shark"] and list(table["class_index"][:2]) == [1, 2]
-    for col in ("lite0_top1", "lite0_prob", "lite1_top1", "lite1_prob", "lite2_top1", "lite2_prob", "seconds", "device"):
+    for col in (*(f"heldout/{n}/{f}" for n in ("lite0", "lite1", "lite2") for f in ("top1", "prob")), "seconds", "device"):
         assert col in table.columns
-    assert table["lite2_prob"].between(0, 1).all() and set(table["lite2_top1"]) <= {0, 1}
+    assert table["heldout/lite2/prob"].between(0, 1).all() and set(table["heldout/lite2/top1"]) <= {0, 1}
     assert (table["device"] == "cpu").all() and (table["seconds"] > 0).all()
     # images named by the SHA-256 of their bytes, and carrying their own config
     for h in table["file_hash"]:
@@ -71,8 +71,8 @@ def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
     assert table["file_hash"][0] != table["file_hash"][2]
     stats = pd.read_csv(out / "stats.csv")
     assert list(stats["method"]) == ["DAS pyramid", "pixel baseline"]
-    assert {"lite2_top1_mean", "lite2_prob_mean", "lite2_prob_std", "lite1_prob_mean"} <= set(stats.columns)
-    assert stats["lite2_prob_mean"].iloc[0] == pytest.approx(table["lite2_prob"][:2].mean())
+    assert {"heldout/lite2/top1_mean", "heldout/lite2/prob_mean", "heldout/lite2/prob_std", "heldout/lite1/prob_mean"} <= set(stats.columns)
+    assert stats["heldout/lite2/prob_mean"].iloc[0] == pytest.approx(table["heldout/lite2/prob"][:2].mean())
     report = (out / "report.md").read_text()
     assert "| DAS pyramid | 2 |" in report and "| pixel baseline | 2 |" in report
     assert "held-out (lite1, lite2) top-1 agreement" in report and "0.82" in report  # the reference figure
@@ -185,17 +185,18 @@ def test_das_ag_v2_suite_on_tiny_checkpoints(tiny_weights_env, tmp_path) -> None
     table = run(spec)
     assert list(table["method"]) == ["das", "das_ag", "das_ag_plus", "das_rag", "das_rag_plus"]
     assert (table["seed"] == 0).all() and (table["sample"] == 0).all()
-    for col in ("file_hash", "siglip/aesthetic", "siglip/positive", "siglip/negative", "clip_positive", "clip_negative", "clip_aesthetic", "seconds", "device"):
+    guide = ("siglip/aesthetic", "siglip/positive", "siglip/negative")
+    for col in ("file_hash", *guide, "heldout/clip/positive", "heldout/clip/negative", "heldout/clip/aesthetic", "seconds", "device"):
         assert table[col].notna().all(), col
     assert table["siglip/positive"].between(-1, 1).all()
     stats = pd.read_csv(out / "stats.csv")
     reference = pd.read_csv(REFERENCE_STATS)
     assert list(stats.columns[: len(reference.columns)]) == list(reference.columns)
     assert list(stats["method"]) == ["DAS", "DAS-AG", "DAS-AG+", "DAS-rAG", "DAS-rAG+"]
-    assert "clip_aesthetic_mean" in stats.columns
+    assert "heldout/clip/aesthetic_mean" in stats.columns
     report = (out / "report.md").read_text()
     assert "aesthetic (published)" in report and "6.155 ± 0.312" in report  # DAS-AG+ published figure
-    assert "Held-out scores" in report and "clip_positive" in report
+    assert "Held-out scores" in report and "heldout/clip/positive" in report
     meta = read_metadata(out / "images" / f"{table['file_hash'][0]}.png")
     assert meta["prompts"]["positive"][0].startswith("A photorealistic illustration")
     assert len(meta["prompts"]["negative"]) == 2
@@ -219,8 +220,9 @@ def test_two_worker_processes_make_the_same_images(transfer_run, tmp_path) -> No
 @pytest.mark.slow
 def test_the_harness_of_an_installed_package_runs_outside_the_checkout(tmp_path) -> None:
     """Configs and reference tables are package data: a wheel installed elsewhere plans and runs a suite."""
-    site = tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(REPO)],
+    source, site = tmp_path / "source", tmp_path / "site"  # built from a copy: no build/ or egg-info in the checkout
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", "runs", "build", "*.egg-info", "results", "images", "tests"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(source)],
                    check=True, capture_output=True, timeout=300)
     assert (site / "dasag" / "configs" / "transfer.yaml").is_file() and (site / "dasag" / "quality" / "reference" / "das_ag_v2_stats.csv").is_file()
     work = tmp_path / "elsewhere"

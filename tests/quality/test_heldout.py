@@ -10,9 +10,9 @@ from dasag.speed.random_siglip import RandomSigLIP
 
 
 def test_columns_follow_declared_capabilities():
-    assert heldout.columns("lite2", heldout.EVAL_SCORERS["lite2"]()) == ["lite2_top1", "lite2_prob"]
-    assert heldout.columns("r", RandomSigLIP(size="tiny")) == ["r_positive", "r_negative", "r_aesthetic"]
-    assert heldout.columns("r", RandomSigLIP(size="tiny", aesthetic=False)) == ["r_positive", "r_negative"]
+    assert heldout.columns("lite2", heldout.EVAL_SCORERS["lite2"]()) == ["heldout/lite2/top1", "heldout/lite2/prob"]
+    assert heldout.columns("r", RandomSigLIP(size="tiny")) == ["heldout/r/positive", "heldout/r/negative", "heldout/r/aesthetic"]
+    assert heldout.columns("r", RandomSigLIP(size="tiny", aesthetic=False)) == ["heldout/r/positive", "heldout/r/negative"]
     with pytest.raises(ValueError, match="unknown --eval-scorer 'dino'"):
         heldout.check_names(["dino"])
 
@@ -20,4 +20,5 @@ def test_columns_follow_declared_capabilities():
 def test_a_classifier_reports_top1_and_the_target_probability():
     scorer = heldout.EVAL_SCORERS["lite0"]().load()
     row = heldout.score("lite0", scorer, torch.rand(1, 3, 64, 64) * 2 - 1, ["goldfish"], [])
-    assert set(row) == {"lite0_top1", "lite0_prob"} and row["lite0_top1"] in (0, 1) and 0 < row["lite0_prob"] < 1
+    assert set(row) == {"heldout/lite0/top1", "heldout/lite0/prob"}
+    assert row["heldout/lite0/top1"] in (0, 1) and 0 < row["heldout/lite0/prob"] < 1

@@ -65,7 +65,8 @@ def test_bench_starts_no_row_after_its_time_budget(tmp_path):
     assert row["status"].startswith("skipped: time budget") and row["seconds_per_step"] is None
 
 
-def test_bad_options_are_refused_before_anything_runs(tmp_path, capsys):
-    with pytest.raises(Exception, match="variants"):
-        main(["--out", str(tmp_path / "never"), "--variants", "warp_drive"])
+def test_bad_options_are_one_sentence_before_anything_runs(tmp_path, capsys):
+    assert main(["--out", str(tmp_path / "never"), "--variants", "warp_drive"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "warp_drive" in err[0]
     assert not (tmp_path / "never").exists()

@@ -110,6 +110,7 @@ print(applied, libc.mallinfo2().hblkhd - before)
 """
 
 
+@pytest.mark.slow  # two fresh interpreters that import torch
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="tune_host_allocator only acts on glibc (a no-op elsewhere)")
 def test_tuned_allocator_serves_step_sized_blocks_from_the_heap():
     """Process-wide, so each case runs in its own interpreter."""
