@@ -18,7 +18,7 @@ from dasag.cli import main
 from dasag.scorers import SigLIP
 from tiny_models import SO400M_VISION, build_tiny_siglip, build_tiny_v25_head
 
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+pytestmark = [pytest.mark.gpu, pytest.mark.slow, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,4 +57,4 @@ def test_das_ag_plus_runs_steps_on_the_gpu(so400m, tmp_path: Path, monkeypatch) 
         assert im.size == (768, 768)
         meta = json.loads(im.text["dasag"])
     assert meta["step"] == 3
-    assert all(math.isfinite(meta["scores"][k]) for k in ("positive", "negative", "aesthetic"))
+    assert all(math.isfinite(meta["scores"][f"siglip/{k}"]) for k in ("positive", "negative", "aesthetic"))
