@@ -43,9 +43,9 @@ class TextImageSimilarity(_DeviceMean):
 class ScoreMetrics(MetricCollection):
     """One similarity metric per ensemble member, and an aesthetic one per member that has a head."""
 
-    def __init__(self, scorer: ScorerEnsemble | None = None, prefix: str = "") -> None:
+    def __init__(self, scorer: ScorerEnsemble, prefix: str = "") -> None:
         metrics: dict[str, Any] = {}
-        for name, member in zip(scorer.names, scorer.members) if scorer is not None else ():
+        for name, member in zip(scorer.names, scorer.members):
             metrics[score_key(name, "similarity")] = TextImageSimilarity()
             if member.capabilities.aesthetic:
                 metrics[score_key(name, "aesthetic")] = AestheticScore()

@@ -166,38 +166,44 @@ class AestheticTerm(Term):
         return Contribution(loss, values)
 
 
-class TotalVariationTerm(Term):
+class ImageRegulariser(Term):
+    """``weight · measure(image)`` of the clean visible image; adds nothing at weight 0.
+
+    Subclasses set ``name`` (which also names the weight, ``<name>_weight``) and :meth:`measure`.
+    """
+
+    def __init__(self, weight: float) -> None:
+        if weight < 0:
+            raise ValueError(f"objective {self.name}_weight must be non-negative; got {weight}.")
+        self.weight = weight
+
+    def measure(self, images: Tensor) -> Tensor:
+        """(N, 3, V, V) fp32 images -> (N,) values."""
+        raise NotImplementedError
+
+    def __call__(self, ctx: StepContext) -> Contribution:
+        if not self.weight:
+            return Contribution(None)
+        value = self.measure(ctx.images.float())
+        return Contribution(self.weight * value, {self.name: value})
+
+
+class TotalVariationTerm(ImageRegulariser):
     """``λ_tv · TV`` of the clean visible image (smoothness)."""
 
     name = "tv"
 
-    def __init__(self, weight: float) -> None:
-        if weight < 0:
-            raise ValueError(f"objective tv_weight must be non-negative; got {weight}.")
-        self.weight = weight
-
-    def __call__(self, ctx: StepContext) -> Contribution:
-        if not self.weight:
-            return Contribution(None)
-        tv = total_variation(ctx.images.float())
-        return Contribution(self.weight * tv, {self.name: tv})
+    def measure(self, images: Tensor) -> Tensor:
+        return total_variation(images)
 
 
-class L1Term(Term):
+class L1Term(ImageRegulariser):
     """``λ_l1 · |x|_1`` of the clean visible image (pulls towards grey)."""
 
     name = "l1"
 
-    def __init__(self, weight: float) -> None:
-        if weight < 0:
-            raise ValueError(f"objective l1_weight must be non-negative; got {weight}.")
-        self.weight = weight
-
-    def __call__(self, ctx: StepContext) -> Contribution:
-        if not self.weight:
-            return Contribution(None)
-        l1 = ctx.images.float().abs().sum(dim=(1, 2, 3))
-        return Contribution(self.weight * l1, {self.name: l1})
+    def measure(self, images: Tensor) -> Tensor:
+        return images.abs().sum(dim=(1, 2, 3))
 
 
 @dataclass
@@ -237,8 +243,7 @@ class Objective:
         """
         self.prompt = PromptTerm(prompt_weight, arctanh)
         self.aesthetic = AestheticTerm(aesthetic_weight, reverse_aesthetic)
-        self.extra = list(terms or [])
-        self.terms: list[Term] = [self.prompt, self.aesthetic, TotalVariationTerm(tv_weight), L1Term(l1_weight), *self.extra]
+        self.terms: list[Term] = [self.prompt, self.aesthetic, TotalVariationTerm(tv_weight), L1Term(l1_weight), *(terms or [])]
 
     @property
     def needs_prompts(self) -> bool:

@@ -332,10 +332,10 @@ def case_config(case: Case) -> dict[str, Any]:
     return variant_config(base_config(case.family, case.output_px, case.batch, case.num_images, case.siglip_size), case.variant)
 
 
-def run_row(case: Case, device: torch.device, warmup: int, steps: int, out: Path, flops: dict) -> None:
+def run_row(case: Case, cfg: dict[str, Any], device: torch.device, warmup: int, steps: int, out: Path, flops: dict) -> None:
     """One row; a failure (out of memory, an unavailable switch) is recorded in its status, the bench goes on."""
     try:
-        run_case(case, case_config(case), device, warmup, steps, out, flops)
+        run_case(case, cfg, device, warmup, steps, out, flops)
     except torch.OutOfMemoryError:
         case.status = "OOM"
     except Exception as e:  # a row that fails is reported, the bench goes on
@@ -351,16 +351,18 @@ def run_rows(cases: list[Case], device: torch.device, warmup: int, steps: int, o
     first = next((c for c in cases if c.status == "ok"), None)
     if first is not None:
         throwaway = Case(first.family, first.variant, first.output_px, first.batch, first.num_images, first.siglip_size)
-        throwaway.switches = switches_of(case_config(first))
-        run_case(throwaway, case_config(first), device, warmup=1, steps=1, out=out / "warmup", flops={})
+        cfg = case_config(first)
+        throwaway.switches = switches_of(cfg)
+        run_case(throwaway, cfg, device, warmup=1, steps=1, out=out / "warmup", flops={})
     flops: dict = {}
     for case in cases:
-        case.switches = switches_of(case_config(case))
+        cfg = case_config(case)
+        case.switches = switches_of(cfg)
         t0 = time.perf_counter()
         if case.status == "ok" and budget and t0 - started > budget:
             case.status = f"skipped: time budget ({budget:.0f} s, --budget-s)"
         if case.status == "ok":
-            run_row(case, device, warmup, steps, out, flops)
+            run_row(case, cfg, device, warmup, steps, out, flops)
         print(f"{case.family} {case.output_px}/{case.batch}/{case.num_images} {case.variant}: {case.status} "
               f"{_f(case.seconds_per_step, 4)} s/step ({time.perf_counter() - t0:.0f} s)", flush=True)
 
