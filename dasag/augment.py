@@ -93,19 +93,28 @@ class Augmentations:
         jitter_enabled: bool = True,
         color_shift_enabled: bool = True,
         noise_enabled: bool = True,
+        jitter_reaches_zero: bool = True,
+        single_copy_when_off: bool = True,
     ) -> None:
         """
         Args:
             batch_size: augmented copies per image per step.
             jitter: max positional shift in px per step; ``None`` anneals the pyramid's
-                ``max_shift`` to exactly 0 at the last step (exponential warmup, r=0.03).
+                ``max_shift`` towards 0 (exponential warmup, r=0.03).
             color_shift: s in ``x * exp(U[-s, s]) + U[-s, s]`` per copy and channel.
             noise: standard deviation of the added Gaussian noise.
             jitter_enabled / color_shift_enabled / noise_enabled: switch each augmentation off.
+            jitter_reaches_zero: the default jitter curve ends at exactly 0 px on the last step;
+                ``False`` is DAS-AG v2's curve, which stops short (9 px at 768 px and 100 steps).
+            single_copy_when_off: with every augmentation switched off all copies are the same
+                image, so score one (DAS-AG v2 did; the gradient is the same at 1/batch_size of
+                the cost); ``False`` still scores ``batch_size`` identical copies.
         """
-        if batch_size < 1:
-            raise ValueError(f"augment batch_size must be a positive integer; got {batch_size}.")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"augment batch_size must be a positive integer; got {batch_size!r}.")
         self.batch_size = batch_size
+        self.jitter_reaches_zero = jitter_reaches_zero
+        self.single_copy_when_off = single_copy_when_off
         self.jitter = None if jitter is None else as_schedule(jitter)
         self.color_shift = as_schedule(color_shift)
         self.noise = as_schedule(noise)
@@ -113,11 +122,18 @@ class Augmentations:
         self.color_shift_enabled = color_shift_enabled
         self.noise_enabled = noise_enabled
 
+    @property
+    def copies(self) -> int:
+        """Copies scored per image and step: ``batch_size``, or 1 when every augmentation is off
+        and ``single_copy_when_off`` (fixed for the run, so the batch shape never changes)."""
+        off = not (self.jitter_enabled or self.color_shift_enabled or self.noise_enabled)
+        return 1 if off and self.single_copy_when_off else self.batch_size
+
     def jitter_schedule(self, max_shift: int) -> Schedule:
         """The jitter schedule for a canvas with margin ``max_shift``."""
         if self.jitter is not None:
             return self.jitter
-        return ExponentialWarmup(start=float(max_shift), end=0.0, rate=0.03, exact_end=True)
+        return ExponentialWarmup(start=float(max_shift), end=0.0, rate=0.03, exact_end=self.jitter_reaches_zero)
 
     def strengths(self, step: int, total_steps: int, max_shift: int) -> Strengths:
         """All strengths at one step; jitter is clipped to the margin and rounded down."""
@@ -137,7 +153,7 @@ class Augmentations:
         The draw order (shifts, colour scale, colour offset, noise) is part of the
         reproducibility contract: changing it changes every image.
         """
-        n = num_images * self.batch_size
+        n = num_images * self.copies
         j = strengths.jitter
         if j > 0:
             shifts = torch.randint(-j, j + 1, (n, 2), generator=generator, device=device)
@@ -153,8 +169,8 @@ class Augmentations:
         return Draws(shifts, scale, offset, noise)
 
     def apply(self, canvas: Tensor, margin: int, draws: Draws) -> Tensor:
-        """(I, 3, S, S) canvas -> (I*batch_size, 3, V, V) augmented copies, image-major order."""
-        x = jitter_crop(canvas, margin, draws.shifts, copies=self.batch_size)
+        """(I, 3, S, S) canvas -> (I*copies, 3, V, V) augmented copies, image-major order."""
+        x = jitter_crop(canvas, margin, draws.shifts, copies=self.copies)
         if draws.scale is not None and draws.offset is not None:
             x = x * draws.scale + draws.offset
         if draws.noise is not None:
@@ -162,7 +178,7 @@ class Augmentations:
         return x
 
     def __call__(self, canvas: Tensor, margin: int, strengths: Strengths, generator: torch.Generator) -> Tensor:
-        """Draw and apply in one call: (I, 3, S, S) canvas -> (I*batch_size, 3, V, V) copies."""
+        """Draw and apply in one call: (I, 3, S, S) canvas -> (I*copies, 3, V, V) copies."""
         visible = canvas.shape[-1] - 2 * margin
         draws = self.draw(canvas.shape[0], visible, strengths, generator, canvas.device, canvas.dtype)
         return self.apply(canvas, margin, draws)
@@ -170,5 +186,6 @@ class Augmentations:
     def __repr__(self) -> str:
         return (
             f"Augmentations(batch_size={self.batch_size}, jitter={self.jitter}, color_shift={self.color_shift}, "
-            f"noise={self.noise}, enabled=(jitter={self.jitter_enabled}, color={self.color_shift_enabled}, noise={self.noise_enabled}))"
+            f"noise={self.noise}, enabled=(jitter={self.jitter_enabled}, color={self.color_shift_enabled}, noise={self.noise_enabled}), "
+            f"jitter_reaches_zero={self.jitter_reaches_zero}, single_copy_when_off={self.single_copy_when_off})"
         )

@@ -9,7 +9,7 @@ progress and checkpointing are callbacks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -31,6 +31,15 @@ from dasag.speed import switches
 #: Lightning's ``LRSchedulerCallable`` that is also handed the run's length (``trainer.max_steps``,
 #: the one source of it), so a schedule over the whole run needs no step count in the config.
 RunLRSchedulerCallable = Callable[[torch.optim.Optimizer, int], torch.optim.lr_scheduler.LRScheduler]
+
+
+#: The "step" of scores taken outside the ascent (clean-image evaluation): seeds dropout apart from every step.
+EVALUATION_STEP = -1
+
+
+def dropout_seed(seed: int, step: int) -> int:
+    """Seed of one step's dropout masks: apart from the augmentation draws of the same step."""
+    return (int(seed) * 2_654_435_761 + (int(step) + 2) * 40_503 + 0x9E3779B9) % (2**63 - 1)
 
 
 #: DAS-AG v2's optimiser: Adam with a large step and a short memory of the first moment.
@@ -68,10 +77,11 @@ class DirectAscent(L.LightningModule):
         objective: Objective | None = None,
         optimizer: OptimizerCallable = default_optimizer,
         lr_scheduler: RunLRSchedulerCallable = ScheduledLR,
-        scorer_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto",
+        scorer_precision: Literal["auto", "bf16", "fp16", "fp32", "none"] = "auto",
         seed: int | None = None,
         compile: switches.CompileParts = "none",
         activation_checkpointing: bool = False,
+        schedule_time_base: Literal["last_step", "steps"] = "last_step",
     ) -> None:
         """
         Args:
@@ -82,18 +92,26 @@ class DirectAscent(L.LightningModule):
             optimizer: builds the optimiser for the pyramid's parameters (Adam 0.1, betas 0.5/0.99).
             lr_scheduler: builds the per-step lr scheduler from the optimiser and the run's length
                 (default :class:`~dasag.schedules.ScheduledLR`: cosine from lr to 0.01 lr).
-            scorer_precision: autocast dtype for the frozen scorer; ``auto`` is bf16 on CUDA, fp32 on CPU.
-                The pyramid and the loss stay in fp32.
+            scorer_precision: autocast dtype for the frozen scorer; ``auto`` is bf16 on CUDA, fp32 on CPU;
+                ``fp32`` and ``none`` mean no autocast: the scorer computes in its weights' dtype
+                (fp16 weights with ``none`` and no loss scaling: DAS-AG v2's setting, whose small
+                gradients underflow). The pyramid and the loss stay in fp32.
             seed: seeds the per-step augmentation draws; defaults to the global seed
                 (``--seed_everything``) at construction.
             compile: ``torch.compile`` the scorer, the render/augment path, both (``all``) or
                 nothing; same results, applied once after the scorer loads (see docs/performance.md).
             activation_checkpointing: recompute the scorer's blocks in the backward pass instead
                 of storing their activations: less memory for large batches, one extra forward.
+            schedule_time_base: how step t of T = ``trainer.max_steps`` maps onto every schedule
+                (augmentations, aesthetic weight, lr): ``last_step`` (default) evaluates at
+                t / (T - 1), so the last step is each schedule's end point; ``steps`` at t / T, as
+                DAS-AG v2 did, so no schedule reaches its end (the run stops one step short).
         """
         super().__init__()
-        if scorer_precision not in ("auto", "bf16", "fp16", "fp32"):
-            raise ValueError(f"scorer_precision must be one of auto, bf16, fp16, fp32; got {scorer_precision!r}.")
+        if scorer_precision not in ("auto", "bf16", "fp16", "fp32", "none"):
+            raise ValueError(f"scorer_precision must be one of auto, bf16, fp16, fp32, none; got {scorer_precision!r}.")
+        if schedule_time_base not in ("last_step", "steps"):
+            raise ValueError(f"schedule_time_base must be 'last_step' (t / (T - 1)) or 'steps' (t / T); got {schedule_time_base!r}.")
         self.pyramid = pyramid
         self.augment = augment or Augmentations()
         self.objective = objective or Objective()
@@ -104,6 +122,7 @@ class DirectAscent(L.LightningModule):
         self.seed = int(torch.initial_seed() if seed is None else seed) % (2**63 - 1)
         self.compile_parts = switches.check_compile_parts(compile)
         self.activation_checkpointing = activation_checkpointing
+        self.schedule_time_base = schedule_time_base
         self._speedups_applied = False
         self._render_fn: Any = None  # compiled pyramid.canvas / augment when compile is render or all
         self._augment_fn: Any = None
@@ -128,6 +147,12 @@ class DirectAscent(L.LightningModule):
         if steps is None or steps < 1:
             raise ValueError(f"trainer.max_steps must be a positive integer (it sets the run's length and every schedule); got {steps}.")
         return int(steps)
+
+    @property
+    def schedule_steps(self) -> int:
+        """The length every schedule is evaluated over (see ``schedule_time_base``): the run's
+        length, or one more under ``steps``, whose curves are cut off one step before their end."""
+        return self.total_steps + (1 if self.schedule_time_base == "steps" else 0)
 
     def check_prompts(self, prompts: PromptSet) -> None:
         """Prompts against the scorer, cheaply, before any weights load (``ValueError`` if bad)."""
@@ -164,7 +189,7 @@ class DirectAscent(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = self.optimizer_factory(self.pyramid.parameters())
-        scheduler = self.lr_scheduler_factory(optimizer, self.total_steps)
+        scheduler = self.lr_scheduler_factory(optimizer, self.schedule_steps)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1}}
 
     # ------------------------------------------------------------ checkpoints
@@ -185,14 +210,14 @@ class DirectAscent(L.LightningModule):
         mode = self.scorer_precision
         if mode == "auto":
             mode = "bf16" if self.device.type == "cuda" else "fp32"
-        if mode == "fp32":
+        if mode in ("fp32", "none"):
             return nullcontext()
         dtype = torch.bfloat16 if mode == "bf16" else torch.float16
         return torch.autocast(device_type=self.device.type, dtype=dtype)
 
     def plan_at(self, step: int) -> Plan:
         """Every schedule evaluated at ``step``: a pure function of (step, trainer.max_steps)."""
-        total = self.total_steps
+        total = self.schedule_steps
         return Plan(
             step=step,
             strengths=self.augment.strengths(step, total, self.pyramid.max_shift),
@@ -206,16 +231,29 @@ class DirectAscent(L.LightningModule):
         draws = self.augment.draw(self.pyramid.num_images, self.pyramid.visible_size, plan.strengths, generator, canvas.device, canvas.dtype)
         return canvas, (self._augment_fn or self.augment.apply)(canvas, self.pyramid.max_shift, draws)
 
-    def score(self, images: Tensor) -> list[MemberScores]:
-        """Every ensemble member's scores on ``images``, under the scorer's autocast."""
-        with self.autocast():
+    def score(self, images: Tensor, step: int = EVALUATION_STEP) -> list[MemberScores]:
+        """Every ensemble member's scores on ``images``, under the scorer's autocast.
+
+        A scorer with dropout (the compatibility mode's aesthetic head) draws its masks from
+        the global generator, re-seeded here from (seed, step) inside ``fork_rng``: a run stays
+        a function of its seed, resumes exactly, and the caller's random state is untouched.
+        """
+        rng = self._seeded_dropout(step) if self.scorer.stochastic else nullcontext()
+        with self.autocast(), rng:
             scored = self.scorer(images)
         return [MemberScores(name, weight, scores) for name, (weight, scores) in zip(self.scorer.names, scored)]
+
+    @contextmanager
+    def _seeded_dropout(self, step: int):
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type=self.device.type if devices else "cuda"):
+            torch.manual_seed(dropout_seed(self.seed, step))
+            yield
 
     def ascent_terms(self, plan: Plan) -> StepLoss:
         """Render, augment, score and combine: the loss of one step, per image, with its values."""
         canvas, copies = self.render_and_augment(plan)
-        ctx = StepContext(self.score(copies), self.pyramid.crop(canvas), plan.step, self.total_steps, self.scorer)
+        ctx = StepContext(self.score(copies, plan.step), self.pyramid.crop(canvas), plan.step, self.schedule_steps, self.scorer, copies)
         return self.objective(ctx)
 
     def training_step(self, batch: PromptSet, batch_idx: int) -> Tensor:

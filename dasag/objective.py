@@ -2,6 +2,11 @@
 
     loss = - λ_prompt · (f(pos) - f(neg))  - λ_aes(t) · aesthetic / 10  + λ_tv · TV + λ_l1 · L1  + extra terms
 
+Where DAS-AG v2 defined a part differently from us, both definitions are settings (see
+docs/fidelity.md): ``arctanh_on`` (per copy, ours, or on the batch mean, the original's) and
+``regulariser_units`` (the original's mean |Δ| and mean |x| over the scorer's input batch, the
+default so its slider values carry over, or sums over the clean image).
+
 Every part is a :class:`Term`: it reads one :class:`StepContext` (the ensemble's scores on
 the augmented copies, the clean images, the step) and returns a :class:`Contribution` (its
 loss per image and the values it logs). :class:`Objective` holds the built-in terms, made
@@ -19,7 +24,7 @@ log under their own name (``tv``, ``style``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from torch import Tensor
@@ -46,6 +51,19 @@ def total_variation(images: Tensor) -> Tensor:
     return dh + dw
 
 
+def mean_abs_variation(images: Tensor) -> Tensor:
+    """DAS-AG v2's TV per image, (N,): mean |vertical difference| + mean |horizontal difference|."""
+    dh = (images[..., 1:, :] - images[..., :-1, :]).abs().mean(dim=(1, 2, 3))
+    dw = (images[..., :, 1:] - images[..., :, :-1]).abs().mean(dim=(1, 2, 3))
+    return dh + dw
+
+
+#: ``regulariser_units``: what TV and L1 measure (docs/fidelity.md has the factor between them).
+REGULARISER_UNITS = ("original", "image_sum")
+#: ``arctanh_on``: where the arctanh of the prompt similarity is taken.
+ARCTANH_ON = ("copy", "batch_mean")
+
+
 def score_key(member: str, field: str) -> str:
     """The one name of a scorer's value everywhere: ``<member>/<field>``."""
     return f"{member}/{field}"
@@ -68,9 +86,13 @@ class StepContext:
     #: The un-augmented visible images, (num_images, 3, V, V) in [-1, 1].
     images: Tensor
     step: int
-    total_steps: int
+    #: The length every schedule is evaluated over (``DirectAscent.schedule_steps``).
+    schedule_steps: int
     #: The run's scorer ensemble (a reference term embeds its images with it, once).
     scorer: ScorerEnsemble
+    #: The augmented copies the members scored, (num_images * B, 3, V, V), image-major;
+    #: ``None`` means the clean images were scored as they are.
+    copies: Tensor | None = None
 
     @property
     def num_images(self) -> int:
@@ -112,26 +134,36 @@ class PromptTerm(Term):
 
     name = "prompt"
 
-    def __init__(self, weight: float, arctanh: bool) -> None:
+    def __init__(self, weight: float, arctanh: bool, arctanh_on: str = "copy") -> None:
         if weight < 0:
             raise ValueError(f"objective prompt_weight must be non-negative; got {weight}.")
+        if arctanh_on not in ARCTANH_ON:
+            raise ValueError(f"objective arctanh_on must be one of {', '.join(ARCTANH_ON)}; got {arctanh_on!r}.")
         self.weight = weight
         self.arctanh = arctanh
+        self.arctanh_on = arctanh_on
 
     @property
     def needs_prompts(self) -> bool:
         return self.weight != 0  # prompt-free generation: an empty prompt list is allowed
 
-    def agreement(self, scores: Scores) -> Tensor:
-        """f(pos) - f(neg) per copy; arctanh only for bounded (similarity) scores."""
-        if self.arctanh and scores.bounded:
-            return safe_arctanh(scores.positive) - safe_arctanh(scores.negative)
-        return scores.positive - scores.negative
+    def agreement(self, scores: Scores, ctx: StepContext) -> Tensor:
+        """f(pos) - f(neg) per image; arctanh only for bounded (similarity) scores.
+
+        ``copy``: the mean over an image's copies of f(similarity), an unbiased estimate of the
+        expected loss over augmentations whatever the number of copies. ``batch_mean``: f of the
+        mean similarity over the copies (DAS-AG v2), whose gradient weights every copy alike.
+        """
+        if not (self.arctanh and scores.bounded):
+            return ctx.per_image(scores.positive - scores.negative)
+        if self.arctanh_on == "batch_mean":
+            return safe_arctanh(ctx.per_image(scores.positive)) - safe_arctanh(ctx.per_image(scores.negative))
+        return ctx.per_image(safe_arctanh(scores.positive) - safe_arctanh(scores.negative))
 
     def __call__(self, ctx: StepContext) -> Contribution:
         loss, values = None, {}
         for m in ctx.members:
-            term = -(m.weight * self.weight) * ctx.per_image(self.agreement(m.scores))
+            term = -(m.weight * self.weight) * self.agreement(m.scores, ctx)
             loss = term if loss is None else loss + term
             values[score_key(m.name, "positive")] = ctx.per_image(m.scores.positive)
             values[score_key(m.name, "negative")] = ctx.per_image(m.scores.negative)
@@ -153,7 +185,7 @@ class AestheticTerm(Term):
         return -w if self.reverse else w
 
     def __call__(self, ctx: StepContext) -> Contribution:
-        w = self.weight_at(ctx.step, ctx.total_steps)
+        w = self.weight_at(ctx.step, ctx.schedule_steps)
         loss, values = None, {}
         for m in ctx.members:
             if m.scores.aesthetic is None:
@@ -167,42 +199,68 @@ class AestheticTerm(Term):
 
 
 class ImageRegulariser(Term):
-    """``weight · measure(image)`` of the clean visible image; adds nothing at weight 0.
+    """``weight · measure(...)`` per image; adds nothing at weight 0.
 
-    Subclasses set ``name`` (which also names the weight, ``<name>_weight``) and :meth:`measure`.
+    ``units="original"`` (DAS-AG v2): the mean of a per-pixel measure over the scorer's input
+    batch, i.e. the augmented copies resized to the first member's input side, averaged over
+    each image's copies; a weight means what the original's slider meant. ``"image_sum"``: a sum
+    over the clean visible image, 10^3 (TV) to 10^6 (L1) times stronger at 768 px.
+    Subclasses set ``name`` (which also names the weight, ``<name>_weight``), :meth:`mean_measure`
+    and :meth:`sum_measure`.
     """
 
-    def __init__(self, weight: float) -> None:
+    def __init__(self, weight: float, units: str = "original") -> None:
         if weight < 0:
             raise ValueError(f"objective {self.name}_weight must be non-negative; got {weight}.")
+        if units not in REGULARISER_UNITS:
+            raise ValueError(f"objective regulariser_units must be one of {', '.join(REGULARISER_UNITS)}; got {units!r}.")
         self.weight = weight
+        self.units = units
 
-    def measure(self, images: Tensor) -> Tensor:
-        """(N, 3, V, V) fp32 images -> (N,) values."""
+    def mean_measure(self, images: Tensor) -> Tensor:
+        """(N, 3, H, W) fp32 images -> (N,) values in the original's units."""
         raise NotImplementedError
+
+    def sum_measure(self, images: Tensor) -> Tensor:
+        """(N, 3, V, V) fp32 images -> (N,) sums."""
+        raise NotImplementedError
+
+    def measure(self, ctx: StepContext) -> Tensor:
+        """The per-image value this term weights."""
+        if self.units == "image_sum":
+            return self.sum_measure(ctx.images.float())
+        batch = ctx.images if ctx.copies is None else ctx.copies
+        resized = ctx.scorer.members[0].resize_input(batch.float())
+        return ctx.per_image(self.mean_measure(resized))
 
     def __call__(self, ctx: StepContext) -> Contribution:
         if not self.weight:
             return Contribution(None)
-        value = self.measure(ctx.images.float())
+        value = self.measure(ctx)
         return Contribution(self.weight * value, {self.name: value})
 
 
 class TotalVariationTerm(ImageRegulariser):
-    """``λ_tv · TV`` of the clean visible image (smoothness)."""
+    """``λ_tv · TV`` (smoothness): mean |Δ| (original units) or the sum of Δ² of the clean image."""
 
     name = "tv"
 
-    def measure(self, images: Tensor) -> Tensor:
+    def mean_measure(self, images: Tensor) -> Tensor:
+        return mean_abs_variation(images)
+
+    def sum_measure(self, images: Tensor) -> Tensor:
         return total_variation(images)
 
 
 class L1Term(ImageRegulariser):
-    """``λ_l1 · |x|_1`` of the clean visible image (pulls towards grey)."""
+    """``λ_l1 · L1`` (pulls towards grey): mean |x| (original units) or the sum of |x| of the clean image."""
 
     name = "l1"
 
-    def measure(self, images: Tensor) -> Tensor:
+    def mean_measure(self, images: Tensor) -> Tensor:
+        return images.abs().mean(dim=(1, 2, 3))
+
+    def sum_measure(self, images: Tensor) -> Tensor:
         return images.abs().sum(dim=(1, 2, 3))
 
 
@@ -229,6 +287,8 @@ class Objective:
         tv_weight: float = 1e-8,
         l1_weight: float = 0.0,
         terms: list[Term] | None = None,
+        arctanh_on: Literal["copy", "batch_mean"] = "copy",
+        regulariser_units: Literal["original", "image_sum"] = "original",
     ) -> None:
         """
         Args:
@@ -237,13 +297,22 @@ class Objective:
             arctanh: map similarities through a clamped arctanh (stretches the top end).
             aesthetic_weight: λ_aes(t), a schedule (DAS-AG: exponential decay 0 -> 1).
             reverse_aesthetic: minimise the aesthetic score instead (DAS-rAG).
-            tv_weight: weight of the total-variation regulariser on the visible image.
-            l1_weight: weight of the L1 norm of the visible image (pulls towards grey).
+            tv_weight: weight of the total-variation regulariser (in ``regulariser_units``; the
+                original app's slider: 10^-8 to 1).
+            l1_weight: weight of the L1 norm (pulls towards grey; the original app's slider: 0 to 0.5).
             terms: extra terms (e.g. a style embedding or a reference image).
+            arctanh_on: ``copy`` (default): arctanh per augmented copy, then the mean, so the loss
+                is an expectation over augmentations; ``batch_mean``: arctanh of the mean
+                similarity (DAS-AG v2).
+            regulariser_units: ``original`` (default): TV = mean |Δ| and L1 = mean |x| over the
+                scorer's input batch, DAS-AG v2's definition, so its weights carry over;
+                ``image_sum``: sum of Δ² and of |x| over the clean visible image.
         """
-        self.prompt = PromptTerm(prompt_weight, arctanh)
+        self.prompt = PromptTerm(prompt_weight, arctanh, arctanh_on)
         self.aesthetic = AestheticTerm(aesthetic_weight, reverse_aesthetic)
-        self.terms: list[Term] = [self.prompt, self.aesthetic, TotalVariationTerm(tv_weight), L1Term(l1_weight), *(terms or [])]
+        self.terms: list[Term] = [
+            self.prompt, self.aesthetic, TotalVariationTerm(tv_weight, regulariser_units), L1Term(l1_weight, regulariser_units), *(terms or []),
+        ]
 
     @property
     def needs_prompts(self) -> bool:

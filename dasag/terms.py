@@ -73,7 +73,7 @@ class EmbeddingTerm(Term):
     def __call__(self, ctx: StepContext) -> Contribution:
         embedding = ctx.members[self.member].scores.embedding.float()
         similarity = ctx.per_image(embedding @ self.target(ctx, embedding.device))
-        value = -self.weight(ctx.step, ctx.total_steps) * similarity
+        value = -self.weight(ctx.step, ctx.schedule_steps) * similarity
         return Contribution(value, {self.name: value})
 
 

@@ -45,12 +45,35 @@ def test_every_copy_gets_its_own_augmentation_and_draws_depend_on_seed_and_step(
 
 
 def test_switches_and_zero_strength_leave_the_crop_untouched():
-    aug = Augmentations(batch_size=2, jitter_enabled=False, color_shift_enabled=False, noise_enabled=False)
+    aug = Augmentations(batch_size=2, jitter_enabled=False, color_shift_enabled=False, noise_enabled=False, single_copy_when_off=False)
     s = aug.strengths(0, 10, max_shift=4)
     assert s == Strengths(0, 0.0, 0.0)
     canvas = torch.randn(1, 3, 16, 16)
     out = aug(canvas, 4, s, step_generator(0, 0, "cpu"))
-    assert torch.equal(out[0], canvas[0, :, 4:12, 4:12]) and torch.equal(out[1], out[0])
+    assert out.shape[0] == 2 and torch.equal(out[0], canvas[0, :, 4:12, 4:12]) and torch.equal(out[1], out[0])
+
+
+def test_every_augmentation_off_scores_one_copy_per_image():
+    """DAS-AG v2 scored a batch of 1 without augmentations: identical copies add cost, not signal."""
+    canvas = torch.randn(2, 3, 16, 16)
+    off = {"jitter_enabled": False, "color_shift_enabled": False, "noise_enabled": False}
+    single = Augmentations(batch_size=8, **off)
+    assert single.copies == 1
+    out = single(canvas, 4, single.strengths(0, 10, 4), step_generator(0, 0, "cpu"))
+    assert out.shape == (2, 3, 8, 8) and torch.equal(out, canvas[:, :, 4:12, 4:12])
+    assert Augmentations(batch_size=8, **off, single_copy_when_off=False).copies == 8
+    assert Augmentations(batch_size=8, **{**off, "noise_enabled": True}).copies == 8  # one augmentation on: all copies
+
+
+def test_jitter_reaches_zero_or_stops_short_as_in_das_ag_v2():
+    """The original's curve: int((0 - 128) * 0.97^(T - t) + 128 + 128 * 0.97^T) at t = T - 1 with T = 100 (t / T)."""
+    ours = Augmentations()
+    original = Augmentations(jitter_reaches_zero=False)
+    assert ours.strengths(99, 100, max_shift=128).jitter == 0
+    expected = int(-128 * 0.97 ** (99 - 99) + 128 + 128 * 0.97**99)  # our T is the last step, 99
+    assert original.strengths(99, 100, max_shift=128).jitter == expected == 6
+    # under the original's time base the run is evaluated as one step longer (T = 100): 9 px at the end
+    assert original.strengths(99, 101, max_shift=128).jitter == int(-128 * 0.97 ** (100 - 99) + 128 + 128 * 0.97**100) == 9
 
 
 def test_default_jitter_anneals_margin_to_zero_and_is_clipped_to_margin():

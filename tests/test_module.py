@@ -113,5 +113,5 @@ def test_prompt_free_objective_accepts_an_empty_prompt_list_and_others_do_not():
 
 
 def test_scorer_precision_is_checked_in_the_constructor():
-    with pytest.raises(ValueError, match="scorer_precision must be one of auto, bf16, fp16, fp32; got 'fp8'"):
+    with pytest.raises(ValueError, match="scorer_precision must be one of auto, bf16, fp16, fp32, none; got 'fp8'"):
         lite0_module(scorer_precision="fp8")

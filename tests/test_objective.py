@@ -91,11 +91,53 @@ def test_regularisers_and_extra_terms():
             value = torch.full((c.num_images,), float(c.step))
             return Contribution(value, {self.name: value})
 
-    obj = Objective(prompt_weight=0, tv_weight=1.0, l1_weight=0.5, terms=[Plus()])
+    obj = Objective(prompt_weight=0, tv_weight=1.0, l1_weight=0.5, terms=[Plus()], regulariser_units="image_sum")
     terms = obj(ctx(_scores([0.0], [0.0]), images=images, step=4))
     assert terms.loss.item() == 6 + 0.5 * 3 + 4
     assert set(terms.values) >= {"tv", "l1", "plus"}
     assert not obj.needs_prompts and Objective().needs_prompts
+
+
+def _original_tv(x: torch.Tensor) -> torch.Tensor:
+    """DAS-AG v2's published definition on a batch: mean |x[h+1] - x[h]| + mean |x[w+1] - x[w]|."""
+    return torch.diff(x, dim=2).abs().mean() + torch.diff(x, dim=3).abs().mean()
+
+
+@pytest.mark.parametrize("input_size", [32, 48])
+def test_regularisers_in_original_units_measure_the_scorers_input_batch(input_size):
+    """Default units: TV = mean |Δ| and L1 = mean |x| over the augmented copies resized to the
+    scorer's input, per image the mean over its own copies (the batch mean for one image)."""
+    gen = torch.Generator().manual_seed(0)
+    images = torch.rand(2, 3, 32, 32, generator=gen) * 2 - 1
+    copies = torch.rand(6, 3, 32, 32, generator=gen) * 2 - 1  # 2 images x 3 copies, image-major
+    scorer = ScorerEnsemble([EfficientNetLite("lite0", input_size=input_size, interpolation="bilinear", antialias=False)])
+    context = StepContext([MemberScores("m0", 1.0, _scores([0.0] * 6, [0.0] * 6))], images, 0, 10, scorer, copies)
+    terms = Objective(prompt_weight=0, tv_weight=0.01, l1_weight=0.25)(context)
+    resized = torch.nn.functional.interpolate(copies, size=(input_size, input_size), mode="bilinear", align_corners=False)
+    for i in range(2):
+        batch = resized[3 * i : 3 * i + 3]
+        assert terms.values["tv"][i].item() == pytest.approx(_original_tv(batch).item(), rel=1e-6)
+        assert terms.values["l1"][i].item() == pytest.approx(batch.abs().mean().item(), rel=1e-6)
+        assert terms.loss[i].item() == pytest.approx(0.01 * _original_tv(batch).item() + 0.25 * batch.abs().mean().item(), rel=1e-6)
+
+
+def test_arctanh_on_the_batch_mean_or_per_copy():
+    """DAS-AG v2: arctanh(mean similarity); ours by default: mean of arctanh(similarity)."""
+    pos, neg = [0.2, 0.4, 0.3, 0.1], [0.05, -0.05, 0.0, 0.1]  # 2 images x 2 copies
+    images = torch.zeros(2, 3, 4, 4)
+    per_copy = Objective(arctanh=True, tv_weight=0)(ctx(_scores(pos, neg), images=images))
+    batch = Objective(arctanh=True, tv_weight=0, arctanh_on="batch_mean")(ctx(_scores(pos, neg), images=images))
+    p, n = torch.tensor(pos).view(2, 2), torch.tensor(neg).view(2, 2)
+    assert torch.allclose(per_copy.loss, -(torch.atanh(p) - torch.atanh(n)).mean(dim=1))
+    assert torch.allclose(batch.loss, -(torch.atanh(p.mean(dim=1)) - torch.atanh(n.mean(dim=1))))
+    assert not torch.allclose(per_copy.loss, batch.loss)
+
+
+def test_new_objective_settings_are_one_sentence():
+    with pytest.raises(ValueError, match="objective arctanh_on must be one of copy, batch_mean; got 'mean'"):
+        Objective(arctanh_on="mean")
+    with pytest.raises(ValueError, match="objective regulariser_units must be one of original, image_sum; got 'sum'"):
+        Objective(regulariser_units="sum")
 
 
 def test_bad_weights_are_one_sentence():

@@ -8,16 +8,18 @@ and no activation (widths ``D -> 1024 -> 128 -> 64 -> 16 -> 1``):
 * LAION improved aesthetic predictor ``sac+logos+ava1-l14-linearMSE`` (CLIP ViT-L/14,
   ``D = 768``): keys ``layers.{0,2,4,6,7}.{weight,bias}``.
 
-Dropout only matters in training, and these heads are never trained here, so this module
-has no dropout at all: a score is a deterministic function of the embedding whatever
-mode a caller puts the module in (the seed code left dropout active; we must not). The
-layer widths are read from the state dict, so the same class loads either head, and tiny
-test heads, without copying the upstream code (the V2.5 code is AGPL-3.0).
+Dropout only matters in training, and these heads are never trained here, so by default
+there is none: a score is a deterministic function of the embedding whatever mode a caller
+puts the module in. The seed code left dropout active while optimising and evaluating; the
+compatibility mode reproduces that with explicit ``dropout`` rates, applied at every call
+(the module seeds each step's masks, so a run stays a function of its seed). The layer
+widths are read from the state dict, so the same class loads either head, and tiny test heads, without copying the upstream code (the V2.5 code is AGPL-3.0).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -29,18 +31,28 @@ _KEY = re.compile(r"^(?:.*\.)?(\d+)\.(weight|bias)$")
 
 
 class AestheticHead(nn.Module):
-    """A chain of linear layers (no activation, no dropout), always in eval mode."""
+    """A chain of linear layers (no activation; dropout only when given rates), always in eval mode."""
 
-    def __init__(self, widths: list[int]) -> None:
+    def __init__(self, widths: list[int], dropout: Sequence[float] = ()) -> None:
         """
         Args:
             widths: layer widths from input to output, e.g. ``[1152, 1024, 128, 64, 16, 1]``.
+            dropout: rates applied after the first ``len(dropout)`` layers at every call (none
+                by default); at most one per hidden layer.
         """
         super().__init__()
         if len(widths) < 2 or widths[-1] != 1:
             raise ValueError(f"an aesthetic head needs at least one layer and a single output; got widths {widths}.")
+        if len(dropout) > len(widths) - 2:
+            raise ValueError(f"aesthetic_dropout has {len(dropout)} rates but this head has only {len(widths) - 2} hidden layers to follow.")
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.dropout = tuple(float(p) for p in dropout)
         self.eval()
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether scores carry dropout noise (the compatibility mode's head)."""
+        return any(p > 0 for p in self.dropout)
 
     @property
     def in_features(self) -> int:
@@ -53,12 +65,14 @@ class AestheticHead(nn.Module):
     def forward(self, embedding: Tensor) -> Tensor:
         """(N, D) L2-normalised embeddings -> (N,) scores, computed in the head's dtype."""
         x = embedding.to(self.layers[0].weight.dtype)
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             x = layer(x)
+            if i < len(self.dropout) and self.dropout[i] > 0:
+                x = torch.nn.functional.dropout(x, self.dropout[i], training=True)
         return x.squeeze(-1)
 
     @classmethod
-    def from_state_dict(cls, state: dict[str, Tensor], source: str = "state dict") -> AestheticHead:
+    def from_state_dict(cls, state: dict[str, Tensor], source: str = "state dict", dropout: Sequence[float] = ()) -> AestheticHead:
         """Build the head whose linear layers the state dict describes, in key-index order."""
         layers: dict[int, dict[str, Tensor]] = {}
         for key, value in state.items():
@@ -73,7 +87,7 @@ class AestheticHead(nn.Module):
         for p, (a, b) in zip(ordered, zip(widths[:-1], widths[1:])):
             if tuple(p["weight"].shape) != (b, a):
                 raise ValueError(f"{source}: layer widths do not chain: {[tuple(q['weight'].shape) for q in ordered]}.")
-        head = cls(widths)
+        head = cls(widths, dropout)
         with torch.no_grad():
             for layer, p in zip(head.layers, ordered):
                 layer.weight.copy_(p["weight"])
@@ -106,7 +120,7 @@ def check_head_available(location: str, variable: str, offline: bool) -> None:
         )
 
 
-def load_aesthetic_head(location: str, in_features: int, variable: str) -> AestheticHead:
+def load_aesthetic_head(location: str, in_features: int, variable: str, dropout: Sequence[float] = ()) -> AestheticHead:
     """Load a head from a local ``.pth``/``.pt``/``.safetensors`` or a URL, and check its input width."""
     if is_url(location):
         try:
@@ -118,7 +132,7 @@ def load_aesthetic_head(location: str, in_features: int, variable: str) -> Aesth
             ) from e
     else:
         state = load_state_dict(Path(location).expanduser())
-    head = AestheticHead.from_state_dict(state, source=location)
+    head = AestheticHead.from_state_dict(state, source=location, dropout=dropout)
     if head.in_features != in_features:
         raise ValueError(
             f"aesthetic head {location!r} reads {head.in_features}-dim embeddings but the model makes {in_features}-dim ones; "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
-from dasag.resize import resize
+from dasag.resize import MODES, resize
 
 
 @dataclass
@@ -71,6 +71,19 @@ class Preprocessing:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     mode: str = "bicubic"
     pixel_scale: float = 0.5
+    #: Low-pass filter when shrinking (PIL and the Hugging Face processors always filter;
+    #: ``F.interpolate`` does not unless asked). Enlarging is never filtered.
+    antialias: bool = True
+
+
+def check_input_settings(input_size: int | None, interpolation: str | None, antialias: bool, minimum: int = 8) -> None:
+    """One-sentence ``ValueError`` for a scorer's input settings, before any weights load."""
+    if input_size is not None and (isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < minimum):
+        raise ValueError(f"scorer input_size must be an integer of at least {minimum} px, or null for the checkpoint's own; got {input_size!r}.")
+    if interpolation is not None and interpolation not in MODES:
+        raise ValueError(f"scorer interpolation must be one of {', '.join(MODES)}, or null for the checkpoint's own; got {interpolation!r}.")
+    if not isinstance(antialias, bool):
+        raise ValueError(f"scorer antialias must be true or false; got {antialias!r}.")
 
 
 class Scorer(nn.Module, ABC):
@@ -84,16 +97,25 @@ class Scorer(nn.Module, ABC):
     #: Short name used in logs, metrics and metadata (e.g. ``"lite0"``, ``"siglip"``).
     name: str = "scorer"
 
-    def __init__(self, capabilities: Capabilities, variant: str | None = None) -> None:
+    def __init__(
+        self, capabilities: Capabilities, variant: str | None = None, input_size: int | None = None,
+        interpolation: str | None = None, antialias: bool = True,
+    ) -> None:
         """
         Args:
             capabilities: what this scorer gives (see :class:`Capabilities`).
             variant: which weights: a classifier variant or a checkpoint's name; with ``name``
                 it identifies the embedding space (style embeddings are refused across spaces).
+            input_size / interpolation / antialias: how images are resized to the model's input;
+                ``None`` keeps what the weights declare (see :meth:`set_preprocessing`).
         """
+        check_input_settings(input_size, interpolation, antialias)
         super().__init__()
         self.capabilities = capabilities
         self.variant = variant
+        self.input_size_setting = input_size
+        self.interpolation_setting = interpolation
+        self.antialias_setting = antialias
         self.preprocessing: Preprocessing | None = None
         self._loaded = False
         self._prompts: tuple[tuple[str, ...], tuple[str, ...]] | None = None
@@ -157,7 +179,12 @@ class Scorer(nn.Module, ABC):
 
     # ------------------------------------------------------------ preprocessing
     def set_preprocessing(self, record: Preprocessing) -> None:
-        """Adopt the input record read with the weights; mean and std become device buffers."""
+        """Adopt the input record read with the weights, with the scorer's own input settings
+        (size, interpolation, antialias) in place of the weights' where given; mean and std
+        become device buffers."""
+        record = replace(
+            record, size=self.input_size_setting or record.size, mode=self.interpolation_setting or record.mode, antialias=self.antialias_setting,
+        )
         self.preprocessing = record
         self.register_buffer("pixel_mean", torch.tensor(record.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(record.std).view(1, 3, 1, 1), persistent=False)
@@ -169,11 +196,18 @@ class Scorer(nn.Module, ABC):
             raise RuntimeError(f"scorer {self.name!r}: its input size is known once its weights are loaded.")
         return self.preprocessing.size
 
+    def resize_input(self, images: Tensor) -> Tensor:
+        """[-1, 1] images resized to the model's input side, still in [-1, 1] units (what
+        DAS-AG v2 measured its TV and L1 regularisers on)."""
+        record = self.preprocessing
+        if record is None:
+            raise RuntimeError(f"scorer {self.name!r}: its input size is known once its weights are loaded.")
+        return resize(images, record.size, mode=record.mode, antialias=record.antialias)
+
     def preprocess(self, images: Tensor) -> Tensor:
         """[-1, 1] images -> the model's input: its size, resampling and normalisation."""
         record = self.preprocessing
-        x = resize(images, record.size, mode=record.mode)
-        return ((x + 1) * record.pixel_scale - self.pixel_mean) / self.pixel_std
+        return ((self.resize_input(images) + 1) * record.pixel_scale - self.pixel_mean) / self.pixel_std
 
     # ---------------------------------------------------------- for subclasses
     @abstractmethod

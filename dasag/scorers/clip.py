@@ -7,7 +7,7 @@ L2-normalised projected image embedding, all from one vision forward pass.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from torch import Tensor
 
@@ -27,7 +27,9 @@ class CLIP(HFTextImageScorer):
     default_std = (0.26862954, 0.26130258, 0.27577711)
 
     def __init__(self, model: str | None = None, aesthetic_head: str | None = None, aesthetic: bool = True,
-                 attn_implementation: Attention = "auto", dtype: Dtype = "auto") -> None:
+                 attn_implementation: Attention = "auto", dtype: Dtype = "auto",
+                 input_size: int | None = None, interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None,
+                 antialias: bool = True, aesthetic_dropout: list[float] | None = None) -> None:
         """
         Args:
             model: hub id or local directory of a CLIP checkpoint; default: $CLIP_MODEL_PATH,
@@ -38,8 +40,15 @@ class CLIP(HFTextImageScorer):
             attn_implementation: ``auto`` (flash_attention_2 > sdpa > eager) or one backend;
                 an unavailable one falls back with one warning.
             dtype: model weights dtype; ``auto`` = bf16 on a CUDA GPU, fp32 on CPU.
+            input_size: side of the square model input; ``None``: the checkpoint's ``image_size``
+                (384 for so400m-patch14-384; DAS-AG v2 fed it 386, which gives the same 27x27 patches).
+            interpolation: resize mode to the input; ``None``: the checkpoint's processor (bicubic).
+            antialias: low-pass filter when shrinking, as the checkpoint's processor does (DAS-AG v2: off).
+            aesthetic_dropout: dropout rates after the head's hidden layers, applied at every call as
+                DAS-AG v2's train-mode head did (V2.5's: ``[0.5, 0.5, 0.5, 0.2]``), seeded per step by
+                the module; ``None`` (default): no dropout, the score is a function of the image.
         """
-        super().__init__(model, aesthetic_head, aesthetic, attn_implementation, dtype)
+        super().__init__(model, aesthetic_head, aesthetic, attn_implementation, dtype, input_size, interpolation, antialias, aesthetic_dropout)
 
     @classmethod
     def weight_defaults(cls, locations: WeightLocations) -> tuple[str, str]:

@@ -40,6 +40,11 @@ class ScorerEnsemble(nn.Module):
     def forward(self, images: Tensor) -> list[tuple[float, Scores]]:
         return [(w, s(images)) for w, s in zip(self.weights, self.members)]
 
+    @property
+    def stochastic(self) -> bool:
+        """Whether any member's scores carry dropout noise (an aesthetic head with dropout rates)."""
+        return any(bool(getattr(getattr(s, "head", None), "stochastic", False)) for s in self.members)
+
     def train(self, mode: bool = True) -> ScorerEnsemble:
         return super().train(False)
 

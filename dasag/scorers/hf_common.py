@@ -120,6 +120,36 @@ def checkpoint_preprocessing(location: str, image_size: int, default_mean: Seque
     return Preprocessing(size=int(image_size), mean=mean, std=std, mode=_RESAMPLE.get(config.get("resample", 3), "bicubic"))
 
 
+def check_dropout(rates: Sequence[float] | None) -> tuple[float, ...]:
+    """``aesthetic_dropout`` as a tuple of rates in [0, 1); one-sentence ``ValueError`` otherwise."""
+    if rates is None:
+        return ()
+    if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence):
+        raise ValueError(f"aesthetic_dropout must be a list of rates in [0, 1) (e.g. [0.5, 0.5, 0.5, 0.2]) or null; got {rates!r}.")
+    out = []
+    for r in rates:
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0.0 <= float(r) < 1.0:
+            raise ValueError(f"aesthetic_dropout rates must be numbers in [0, 1); got {list(rates)!r}.")
+        out.append(float(r))
+    return tuple(out)
+
+
+def _vision_config(location: str) -> dict[str, Any] | None:
+    """The checkpoint's vision config from its config.json, if it can be read without loading anything."""
+    from transformers.utils import cached_file
+
+    try:
+        path = cached_file(location, "config.json", _raise_exceptions_for_missing_entries=False)
+    except OSError:
+        return None
+    if path is None:
+        return None
+    try:
+        return json.loads(Path(path).read_text()).get("vision_config") or {}
+    except (OSError, ValueError):
+        return None
+
+
 class HFTextImageScorer(Scorer):
     """A transformers dual-encoder scorer with an optional aesthetic head on the image embedding.
 
@@ -140,9 +170,14 @@ class HFTextImageScorer(Scorer):
     #: Whether the text tower gets an attention mask (SigLIP was trained without one).
     text_attention_mask: bool = True
 
-    def __init__(self, model: str | None, aesthetic_head: str | None, aesthetic: bool, attn_implementation: Attention, dtype: Dtype) -> None:
-        """Arguments as documented by each subclass; a ``None`` location takes the configured
-        (environment) one, else the built-in default (:meth:`weight_defaults`)."""
+    def __init__(
+        self, model: str | None, aesthetic_head: str | None, aesthetic: bool, attn_implementation: Attention, dtype: Dtype,
+        input_size: int | None = None, interpolation: str | None = None, antialias: bool = True,
+        aesthetic_dropout: Sequence[float] | None = None,
+    ) -> None:
+        """Arguments as documented by each subclass; a ``None`` location
+        takes the configured (environment) one, else the built-in default (:meth:`weight_defaults`)."""
+        dropout = check_dropout(aesthetic_dropout)
         if attn_implementation not in ATTENTIONS:
             raise ValueError(f"attn_implementation must be one of {', '.join(ATTENTIONS)}; got {attn_implementation!r}.")
         if dtype not in ("auto", *DTYPES):
@@ -152,7 +187,11 @@ class HFTextImageScorer(Scorer):
         model = model if model is not None else default_model
         aesthetic_head = (aesthetic_head if aesthetic_head is not None else default_head) if aesthetic else None
         # The checkpoint's folder or hub name identifies its embedding space (e.g. clip-vit-large-patch14).
-        super().__init__(Capabilities(classifier=False, aesthetic=aesthetic_head is not None), variant=Path(str(model).rstrip("/")).name or str(model))
+        super().__init__(
+            Capabilities(classifier=False, aesthetic=aesthetic_head is not None), variant=Path(str(model).rstrip("/")).name or str(model),
+            input_size=input_size, interpolation=interpolation, antialias=antialias,
+        )
+        self.aesthetic_dropout = dropout
         self.offline = locations.offline
         self.model_location = model
         self.aesthetic_head_location = aesthetic_head
@@ -171,10 +210,28 @@ class HFTextImageScorer(Scorer):
     # ------------------------------------------------------------------- loading
     def check_weights(self) -> None:
         """Cheap: are the weights where they are said to be? Raises :class:`MissingWeightsError`
-        naming the variable and how to obtain the file, before anything loads."""
+        naming the variable and how to obtain the file, before anything loads; an ``input_size``
+        the checkpoint's patch grid cannot take is refused here too (its config.json is read)."""
         check_model_available(self.model_location, self.model_variable, self.offline, self.download_hint)
         if self.aesthetic_head_location is not None:
             check_head_available(self.aesthetic_head_location, self.head_variable, self.offline)
+        if self.input_size_setting is not None:
+            vision = _vision_config(self.model_location)
+            if vision is not None:
+                self.check_input_size(int(vision.get("image_size", 224)), int(vision.get("patch_size", 32)))
+
+    def check_input_size(self, image_size: int, patch_size: int) -> None:
+        """A ViT has a position embedding per patch of its ``image_size`` grid: an input side
+        must give the same number of whole patches (386 does for so400m-patch14-384: 27 x 27,
+        the last 8 px unread, which is what DAS-AG v2 fed it)."""
+        size = self.input_size_setting
+        if size is None or size // patch_size == image_size // patch_size:
+            return
+        grid = image_size // patch_size
+        raise ValueError(
+            f"scorer input_size {size} gives a {size // patch_size}x{size // patch_size} patch grid but {self.model_location!r} has "
+            f"position embeddings for {grid}x{grid} patches of {patch_size} px; allowed sizes: {grid * patch_size} to {(grid + 1) * patch_size - 1}."
+        )
 
     def validate_prompts(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
         """Prompts and weight locations, checked before any weights load (the CLI calls this first)."""
@@ -204,9 +261,11 @@ class HFTextImageScorer(Scorer):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.attention = attention
         self.model_dtype = dtype
-        self.set_preprocessing(checkpoint_preprocessing(self.model_location, model.config.vision_config.image_size, self.default_mean, self.default_std))
+        vision = model.config.vision_config
+        self.check_input_size(vision.image_size, vision.patch_size)
+        self.set_preprocessing(checkpoint_preprocessing(self.model_location, vision.image_size, self.default_mean, self.default_std))
         if self.aesthetic_head_location is not None:
-            self.head = load_aesthetic_head(self.aesthetic_head_location, self.embedding_dim, self.head_variable)
+            self.head = load_aesthetic_head(self.aesthetic_head_location, self.embedding_dim, self.head_variable, self.aesthetic_dropout)
 
     @property
     def embedding_dim(self) -> int:
