@@ -21,6 +21,7 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 import threading
 import warnings
 from collections.abc import Callable, Sequence
@@ -185,10 +186,58 @@ def root_cause(error: BaseException) -> BaseException:
     return error
 
 
+_PARSER_KEY = re.compile(r'^\s*(?:- )?(?:Problem with given class_path .*:\s*)?Parser key "([^"]+)":\s*$')
+_STRUCTURE = ("Does not validate", "Subtypes:", "Errors:", "Given value", "- Problem with given class_path", "- Expected a <class 'NoneType'>",
+              "- Import path")
+_EXPECTED = re.compile(r"^Expected an? (.*?)(?:\. Got value: (.*))?$")
+
+
+def _type_words(text: str) -> str:
+    literal = re.fullmatch(r"typing\.Literal\[(.*)\]", text)
+    if literal:
+        return f"one of {literal.group(1)}"
+    return re.sub(r"<class '(?:[\w.]+\.)?(\w+)'>", r"\1", text)
+
+
+def parser_sentence(text: str) -> str:
+    """jsonargparse's nested report ("Parser key ...", union subtypes, ...) as one sentence:
+    the full key path and the innermost complaint, e.g. ``model.objective.arctanh_on: expected
+    one of 'copy', 'batch_mean'; got 'batch'.``"""
+    lines = text.splitlines()
+    keys, last_key = [], 0
+    for n, line in enumerate(lines):
+        match = _PARSER_KEY.match(line)
+        if match:
+            keys.append(match.group(1))
+            last_key = n
+    depth = len(lines[last_key]) - len(lines[last_key].lstrip(" -"))
+    inner = []
+    for line in lines[last_key + 1 :]:  # the innermost key's own block: lines indented deeper than it
+        if line.strip() and len(line) - len(line.lstrip(" -")) <= depth:
+            break
+        inner.append(line.strip())
+    problem = next((line.removeprefix("- ") for line in inner if line and not line.startswith(_STRUCTURE)), "")
+    if not problem:
+        return lines[0].strip()
+    given = next((line.removeprefix("Given value:").strip() for line in inner if line.startswith("Given value:")), None)
+    expected = _EXPECTED.match(problem)
+    if expected:
+        got = expected.group(2) if expected.group(2) is not None else given
+        nullable = " or null" if "- Expected a <class 'NoneType'>" in inner else ""
+        problem = f"expected {_type_words(expected.group(1))}{nullable}" + (f"; got {got!r}" if got is not None else "")
+    sentence = f"{'.'.join(keys)}: {problem[0].lower() + problem[1:]}" if keys else problem
+    return sentence.rstrip(".") + "."
+
+
 def first_line(error: BaseException) -> str:
-    """The sentence of an error: the root cause's first line (jsonargparse appends usage text)."""
+    """The sentence of an error: the root cause's first line (jsonargparse appends usage
+    text), or for jsonargparse's own nested report the key path and its complaint."""
     text = str(root_cause(error)).strip()
-    return text.splitlines()[0].strip() if text else type(error).__name__
+    if not text:
+        return type(error).__name__
+    if _PARSER_KEY.match(text.splitlines()[0]):
+        return parser_sentence(text)
+    return text.splitlines()[0].strip()
 
 
 def quiet_expected_warnings() -> None:

@@ -115,3 +115,21 @@ def test_prompt_free_objective_accepts_an_empty_prompt_list_and_others_do_not():
 def test_scorer_precision_is_checked_in_the_constructor():
     with pytest.raises(ValueError, match="scorer_precision must be one of auto, bf16, fp16, fp32, none; got 'fp8'"):
         lite0_module(scorer_precision="fp8")
+
+
+def test_schedule_time_base_maps_step_t_to_t_over_T_or_t_over_T_minus_1():
+    """``steps`` (DAS-AG v2): every schedule at t / T, so none reaches its end; ``last_step``: t / (T - 1)."""
+    from dasag.data import PromptSet
+    from dasag.schedules import ExponentialWarmup
+    from tiny_models import lite_module, ready
+
+    goldfish = PromptSet(("goldfish",), ())
+    ours = ready(lite_module(), goldfish, max_steps=100)
+    original = ready(lite_module(schedule_time_base="steps"), goldfish, max_steps=100)
+    noise = ExponentialWarmup(start=0.2, end=0.5, rate=0.03)
+    assert ours.schedule_steps == 100 and original.schedule_steps == 101
+    assert ours.plan_at(99).strengths.noise == pytest.approx(noise.at(99, 99))
+    assert original.plan_at(99).strengths.noise == pytest.approx(0.3 * 0.97 ** 1 + 0.2 - 0.3 * 0.97**100)  # the formula at T = 100
+    assert ours.plan_at(99).strengths.noise - original.plan_at(99).strengths.noise == pytest.approx(0.0086, abs=1e-4)  # docs/fidelity.md
+    with pytest.raises(ValueError, match="schedule_time_base must be 'last_step'"):
+        lite_module(schedule_time_base="t/T")

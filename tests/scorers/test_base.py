@@ -29,3 +29,31 @@ def test_mean_similarity_is_zero_without_targets():
     emb = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
     assert torch.equal(mean_similarity(emb, torch.zeros(0, 4)), torch.zeros(3))
     torch.testing.assert_close(mean_similarity(emb, emb[:1]), emb @ emb[0])
+
+
+def test_input_size_interpolation_and_antialias_override_the_weights_record():
+    """DAS-AG v2 resized to 386 with bilinear and no antialias; any scorer can be told to."""
+    import torch.nn.functional as F
+
+    scorer = EfficientNetLite("lite0", input_size=100, interpolation="bicubic", antialias=False)
+    record = scorer.preprocessing
+    assert (record.size, record.mode, record.antialias) == (100, "bicubic", False)
+    assert (record.mean, record.pixel_scale) == ((127.0,) * 3, 127.5)  # the weights' scaling is kept
+    x = torch.rand(2, 3, 160, 160) * 2 - 1
+    torch.testing.assert_close(scorer.resize_input(x), F.interpolate(x, size=(100, 100), mode="bicubic", align_corners=False, antialias=False))
+    filtered = EfficientNetLite("lite0", input_size=100, interpolation="bicubic").resize_input(x)
+    torch.testing.assert_close(filtered, F.interpolate(x, size=(100, 100), mode="bicubic", align_corners=False, antialias=True))
+    assert EfficientNetLite("lite0").preprocessing.size == 224 and EfficientNetLite("lite0").preprocessing.antialias
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [({"input_size": 4.5}, "scorer input_size must be an integer"), ({"interpolation": "area"}, "scorer interpolation must be one of bilinear"),
+     ({"antialias": "no"}, "scorer antialias must be true or false")],
+)
+def test_bad_input_settings_are_one_sentence(kwargs, words):
+    from dasag.scorers.base import check_input_settings
+
+    args = {"input_size": None, "interpolation": None, "antialias": True, **kwargs}
+    with pytest.raises(ValueError, match=words):
+        check_input_settings(**args)
