@@ -3,6 +3,7 @@
     python reproduce/run.py transfer --out runs/transfer              # offline, real weights
     python reproduce/run.py transfer --out runs/transfer --check --classes 2 --seeds 1
     python reproduce/run.py das_ag_v2 --out runs/das_ag_v2 --samples 5 --devices 4
+    python reproduce/run.py das_ag_v2 --out runs/v2_original --override configs/compat/das_ag_v2_original.yaml --compare runs/das_ag_v2
 
 Exit status: 0 done (or check identical), 1 check found mismatches, 2 bad options.
 """
@@ -32,6 +33,8 @@ def parser():
     p.add_argument("--threads", type=int | None, default=None,
                    help="CPU threads per worker; CPU image bytes depend on it (default: the stored run's, else cores / devices)")
     p.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"], help="default: gpu when available")
+    p.add_argument("--compare", nargs="+", type=Path, default=[],
+                   help="finished runs of the same suite shown beside this one in report.md (e.g. the corrected and the original mode)")
     p.add_argument("--check", action="store_true", help="regenerate the selected images and compare them with --out")
     return p
 
@@ -52,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             suite=args.suite, out=args.out, methods=args.methods, samples=args.samples, classes=args.classes,
             seeds=args.seeds, steps=args.steps, base_seed=args.base_seed, eval_scorers=list(args.eval_scorer),
             overrides=overrides or None, devices=args.devices, accelerator=args.accelerator, threads=args.threads,
+            compare=list(args.compare),
         )
         if args.check:
             problems = check(spec)

@@ -52,10 +52,14 @@ class RunSpec:
     #: the bytes of a CPU image depend on it: it is stored with the run and reused by
     #: re-runs and ``--check``. ``None``: the stored value, else all cores / ``devices``.
     threads: int | None = None
+    #: Finished runs of the same suite (their folders) shown beside this one in report.md, e.g.
+    #: the corrected mode beside the original (compat overlay); read only, never changed.
+    compare: list[Path] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["out"] = str(self.out)
+        d["compare"] = [str(c) for c in self.compare]
         return d
 
 
@@ -165,7 +169,30 @@ def plan(spec: RunSpec, for_check: bool = False) -> Plan:
             raise ConfigError(f"--devices {spec.devices} asks for more GPUs than the {torch.cuda.device_count()} visible here.")
     p = Plan(spec, suite, tasks, accelerator)
     p.generator().validate(tasks)
+    _check_compare(spec, suite)
     return p
+
+
+def _check_compare(spec: RunSpec, suite: Suite) -> None:
+    """Every ``--compare`` folder is a finished run of this suite (and not the run itself)."""
+    for other in spec.compare:
+        other = Path(other)
+        if other.resolve() == Path(spec.out).resolve():
+            raise ConfigError(f"--compare {str(other)!r} is this run's own --out folder; name another run of the {suite.name} suite.")
+        stored = other / "run.json"
+        if not (other / "scores.csv").is_file() or not stored.is_file():
+            raise ConfigError(f"--compare {str(other)!r} is not a finished harness run (it needs scores.csv and run.json).")
+        if json.loads(stored.read_text()).get("suite") != suite.name:
+            raise ConfigError(f"--compare {str(other)!r} is a run of another suite; name a run of the {suite.name} suite.")
+
+
+def compared_runs(spec: RunSpec) -> list[tuple[str, pd.DataFrame, dict[str, Any]]]:
+    """(folder name, scores table, stored options) of every ``--compare`` run, for the report."""
+    out = []
+    for other in spec.compare:
+        other = Path(other)
+        out.append((other.name, pd.read_csv(other / "scores.csv"), json.loads((other / "run.json").read_text())))
+    return out
 
 
 # ------------------------------------------------------------------ running
@@ -247,7 +274,7 @@ def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataF
         run_tasks(p, on_row=on_row)
     generator = p.generator()
     table = rows.merge(out, generator.columns(), [m.name for m in p.suite.methods])
-    report.write_all(p.suite, table, out, spec)
+    report.write_all(p.suite, table, out, spec, compared_runs(spec))
     return table
 
 

@@ -110,6 +110,29 @@ def _fmt(mean: float, std: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}" if not pd.isna(std) else f"{mean:.{digits}f}"
 
 
+def mode_of(stored: dict[str, Any]) -> str:
+    """A run's mode in words, from its stored overrides: the compat overlay sets the original's time base."""
+    model = (stored.get("overrides") or {}).get("model") or {}
+    return "original (compat overlay)" if model.get("schedule_time_base") == "steps" else "corrected (default)"
+
+
+def _side_by_side(suite: Suite, runs: list[tuple[str, pd.DataFrame, str]]) -> list[str]:
+    """One row per method: the published figure, then each run's, for both columns of the published table."""
+    ref = reference_stats(suite)
+    ref_by = {} if ref is None else {r["method"]: r for _, r in ref.iterrows()}
+    stats = [(name, mode, stats_table(suite, table).set_index("method")) for name, table, mode in runs]
+    head = "| method | column | published | " + " | ".join(f"`{name}`: {mode}" for name, mode, _ in stats) + " |"
+    lines = ["Side by side (mean ± std over each run's images):", "", head, "|---|---|---|" + "---|" * len(stats)]
+    for m in suite.methods:
+        for column, words in (("aesthetic_score", "aesthetic"), ("clip_score", "SigLIP similarity")):
+            r = ref_by.get(m.label)
+            cells = [_fmt(r[f"{column}_mean"], r[f"{column}_std"]) if r is not None else "–"]
+            for _, _, st in stats:
+                cells.append(_fmt(st.loc[m.label, f"{column}_mean"], st.loc[m.label, f"{column}_std"]) if m.label in st.index else "–")
+            lines.append(f"| {m.label} | {words} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _markdown_das_ag_v2(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -> list[str]:
     ref = reference_stats(suite)
     ref_by = {} if ref is None else {r["method"]: r for _, r in ref.iterrows()}
@@ -164,7 +187,8 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -
     return lines
 
 
-def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: dict[str, Any]) -> str:
+def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: dict[str, Any],
+             others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None) -> str:
     lines = [f"# Benchmark `{suite.name}`", "",
              f"Made by `python reproduce/run.py {suite.name} --out DIR` (deterministic mode; sample i has seed base_seed + i).", "",
              "Settings: `" + json.dumps(settings, sort_keys=True) + "`", ""]
@@ -173,12 +197,16 @@ def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: d
     lines += [f"Images: {len(table)}; devices: {', '.join(devices) or '–'}; compute time {total / 60:.1f} min "
               f"(mean {total / max(len(table), 1):.1f} s per image).", ""]
     lines += _markdown_das_ag_v2(suite, table, stats) if suite.name == "das_ag_v2" else _markdown_transfer(suite, table, stats)
+    if others and suite.name == "das_ag_v2":
+        runs = [("this run", table, mode_of(settings))] + [(name, t, mode_of(stored)) for name, t, stored in others]
+        lines += [""] + _side_by_side(suite, runs)
     lines += ["", "Files: `scores.csv` (one row per image), `stats.csv`, `scatter.png`, `top3.png` (three best per method, one row each), "
               "`images/<sha256>.png` (each carries its config and scores in a `dasag` PNG text chunk).", ""]
     return "\n".join(lines)
 
 
-def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any) -> dict[str, Path]:
+def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
+              others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None) -> dict[str, Path]:
     """stats.csv, scatter.png, top3.png and report.md for the rows in ``table``."""
     from dasag.quality.rows import write_atomic
 
@@ -193,6 +221,6 @@ def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any) -> dict[s
     top = top3_grid(suite, table, out, out / "top3.png")
     if top is not None:
         written["top3"] = top
-    settings = {k: v for k, v in spec.to_json().items() if k not in ("out",)} if hasattr(spec, "to_json") else {}
-    written["report"] = write_bytes_atomic(out / "report.md", markdown(suite, table, stats, settings).encode())
+    settings = {k: v for k, v in spec.to_json().items() if k not in ("out", "compare")} if hasattr(spec, "to_json") else {}
+    written["report"] = write_bytes_atomic(out / "report.md", markdown(suite, table, stats, settings, others).encode())
     return written

@@ -207,6 +207,40 @@ def test_das_ag_v2_suite_on_tiny_checkpoints(tiny_weights_env, tmp_path) -> None
 
 
 @pytest.mark.slow
+def test_das_ag_v2_in_both_modes_side_by_side_with_the_published_table(tiny_weights_env, tmp_path) -> None:
+    """The corrected default and the original (compat overlay) on tiny checkpoints, through the
+    command line, and one report that shows both beside the published figures."""
+    import yaml
+
+    from dasag.config import CONFIGS
+
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(yaml.safe_dump(TINY))
+    tiny_input = tmp_path / "tiny_input.yaml"  # the tiny SigLIP's 4x4 patch grid takes 32-39 px: 34 stands for 386
+    tiny_input.write_text(yaml.safe_dump({"model": {"scorer": {"init_args": {"input_size": 34}}}}))
+    corrected, original = tmp_path / "corrected", tmp_path / "original"
+    common = ["--samples", "1", "--steps", "2", "--accelerator", "cpu", "--threads", "1"]
+    assert harness_main(["das_ag_v2", "--out", str(corrected), *common, "--override", str(tiny)]) == 0
+    overlay = CONFIGS / "compat" / "das_ag_v2_original.yaml"
+    assert harness_main(["das_ag_v2", "--out", str(original), *common, "--override", str(tiny), str(overlay), str(tiny_input),
+                         "--compare", str(corrected)]) == 0
+    a, b = pd.read_csv(corrected / "scores.csv"), pd.read_csv(original / "scores.csv")
+    assert list(a["method"]) == list(b["method"]) == ["das", "das_ag", "das_ag_plus", "das_rag", "das_rag_plus"]
+    assert set(a["file_hash"]).isdisjoint(b["file_hash"])  # the modes make different images from the same seeds
+    meta = read_metadata(original / "images" / f"{b['file_hash'][1]}.png")
+    assert meta["config"]["model"]["schedule_time_base"] == "steps"
+    assert meta["config"]["model"]["scorer"]["init_args"]["aesthetic_dropout"] == [0.5, 0.5, 0.5, 0.2]
+    report = (original / "report.md").read_text()
+    assert "Side by side" in report and "`this run`: original (compat overlay)" in report and "`corrected`: corrected (default)" in report
+    row = next(line for line in report.splitlines() if line.startswith("| DAS-AG+ | aesthetic |"))
+    assert "6.155 ± 0.312" in row and row.count("|") == 6  # published, this run, the compared run
+    assert check(RunSpec(suite="das_ag_v2", out=original, methods=["das_ag"], samples=1, accelerator="cpu"), log=lambda m: None) == []
+    # a --compare that is not a finished run is one sentence, before anything is written
+    assert harness_main(["das_ag_v2", "--out", str(tmp_path / "third"), *common, "--override", str(tiny), "--compare", str(tmp_path)]) == 2
+    assert not (tmp_path / "third").exists()
+
+
+@pytest.mark.slow
 def test_two_worker_processes_make_the_same_images(transfer_run, tmp_path) -> None:
     """--devices 2: Fabric spawns two workers (gloo on CPU); their rows merge into one table."""
     _, single = transfer_run
