@@ -119,8 +119,11 @@ def sidebar(st, d) -> dict:
     learning_rate = sb.number_input("Learning rate", min_value=0.0, value=d.learning_rate, step=0.01, format="%.4f", key="lr")
     prompt_weight = sb.number_input("Text-guidance weight", min_value=0.0, value=d.prompt_weight, step=0.1, key="prompt_weight")
     arctanh = sb.checkbox("arctanh on similarities", value=text, key=f"arctanh_{text}", help="Only affects bounded (text-image) similarities.")
-    tv_weight = sb.number_input("TV regularisation", min_value=0.0, value=d.tv_weight, format="%.2e", key="tv")
-    l1_weight = sb.number_input("L1 regularisation", min_value=0.0, value=d.l1_weight, format="%.2e", key="l1")
+    # The original app's controls and ranges, in its units (TV and L1 of the scorer's input batch: docs/fidelity.md).
+    tv_exponent = sb.slider("Texture suppression (TV weight 10^x)", min_value=-8, max_value=0, value=tv_slider_value(d.tv_weight), step=1,
+                            key="tv", help="Higher: smoother, less texture. 10^-8 is DAS-AG v2's default.")
+    l1_weight = sb.slider("Colour suppression (L1 weight)", min_value=0.0, max_value=0.5, value=float(d.l1_weight), step=0.05, key="l1",
+                          help="Higher: greyer, less colour.")
     sb.header("Aesthetic guidance")
     reverse = sb.checkbox("Reverse aesthetic (rAG)", value=d.reverse_aesthetic, key="reverse")
     aesthetic = schedule_inputs(sb, "aesthetic", text_scorer_aesthetic() if text else d.aesthetic,
@@ -138,14 +141,16 @@ def sidebar(st, d) -> dict:
             augments[name] = Augmentation(on, schedule_inputs(st, name, seed_default, kinds=kinds))
     sb.header("Reproducibility")
     deterministic = sb.checkbox("Deterministic mode", value=d.deterministic, key="deterministic")
-    seed = sb.number_input("Seed", min_value=0, max_value=2**32 - 1, value=d.seed, step=1, key="seed")
+    random_seed = sb.checkbox("New random seed each run", value=d.random_seed, key="random_seed",
+                              help="Each Generate draws a seed; the one used is shown with the result and written into the PNG and the config.")
+    seed = sb.number_input("Seed", min_value=0, max_value=2**32 - 1, value=d.seed, step=1, key="seed", disabled=random_seed)
     preview_every = sb.number_input("Refresh image every N steps", min_value=1, value=d.preview_every, step=1, key="preview_every")
     output_dir = sb.text_input("Output folder", value=d.output_dir, key="output_dir")
     return dict(
         scorer=scorer, model_path=model_path, aesthetic_head=aesthetic_head, resolution=int(resolution),
         steps=int(steps), batch_size=int(batch_size), learning_rate=float(learning_rate), prompt_weight=float(prompt_weight),
         arctanh=bool(arctanh), reverse_aesthetic=bool(reverse), aesthetic=aesthetic, deterministic=bool(deterministic),
-        seed=int(seed), interpolation=interpolation, tv_weight=float(tv_weight), l1_weight=float(l1_weight),
+        seed=int(seed), random_seed=bool(random_seed), interpolation=interpolation, tv_weight=float(10.0**tv_exponent), l1_weight=float(l1_weight),
         jitter=augments["jitter"], color_shift=augments["color_shift"], noise=augments["noise"],
         output_dir=output_dir, preview_every=int(preview_every),
     )
@@ -189,6 +194,7 @@ def run_controls(st, settings, shared) -> None:
         run.stop()
     if generate and not busy:
         try:
+            settings = settings.for_run()  # a fresh seed when "new random seed each run" is ticked
             config = settings.to_config()
             progress = LiveProgress(settings.preview_every)
             built = build_run(config, [progress], share_scorer=shared,
@@ -196,13 +202,13 @@ def run_controls(st, settings, shared) -> None:
         except (ConfigError, ValueError) as e:
             st.error(str(e))
         else:
-            state["run"], state["run_yaml"] = LiveRun(built, progress, shared).start(), to_yaml(config)
+            state["run"], state["run_yaml"], state["run_seed"] = LiveRun(built, progress, shared).start(), to_yaml(config), settings.seed
             st.rerun()  # redraw with Generate disabled and Stop enabled while it runs
     if run is None:
         st.info("Set the prompts and settings, then press Generate.")
         return
     watch(st, run)
-    show_result(st, run, state.get("run_yaml", ""))
+    show_result(st, run, state.get("run_yaml", ""), state.get("run_seed"))
 
 
 def watch(st, run) -> None:
@@ -247,7 +253,14 @@ def progress_text(step: int, total: int, loss: float | None, scores: dict[str, f
     return " · ".join(parts)
 
 
-def show_result(st, run, run_yaml: str) -> None:
+def tv_slider_value(weight: float) -> int:
+    """The TV slider's exponent for a weight (clamped to the original app's 10^-8 .. 10^0)."""
+    import math
+
+    return int(min(0, max(-8, round(math.log10(weight))))) if weight > 0 else -8
+
+
+def show_result(st, run, run_yaml: str, seed: int | None = None) -> None:
     """The final (or stopped) image, its scores, PNG download and the reproducing config."""
     if run.error:
         st.error(f"The run failed: {run.error}")
@@ -259,6 +272,8 @@ def show_result(st, run, run_yaml: str) -> None:
     left, right = st.columns([2, 1])
     left.image(result.image, caption="final image", width=min(768, max(384, result.image.shape[1])))
     with right:
+        if seed is not None:
+            st.metric("seed", str(seed))
         for k, v in result.scores.items():
             st.metric(k, f"{v:.4f}")
         st.download_button("Download PNG", data=result.png, file_name="dasag.png", mime="image/png", key="download_png")

@@ -11,7 +11,8 @@ the form adds (its choices, blank prompt rows, the jitter margin of the chosen c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -136,6 +137,8 @@ class AppSettings:
     aesthetic: ScheduleSetting = field(default_factory=lambda: ScheduleSetting.of(constructor_default(Objective, "aesthetic_weight")))
     deterministic: bool = True
     seed: int = 0
+    #: Draw a new seed at every Generate (the original app's behaviour with "Set Seed" unticked).
+    random_seed: bool = False
     interpolation: str = constructor_default(ImagePyramid, "interpolation")
     tv_weight: float = constructor_default(Objective, "tv_weight")
     l1_weight: float = constructor_default(Objective, "l1_weight")
@@ -153,6 +156,15 @@ class AppSettings:
         """Prompt lists without the blank rows an "Add" click leaves behind."""
         clean = lambda xs: [str(p).strip() for p in xs if str(p).strip()]  # noqa: E731
         return clean(self.positive_prompts), clean(self.negative_prompts)
+
+    def for_run(self, draw: Callable[[], int] | None = None) -> AppSettings:
+        """The settings one Generate runs with: a freshly drawn seed when ``random_seed``, so the
+        seed used is in the config (and so in the PNG's metadata and the copied YAML)."""
+        if not self.random_seed:
+            return self
+        import secrets
+
+        return replace(self, seed=int((draw or (lambda: secrets.randbelow(2**32)))()))
 
     def check(self) -> None:
         """What only the form can get wrong; every other value is checked by its constructor

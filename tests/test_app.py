@@ -36,13 +36,21 @@ def new_app(tmp_path: Path) -> AppTest:
 
 def test_page_shows_every_control(tmp_path: Path) -> None:
     at = new_app(tmp_path)
-    keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "text_input", "button") for w in getattr(at, kind)}
+    keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "text_input", "button", "slider") for w in getattr(at, kind)}
     expected = {"scorer", "resolution", "interpolation", "steps", "batch_size", "lr", "prompt_weight", "arctanh_False", "tv", "l1",
-                "reverse", "aesthetic_kind", "aesthetic_start", "aesthetic_end", "aesthetic_rate", "deterministic", "seed",
+                "reverse", "aesthetic_kind", "aesthetic_start", "aesthetic_end", "aesthetic_rate", "deterministic", "seed", "random_seed",
                 "jitter_on", "jitter_kind", "color_shift_on", "color_shift_kind", "color_shift_start", "color_shift_end",
                 "color_shift_rate", "noise_on", "noise_kind", "imagenet_class", "pos_0", "pos_add", "neg_add", "generate", "stop"}
     assert expected <= keys, expected - keys
     assert at.button(key="stop").disabled  # nothing to stop yet
+
+
+def test_tv_and_l1_controls_have_the_original_apps_ranges(tmp_path: Path) -> None:
+    """DAS-AG v2's sliders: TV weight 10^x for x in -8..0 (default -8), L1 weight 0..0.5 in steps of 0.05."""
+    at = new_app(tmp_path)
+    tv, l1 = at.slider(key="tv"), at.slider(key="l1")
+    assert (tv.min, tv.max, tv.step, tv.value) == (-8, 0, 1, -8)
+    assert (l1.min, l1.max, l1.step, l1.value) == (0.0, 0.5, 0.05, 0.0)
 
 
 def test_prompt_rows_add_remove_and_imagenet_selection(tmp_path: Path) -> None:
@@ -72,9 +80,15 @@ def test_bad_form_input_shows_an_error_not_a_traceback(tmp_path: Path, prompt: s
 @pytest.mark.slow
 def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_path: Path) -> None:
     at = new_app(tmp_path)
+    at.checkbox(key="random_seed").check()  # a fresh seed: shown, and in the config and the PNG
     at.button(key="generate").click().run(timeout=240)
     assert not at.exception and not at.error
     run = at.session_state["run"]
+    seed = at.session_state["run_seed"]
+    assert yaml.safe_load(at.code[0].value)["seed_everything"] == seed
+    assert any(m.label == "seed" and m.value == str(seed) for m in at.metric)
+    (tmp_path / "seeded.png").write_bytes(run.result.png)
+    assert read_metadata(tmp_path / "seeded.png")["seed"] == seed
     assert run.result is not None and not run.result.stopped and run.result.step == 3
     assert any("finished: 3 steps" in h.value for h in at.subheader)
     assert {m.label for m in at.metric} >= {"lite0/positive", "lite0/negative"}

@@ -85,3 +85,14 @@ def test_unknown_class_is_reported_before_any_weights_load(tmp_path: Path) -> No
     with pytest.raises(ConfigError, match=r"unknown ImageNet class 'goldfsh'.*goldfish"):
         build_run(tiny_settings(tmp_path, positive_prompts=["goldfsh"]).to_config())
     assert not (tmp_path / "app_runs").exists()  # nothing written
+
+
+def test_a_new_random_seed_each_run_goes_into_the_config(tmp_path: Path) -> None:
+    """Ticked, every Generate draws a seed; the one drawn is the config's (hence the PNG's and the YAML's)."""
+    fixed = tiny_settings(tmp_path, seed=7)
+    assert fixed.for_run(lambda: 123) is fixed and fixed.to_config()["seed_everything"] == 7
+    fresh = tiny_settings(tmp_path, seed=7, random_seed=True)
+    run = fresh.for_run(lambda: 123)
+    assert run.seed == 123 and run.to_config()["seed_everything"] == 123 and fresh.seed == 7
+    seeds = {fresh.for_run().seed for _ in range(5)}
+    assert len(seeds) > 1 and all(0 <= s < 2**32 for s in seeds)
