@@ -16,9 +16,13 @@ The learning rate is a schedule too: :class:`ScheduledLR` multiplies the optimis
 one (``Cosine(1.0, 0.01)`` by default, DAS-AG v2's cosine annealing to 1 % of the lr).
 
 The warmup formula starts exactly at ``start`` but stops short of ``end`` by
-``(end - start) * (1 - r)^T`` (6 px of jitter at T = 100, r = 0.03: the seed's "anneals to
-zero" never reaches zero). ``exact_end=True`` rescales it so the last step is exactly ``end``;
-the jitter schedule uses that.
+``(end - start) * (1 - r)^T`` (6 px of jitter at T = 99, r = 0.03; 9 px under DAS-AG v2's own
+time base, where T is the number of steps: its "anneals to zero" never reaches zero).
+``exact_end=True`` rescales it so the last step is exactly ``end``; the jitter schedule uses that.
+
+Time base: a schedule called with ``total_steps = N`` puts its end point at step N - 1. DAS-AG v2
+evaluated its schedules at t / N instead; ``DirectAscent(schedule_time_base="steps")`` gives
+that by evaluating every schedule over N + 1 steps (docs/fidelity.md).
 """
 
 from __future__ import annotations

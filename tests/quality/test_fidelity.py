@@ -1,0 +1,46 @@
+"""reproduce/fidelity.py: the measured table in docs/fidelity.md, and its regeneration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dasag.quality import fidelity
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "fidelity.md"
+
+
+def test_write_replaces_only_the_marked_table(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text(f"# title\n\n{fidelity.START}\nold table\n{fidelity.END}\n\nafter\n")
+    fidelity.write(doc, f"{fidelity.START}\nnew\n{fidelity.END}")
+    assert doc.read_text() == f"# title\n\n{fidelity.START}\nnew\n{fidelity.END}\n\nafter\n"
+    plain = tmp_path / "plain.md"
+    plain.write_text("no markers\n")
+    with pytest.raises(ValueError, match="has no fidelity table markers"):
+        fidelity.write(plain, "x")
+    assert plain.read_text() == "no markers\n"
+
+
+def test_bad_write_target_is_one_sentence(tmp_path: Path, capsys) -> None:
+    assert fidelity.main(["--write", str(tmp_path / "missing.md")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_committed_table_regenerates_byte_for_byte() -> None:
+    """Every figure in docs/fidelity.md comes from the script (single-threaded, fixed seeds)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        table = fidelity.markdown(fidelity.measure())
+    finally:
+        torch.set_num_threads(threads)
+    text = DOC.read_text()
+    assert table in text, "docs/fidelity.md is stale: run python reproduce/fidelity.py --write docs/fidelity.md"
+    for aspect in ("scorer precision", "resize to the scorer input", "schedule time base", "TV and L1 definition", "arctanh",
+                   "every augmentation off", "aesthetic head dropout"):
+        assert f"| {aspect} |" in table
