@@ -161,7 +161,7 @@ def measure() -> list[Row]:
     rows.append(Row("TV and L1 definition", "mean \\|Δ\\| and mean \\|x\\| over the augmented batch resized to the scorer input",
                     "the same by default (`regulariser_units: original`); `image_sum`: sum of Δ² and of \\|x\\| over the clean image",
                     f"at one weight, `image_sum` pulls ×{strength['tv']:.3g} (TV) and ×{strength['l1']:.3g} (L1) as hard "
-                    "(gradient norm on the pyramid, the photograph examples/images/portrait.png at 768 px)"))
+                    "(gradient norm on the pyramid; the photograph examples/images/portrait.png, 128 px upsampled to 768)"))
 
     # arctanh placement
     per_batch = _grads(_module(objective={"arctanh_on": "batch_mean"}))
