@@ -40,13 +40,9 @@ class CLIP(HFTextImageScorer):
             attn_implementation: ``auto`` (flash_attention_2 > sdpa > eager) or one backend;
                 an unavailable one falls back with one warning.
             dtype: model weights dtype; ``auto`` = bf16 on a CUDA GPU, fp32 on CPU.
-            input_size: side of the square model input; ``None``: the checkpoint's ``image_size``
-                (384 for so400m-patch14-384; DAS-AG v2 fed it 386, which gives the same 27x27 patches).
-            interpolation: resize mode to the input; ``None``: the checkpoint's processor (bicubic).
-            antialias: low-pass filter when shrinking, as the checkpoint's processor does (DAS-AG v2: off).
-            aesthetic_dropout: dropout rates after the head's hidden layers, applied at every call as
-                DAS-AG v2's train-mode head did (V2.5's: ``[0.5, 0.5, 0.5, 0.2]``), seeded per step by
-                the module; ``None`` (default): no dropout, the score is a function of the image.
+            input_size / interpolation / antialias / aesthetic_dropout: as for :class:`~dasag.scorers.SigLIP`;
+                by default the checkpoint's own input (224 px, bicubic, antialiased) and no dropout
+                (the LAION head's training rates were 0.2, 0.2, 0.1).
         """
         super().__init__(model, aesthetic_head, aesthetic, attn_implementation, dtype, input_size, interpolation, antialias, aesthetic_dropout)
 
