@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from lightning.pytorch.cli import LightningCLI
 
-from dasag.config import ConfigError, check_run_config, expand_config_args, image_config, quiet_expected_warnings, root_cause
+from dasag.config import ConfigError, check_run_config, expand_config_args, first_line, image_config, quiet_expected_warnings
 from dasag.data import PromptDataModule
 from dasag.module import DirectAscent
 from dasag.speed.switches import tune_host_allocator
@@ -68,9 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Weight locations (SIGLIP_MODEL_PATH, ... and ./.env) are read here, once, at the edge.
     use_weight_locations(weight_locations(os.environ, Path.cwd() / ".env"))
     tune_host_allocator()
+    from jsonargparse import ArgumentError
+
     try:
-        DasagCLI(args=expand_config_args(argv))
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {root_cause(e)}", file=sys.stderr)
+        # exit_on_error=False: a bad option raises instead of printing the 60-line usage; the
+        # user gets one sentence naming the key (``--help`` still lists every option).
+        DasagCLI(args=expand_config_args(argv), parser_kwargs={"exit_on_error": False})
+    except (ArgumentError, ConfigError, ValueError, FileNotFoundError) as e:
+        print(f"error: {first_line(e)}", file=sys.stderr)
+        if isinstance(e, ArgumentError):
+            print("(python cli.py fit --help lists every option)", file=sys.stderr)
         return 2
     return 0
