@@ -28,3 +28,28 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temp files :func:`write_bytes_atomic` left behind in ``folder`` when its
+    process was killed mid-write (``.<name>.<pid>.tmp`` whose pid is no longer running).
+    A live writer's temp file is left alone, so two runs sharing a folder cannot delete
+    each other's work. Returns what was removed."""
+    removed = []
+    for tmp in Path(folder).glob(".*.*.tmp"):
+        pid_text = tmp.name[: -len(".tmp")].rsplit(".", 1)[-1]
+        if not pid_text.isdigit() or _running(int(pid_text)):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True

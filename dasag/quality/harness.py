@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners
-from dasag.files import write_bytes_atomic
+from dasag.files import remove_stale_temps, write_bytes_atomic
 from dasag.quality import rows
 from dasag.quality.make import Generator
 from dasag.quality.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
@@ -83,8 +83,20 @@ def _positive(name: str, value: int | None) -> None:
 
 
 def _stored(out: Path) -> dict[str, Any] | None:
+    """The options stored with a run (``None``: no run there yet); an unreadable file is one sentence."""
     path = out / "run.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        stored = e
+    if not isinstance(stored, dict):
+        raise ConfigError(
+            f"{str(path)!r} is unreadable ({'empty' if path.stat().st_size == 0 else 'not a JSON mapping'}): delete it and run again "
+            f"with the same options (finished images and scores.csv are kept and reused)."
+        )
+    return stored
 
 
 def resolve_accelerator(name: str) -> str:
@@ -179,10 +191,9 @@ def _check_compare(spec: RunSpec, suite: Suite) -> None:
         other = Path(other)
         if other.resolve() == Path(spec.out).resolve():
             raise ConfigError(f"--compare {str(other)!r} is this run's own --out folder; name another run of the {suite.name} suite.")
-        stored = other / "run.json"
-        if not (other / "scores.csv").is_file() or not stored.is_file():
+        if not (other / "scores.csv").is_file() or not (other / "run.json").is_file():
             raise ConfigError(f"--compare {str(other)!r} is not a finished harness run (it needs scores.csv and run.json).")
-        if json.loads(stored.read_text()).get("suite") != suite.name:
+        if (_stored(other) or {}).get("suite") != suite.name:
             raise ConfigError(f"--compare {str(other)!r} is a run of another suite; name a run of the {suite.name} suite.")
 
 
@@ -191,7 +202,7 @@ def compared_runs(spec: RunSpec) -> list[tuple[str, pd.DataFrame, dict[str, Any]
     out = []
     for other in spec.compare:
         other = Path(other)
-        out.append((other.name, pd.read_csv(other / "scores.csv"), json.loads((other / "run.json").read_text())))
+        out.append((other.name, pd.read_csv(other / "scores.csv"), _stored(other) or {}))
     return out
 
 
@@ -261,8 +272,10 @@ def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataF
     p = plan(spec)
     out = Path(spec.out)
     out.mkdir(parents=True, exist_ok=True)
+    for folder in (out, out / "images"):  # half-written files of a killed earlier run
+        remove_stale_temps(folder)
     stored = {k: getattr(spec, k) for k in IMAGE_OPTIONS} | {"eval_scorers": list(spec.eval_scorers)}
-    (out / "run.json").write_text(json.dumps(stored, indent=2, sort_keys=True))
+    write_bytes_atomic(out / "run.json", json.dumps(stored, indent=2, sort_keys=True).encode())  # whole or absent, even if killed
     tune_host_allocator()
     if spec.devices > 1 and _pending(p):
         from lightning.fabric import Fabric

@@ -172,6 +172,17 @@ def test_a_run_cannot_be_continued_with_another_budget(transfer_run, tmp_path, c
     assert "holds a 'transfer' run" in capsys.readouterr().err
 
 
+def test_an_unreadable_run_json_is_one_sentence_with_the_fix(tmp_path, capsys) -> None:
+    """A kill while run.json was written by an older version left it empty: say so, say what to do."""
+    out = tmp_path / "cut"
+    out.mkdir()
+    (out / "run.json").write_text("")
+    assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--accelerator", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "run.json' is unreadable (empty): delete it and run again with the same options" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
+
+
 def test_check_without_a_run_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match="no run.json"):
         check(transfer_spec(tmp_path / "empty"))
