@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, PngImagePlugin
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
 from dasag.files import write_bytes_atomic
@@ -30,12 +31,43 @@ def from_uint8(array: np.ndarray) -> Tensor:
     return torch.from_numpy(np.asarray(array, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1
 
 
+class UnreadableImageError(ValueError):
+    """An image file that exists but cannot be decoded; the message names the file and why."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"image file {str(path)!r} cannot be read: {reason}.")
+        self.path, self.reason = path, reason
+
+
+def _why_unreadable(path: Path, error: BaseException) -> str:
+    if path.stat().st_size == 0:
+        return "zero bytes"
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image file that PIL can read"
+    if isinstance(error, Image.DecompressionBombError):
+        return "too many pixels to decode safely"
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"truncated or corrupt ({text})"
+
+
+def _decode(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as opened:
+            opened.load()  # decode every byte now: a truncated file fails here, not half-way through a run
+            return opened.convert("RGB")
+    except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as e:
+        raise UnreadableImageError(path, _why_unreadable(path, e)) from None
+
+
 def load_image(path: str | Path, size: int | None = None) -> Tensor:
-    """An image file -> (3, size, size) in [-1, 1] (centre-cropped to square, resized)."""
+    """An image file -> (3, size, size) in [-1, 1] (centre-cropped to square, resized).
+
+    Raises ``FileNotFoundError`` or :class:`UnreadableImageError`, each one sentence naming the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
-    img = Image.open(path).convert("RGB")
+    img = _decode(path)
     w, h = img.size
     s = min(w, h)
     img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
@@ -43,6 +75,19 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
     if size is not None and x.shape[-1] != size:
         x = resize(x.unsqueeze(0), size, "bicubic").squeeze(0).clamp(-1, 1)
     return x
+
+
+def load_images(paths: list[Path], size: int) -> Tensor:
+    """Several image files -> (N, 3, size, size); every unreadable one is named in one sentence."""
+    images, bad = [], []
+    for path in paths:
+        try:
+            images.append(load_image(path, size))
+        except UnreadableImageError as e:
+            bad.append(f"{str(e.path)!r} ({e.reason})")
+    if bad:
+        raise ValueError(f"{len(bad)} of {len(paths)} image files cannot be read: {'; '.join(bad)}.")
+    return torch.stack(images)
 
 
 def png_bytes(image: Tensor, metadata: dict[str, Any] | None = None) -> bytes:

@@ -17,11 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from dasag.config import check_writable, load_config
 from dasag.embeddings import EMBED_SIZE, StyleEmbedding, image_embeddings, mean_embedding, scorer_identity
-from dasag.images import load_image
+from dasag.images import load_images
 from dasag.scorers.base import Scorer
 from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.terms import list_images
@@ -42,7 +40,8 @@ def build_scorer(spec: dict[str, Any], member: int = 0) -> Scorer:
 
     parser = ArgumentParser(exit_on_error=False)
     parser.add_argument("--scorer", type=Scorer | ScorerEnsemble)
-    scorer = parser.instantiate_classes(parser.parse_object({"scorer": spec})).scorer
+    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes  # renamed in jsonargparse 4.49
+    scorer = instantiate(parser.parse_object({"scorer": spec})).scorer
     if isinstance(scorer, ScorerEnsemble):
         n = len(scorer.members)
         if not 0 <= member < n:
@@ -70,7 +69,7 @@ def personalize(images: str | Path, out: str | Path, config: str | Path, member:
     if size < 32:
         raise ValueError(f"--size must be at least 32 px; got {size}.")
     scorer = build_scorer(scorer_spec(config), member)
-    pixels = torch.stack([load_image(f, size) for f in files])  # unreadable images fail before the model loads
+    pixels = load_images(files, size)  # every unreadable image named, before the model loads
     scorer.prepare((), (), require_positive=False)  # embedding images needs no prompt
     embeddings = image_embeddings(scorer, pixels)
     style = StyleEmbedding(

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from dasag.embeddings import EMBED_SIZE, StyleEmbedding, image_embeddings, load_style_embedding, mean_embedding
-from dasag.images import load_image
+from dasag.images import load_images
 from dasag.objective import Contribution, StepContext, Term
 from dasag.schedules import Schedule, as_schedule
 from dasag.scorers.base import Scorer
@@ -125,7 +125,7 @@ class ReferenceImageTerm(EmbeddingTerm):
             raise ValueError(f"reference term size must be at least 32 px; got {size}.")
         self.path = image
         self.files = list_images(image)  # missing or empty: fails here, before any model loads
-        self.images = torch.stack([load_image(f, size) for f in self.files])
+        self.images = load_images(self.files, size)  # every unreadable file named, before any model loads
 
     def target(self, ctx: StepContext, device: torch.device) -> Tensor:
         if self._target is None or self._target.device != device:

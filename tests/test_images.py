@@ -32,3 +32,40 @@ def test_grid_places_images_with_white_padding():
     sheet = grid(-torch.ones(3, 3, 4, 4), pad=2)
     assert sheet.shape == (3, 2 * 6 + 2, 2 * 6 + 2)
     assert sheet[:, 0, :].eq(1).all() and sheet[:, 2:6, 2:6].eq(-1).all() and sheet[:, 8:12, 8:12].eq(1).all()  # 4th cell empty
+
+
+def _bad_images(folder):
+    """A zero-byte PNG, a truncated PNG and a text file named .png, beside one good image."""
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    good = folder / "a_good.png"
+    Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype("uint8")).save(good)
+    (folder / "b_empty.png").write_bytes(b"")
+    (folder / "c_truncated.png").write_bytes(good.read_bytes()[:200])
+    (folder / "d_text.png").write_text("not a picture")
+    return good
+
+
+@pytest.mark.parametrize(("name", "reason"), [("b_empty.png", "zero bytes"), ("c_truncated.png", "truncated or corrupt"),
+                                               ("d_text.png", "not an image file")])
+def test_an_unreadable_image_is_one_sentence_naming_the_file(tmp_path, name, reason):
+    from dasag.images import UnreadableImageError, load_image
+
+    _bad_images(tmp_path)
+    with pytest.raises(UnreadableImageError) as info:
+        load_image(tmp_path / name)
+    message = str(info.value)
+    assert name in message and reason in message and "\n" not in message
+
+
+def test_a_folder_with_bad_images_names_every_one(tmp_path):
+    from dasag.images import load_images
+    from dasag.terms import list_images
+
+    good = _bad_images(tmp_path)
+    assert load_images([good], 16).shape == (1, 3, 16, 16)
+    with pytest.raises(ValueError, match=r"3 of 4 image files cannot be read: .*b_empty.png' \(zero bytes\); .*c_truncated.png' \(truncated") as info:
+        load_images(list_images(tmp_path), 16)
+    assert "d_text.png" in str(info.value) and "a_good" not in str(info.value)
