@@ -64,16 +64,33 @@ class ConfigError(ValueError):
 
 
 # ------------------------------------------------------------------ files
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """One YAML config file as a mapping (its ``base:`` not followed); anything else is one
+    sentence naming the file: missing, unreadable, not YAML (with the line), not a mapping."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {str(path)!r} does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(path)!r} is not a text file.") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}: {problem}.") from None
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings (key: value lines); it holds a {type(data).__name__}.")
+    return data
+
+
 def load_config(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """A YAML config with its ``base:`` files (relative to it) merged underneath, in order."""
     path = Path(path).resolve()
     if path in _seen:
         raise ConfigError(f"config {str(path)!r} names itself as a base (cycle through {[str(p) for p in _seen]}).")
-    if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist.")
-    data = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings.")
+    data = read_config_file(path)
     bases = data.pop("base", None)
     merged: dict[str, Any] = {}
     for base in [bases] if isinstance(bases, str) else (bases or []):
@@ -115,10 +132,11 @@ def expand_config_args(args: Sequence[str]) -> list[str]:
             i += 1
             continue
         p = Path(value)
-        if p.suffix in (".yaml", ".yml") and p.is_file() and "base" in (yaml.safe_load(p.read_text()) or {}):
-            out += ["--config", yaml.safe_dump(load_config(p), sort_keys=False)]
-        else:
-            out += ["--config", value]
+        if p.suffix in (".yaml", ".yml") or p.is_file():  # a file (not inline YAML): checked here, named in any error
+            if "base" in read_config_file(p):
+                out += ["--config", yaml.safe_dump(load_config(p), sort_keys=False)]
+                continue
+        out += ["--config", value]
     return out
 
 

@@ -1,0 +1,150 @@
+"""Bad input, as a new user gives it, at every way in: ``cli.py``, the harness, ``personalize``.
+
+Each case must exit with status 2 and print exactly one line (``error: ...`` naming what was
+wrong), with no traceback, and must leave nothing behind: the output folder is not created.
+The CLI's parser errors add one more line pointing at ``--help``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dasag.cli import main as cli_main
+from dasag.config import CONFIGS
+from dasag.personalize import main as personalize_main
+from dasag.quality.cli import main as harness_main
+
+DEMO = str(CONFIGS / "demo.yaml")
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> dict[str, Path]:
+    """Files a user might hand over by mistake."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    files = {
+        "empty_png": folder / "empty.png",
+        "text_png": folder / "text.png",
+        "malformed_yaml": folder / "malformed.yaml",
+        "list_yaml": folder / "list.yaml",
+        "empty_dir": folder / "no_images",
+        "a_file": folder / "file.txt",
+    }
+    files["empty_png"].write_bytes(b"")
+    files["text_png"].write_text("not a picture")
+    files["malformed_yaml"].write_text("model: {pyramid: [unclosed\n")
+    files["list_yaml"].write_text("- just\n- a list\n")
+    files["empty_dir"].mkdir()
+    files["a_file"].write_text("x")
+    return files
+
+
+def _one_sentence(capsys, extra_lines: int = 0) -> str:
+    err = capsys.readouterr().err
+    lines = [line for line in err.strip().splitlines() if line and not line.startswith(("Seed set to", "[transformers]"))]
+    assert lines and lines[0].startswith("error: "), err[-2000:]
+    assert "Traceback" not in err, err[-2000:]
+    assert len(lines) == 1 + extra_lines, err[-2000:]
+    return lines[0]
+
+
+# ----------------------------------------------------------------------------- cli.py
+CLI_CASES = [
+    # (extra args, words in the sentence, parser error: one extra line pointing at --help)
+    (["--model.pyramid.init_args.colour", "1"], "option 'colour' is not accepted", True),
+    (["--trainer.max_steps", "many"], "trainer.max_steps: expected int", True),
+    (["--model.objective.init_args.arctanh_on", "batch"], "arctanh_on: expected one of 'copy', 'batch_mean'", True),
+    (["--model.schedule_time_base", "t/T"], "schedule_time_base: expected one of 'last_step', 'steps'", True),
+    (["--model.scorer.init_args.interpolation", "lanczos"], "interpolation: expected one of", True),
+    (["--model.objective.init_args.regulariser_units", "sums"], "regulariser_units: expected one of", True),
+    (["--trainer.max_steps", "0"], "trainer.max_steps must be a positive integer", False),
+    (["--model.augment.init_args.batch_size", "0"], "batch_size must be a positive integer", False),
+    (["--model.pyramid.init_args.max_size", "100"], "max_size must be a power of two", False),
+    (["--model.pyramid.init_args.max_shift", "200"], "max_shift must be in", False),
+    (["--model.scorer.init_args.input_size", "4"], "input_size must be at least 32 px", False),
+    (["--model.objective.init_args.tv_weight", "-1"], "tv_weight must be non-negative", False),
+    (["--model.objective.init_args.arctanh_on", "batch_mean", "--model.scorer_precision", "fp8"], "scorer_precision", True),
+    (["--data.positive_prompts", "[goldfsh]"], "unknown ImageNet class 'goldfsh'", False),
+    (["--data.positive_prompts", "[]"], "at least one positive prompt", False),
+    (["--model.pyramid.init_args.init_image", "missing.png"], "missing.png' does not exist", False),
+]
+
+
+@pytest.mark.parametrize(("extra", "words", "parser"), CLI_CASES, ids=[" ".join(c[0])[:60] for c in CLI_CASES])
+def test_cli_bad_option_is_one_sentence_and_writes_nothing(extra, words, parser, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    assert cli_main(["fit", "--config", DEMO, "--trainer.default_root_dir", str(out), *extra]) == 2
+    assert words in _one_sentence(capsys, extra_lines=1 if parser else 0)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("key", "words"), [("empty_png", "zero bytes"), ("text_png", "not an image file")])
+def test_cli_init_image_that_is_not_an_image(key, words, bad_files, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["fit", "--config", str(CONFIGS / "edit_from_image.yaml"), "--trainer.default_root_dir", str(out),
+            "--model.pyramid.init_args.init_image", str(bad_files[key])]
+    assert cli_main(args) == 2
+    line = _one_sentence(capsys)
+    assert words in line and bad_files[key].name in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("key", "words"), [("list_yaml", "must hold a mapping of settings"), ("a_file", "must hold a mapping")])
+def test_cli_config_file_that_is_not_a_config(key, words, bad_files, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    assert cli_main(["fit", "--config", str(bad_files[key]), "--trainer.default_root_dir", str(out)]) == 2
+    assert words in _one_sentence(capsys)
+    assert not out.exists()
+
+
+def test_cli_output_folder_that_is_a_file(bad_files, capsys) -> None:
+    assert cli_main(["fit", "--config", DEMO, "--trainer.default_root_dir", str(bad_files["a_file"])]) == 2
+    assert "exists and is not a directory" in _one_sentence(capsys)
+
+
+# ----------------------------------------------------------------------------- harness
+HARNESS_CASES = [
+    (["transfer", "--classes", "0"], "--classes must be a positive integer"),
+    (["transfer", "--classes", "99"], "classes"),
+    (["transfer", "--methods", "pyramid", "nonsense"], "unknown method 'nonsense'"),
+    (["transfer", "--eval-scorer", "lite9"], "lite9"),
+    (["transfer", "--accelerator", "gpu"], "gpu"),
+    (["transfer", "--steps", "0"], "steps"),
+    (["transfer", "--base-seed", "-1"], "--base-seed must be a non-negative integer"),
+    (["nonsense"], "nonsense"),
+]
+
+
+@pytest.mark.parametrize(("args", "words"), HARNESS_CASES, ids=[" ".join(c[0]) for c in HARNESS_CASES])
+def test_harness_bad_option_is_one_sentence_and_writes_nothing(args, words, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert harness_main([*args, "--out", str(out)]) == 2
+    assert words in _one_sentence(capsys)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("key", "words"), [("malformed_yaml", "malformed.yaml"), ("list_yaml", "must hold a mapping")])
+def test_harness_override_that_is_not_a_config(key, words, bad_files, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    assert harness_main(["transfer", "--out", str(out), "--override", str(bad_files[key])]) == 2
+    assert words in _one_sentence(capsys)
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- personalize
+def test_personalize_bad_inputs(bad_files, tmp_path, capsys) -> None:
+    style = str(CONFIGS / "style.yaml")
+    cases = [
+        (["--images", str(tmp_path / "nowhere"), "--config", style], "neither an image file nor a folder"),
+        (["--images", str(bad_files["empty_dir"]), "--config", style], "holds no images"),
+        (["--images", str(bad_files["empty_png"].parent), "--config", style], "2 of 2 image files cannot be read"),
+        (["--images", "examples/style", "--config", str(tmp_path / "missing.yaml")], "does not exist"),
+    ]
+    for args, words in cases:
+        out = tmp_path / "style.pt"
+        assert personalize_main([*args, "--out", str(out)]) == 2, args
+        assert words in _one_sentence(capsys), args
+        assert not out.exists()
