@@ -206,7 +206,7 @@ def root_cause(error: BaseException) -> BaseException:
 
 _PARSER_KEY = re.compile(r'^\s*(?:- )?(?:Problem with given class_path .*:\s*)?Parser key "([^"]+)":\s*$')
 _STRUCTURE = ("Does not validate", "Subtypes:", "Errors:", "Given value", "- Problem with given class_path", "Problem with given class_path",
-              "- Expected a <class 'NoneType'>", "- Import path")
+              "- Expected a <class 'NoneType'>")
 _EXPECTED = re.compile(r"^Expected an? (.*?)(?:\. Got value: (.*))?$")
 
 

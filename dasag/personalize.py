@@ -91,10 +91,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--member", type=int, default=0, help="which scorer of an ensemble (default 0)")
     parser.add_argument("--size", type=int, default=EMBED_SIZE, help="side images are centre-cropped and resized to first")
     args = parser.parse_args(argv)
+    from jsonargparse import ArgumentError
+
+    from dasag.config import first_line
+
     try:
         style = personalize(args.images, args.out, args.config, args.member, args.size)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ArgumentError, ValueError, FileNotFoundError) as e:  # a bad scorer spec is jsonargparse's ArgumentError
+        print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
     print(f"wrote {args.out}: mean of {style.num_images} image embeddings, {style.scorer.describe()}")
     return 0

@@ -66,6 +66,7 @@ CLI_CASES = [
     (["--model.scorer.init_args.input_size", "4"], "input_size must be at least 32 px", False),
     (["--model.objective.init_args.tv_weight", "-1"], "tv_weight must be non-negative", False),
     (["--model.objective.init_args.arctanh_on", "batch_mean", "--model.scorer_precision", "fp8"], "scorer_precision", True),
+    (["--model.scorer.class_path", "os.system"], "model.scorer: import path os.system does not correspond to a subclass of Scorer", True),
     (["--data.positive_prompts", "[goldfsh]"], "unknown ImageNet class 'goldfsh'", False),
     (["--data.positive_prompts", "[]"], "at least one positive prompt", False),
     (["--model.pyramid.init_args.init_image", "missing.png"], "missing.png' does not exist", False),
@@ -135,16 +136,21 @@ def test_harness_override_that_is_not_a_config(key, words, bad_files, tmp_path, 
 
 
 # ----------------------------------------------------------------------------- personalize
-def test_personalize_bad_inputs(bad_files, tmp_path, capsys) -> None:
+def test_personalize_bad_inputs(bad_files, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
     style = str(CONFIGS / "style.yaml")
+    evil = tmp_path / "evil.yaml"  # a class path that is not a scorer: refused, never called
+    evil.write_text(f"model:\n  scorer:\n    class_path: os.system\n    init_args: {{command: 'touch {tmp_path / 'pwned'}'}}\n")
     cases = [
         (["--images", str(tmp_path / "nowhere"), "--config", style], "neither an image file nor a folder"),
         (["--images", str(bad_files["empty_dir"]), "--config", style], "holds no images"),
         (["--images", str(bad_files["empty_png"].parent), "--config", style], "2 of 2 image files cannot be read"),
         (["--images", "examples/style", "--config", str(tmp_path / "missing.yaml")], "does not exist"),
+        (["--images", "examples/style", "--config", str(evil)], "import path os.system does not correspond to a subclass of Scorer"),
     ]
     for args, words in cases:
         out = tmp_path / "style.pt"
         assert personalize_main([*args, "--out", str(out)]) == 2, args
         assert words in _one_sentence(capsys), args
         assert not out.exists()
+    assert not (tmp_path / "pwned").exists()
