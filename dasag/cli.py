@@ -19,6 +19,7 @@ from lightning.pytorch.cli import LightningCLI
 from dasag.config import ConfigError, check_run_config, expand_config_args, first_line, image_config, quiet_expected_warnings
 from dasag.data import PromptDataModule
 from dasag.module import DirectAscent
+from dasag.resume import check_resume, read_checkpoint
 from dasag.speed.switches import tune_host_allocator
 from dasag.weights import use_weight_locations, weight_locations
 
@@ -43,19 +44,36 @@ class DasagCLI(LightningCLI):
     def _active_config(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
 
+    def _parse_ckpt_path(self) -> None:
+        """LightningCLI reads ``--ckpt_path`` while parsing (for its saved hyperparameters), with
+        a traceback on a bad file: read it first, so a missing, empty, truncated or unsafe
+        checkpoint is one sentence before anything is built or written."""
+        if self.config.get("subcommand"):
+            path = self.config[self.config.subcommand].get("ckpt_path")
+            if path:
+                read_checkpoint(path)
+        super()._parse_ckpt_path()
+
     def before_instantiate_classes(self) -> None:
         if self.subcommand in (None, "fit"):
             check_run_config(self._active_config())
+        if self.subcommand == "fit":
+            config = self._active_config()
+            if config.get("weights_only") is False:
+                raise ConfigError("weights_only false would let a checkpoint run arbitrary code; dasag checkpoints load with weights_only true.")
+            config["weights_only"] = True  # --ckpt_path, local or a URL: tensors and plain values only
 
     def instantiate_classes(self) -> None:
         super().instantiate_classes()
         if self.subcommand not in (None, "fit"):
             return
-        try:  # e.g. an unknown ImageNet class: before any weights load or file is written
-            self.model.check_prompts(self.datamodule.prompts)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
         config = self._active_config()
+        try:  # e.g. an unknown ImageNet class, a checkpoint of another pyramid: before any weights load or file is written
+            self.model.check_prompts(self.datamodule.prompts)
+            if config.get("ckpt_path"):
+                check_resume(config["ckpt_path"], self.model)
+        except (ValueError, FileNotFoundError) as e:
+            raise ConfigError(str(e)) from None
         resolved = yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False, skip_validation=True))
         resolved.pop("config", None)
         self.model.run_config = image_config(resolved, int(config.trainer.max_steps))

@@ -154,3 +154,74 @@ def test_personalize_bad_inputs(bad_files, tmp_path, capsys, monkeypatch) -> Non
         assert words in _one_sentence(capsys), args
         assert not out.exists()
     assert not (tmp_path / "pwned").exists()
+
+
+# ----------------------------------------------------------------------------- --ckpt_path
+SMALL = ["--model.pyramid.init_args.max_size", "64", "--model.pyramid.init_args.max_shift", "8",
+         "--model.augment.init_args.batch_size", "2", "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+
+
+@pytest.fixture(scope="module")
+def good_checkpoint(tmp_path_factory) -> Path:
+    """last.ckpt of a 3-step demo on a 64 px canvas."""
+    root = tmp_path_factory.mktemp("ckpt_source")
+    assert cli_main(["fit", "--config", DEMO, *SMALL, "--trainer.max_steps", "3", "--trainer.default_root_dir", str(root)]) == 0
+    return next(root.rglob("last.ckpt"))
+
+
+class _RunsCode:
+    """Unpickling this would call os.system: a checkpoint that is not weights-only."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _checkpoints(good: Path, folder: Path) -> dict[str, Path]:
+    import torch
+
+    folder.mkdir(exist_ok=True)
+    data = good.read_bytes()
+    made = {"garbage": folder / "garbage.ckpt", "truncated": folder / "truncated.ckpt", "empty": folder / "empty.ckpt",
+            "malicious": folder / "malicious.ckpt", "missing": folder / "missing.ckpt"}
+    made["garbage"].write_bytes(b"\x00\x01 not a checkpoint at all" * 10)
+    made["truncated"].write_bytes(data[: len(data) // 2])
+    made["empty"].write_bytes(b"")
+    torch.save({"state_dict": {}, "payload": _RunsCode(folder / "pwned")}, made["malicious"])
+    return made
+
+
+CKPT_CASES = [("garbage", "truncated or not a checkpoint"), ("truncated", "truncated or not a checkpoint"), ("empty", "is empty (0 bytes)"),
+              ("malicious", "refused (loading it could run code)"), ("missing", "does not exist")]
+
+
+@pytest.mark.parametrize(("kind", "words"), CKPT_CASES)
+def test_bad_ckpt_path_is_one_sentence_before_the_run_folder_exists(kind, words, good_checkpoint, tmp_path, capsys) -> None:
+    bad = _checkpoints(good_checkpoint, tmp_path / "ckpts")[kind]
+    out = tmp_path / "run"
+    assert cli_main(["fit", "--config", DEMO, *SMALL, "--trainer.max_steps", "5", "--trainer.default_root_dir", str(out), "--ckpt_path", str(bad)]) == 2
+    line = _one_sentence(capsys)
+    assert words in line and bad.name in line
+    assert not out.exists() and not (tmp_path / "ckpts" / "pwned").exists()
+
+
+def test_a_checkpoint_of_another_pyramid_names_the_keys_that_differ(good_checkpoint, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    other = [*SMALL, "--model.pyramid.init_args.num_images", "2"]
+    args = ["fit", "--config", DEMO, *other, "--trainer.max_steps", "5", "--trainer.default_root_dir", str(out)]
+    assert cli_main([*args, "--ckpt_path", str(good_checkpoint)]) == 2
+    line = _one_sentence(capsys)
+    assert "was made with another pyramid (shapes differ for pyramid.levels.0 (1, 3, 1, 1) vs (2, 3, 1, 1)" in line
+    assert not out.exists()
+
+
+def test_weights_only_cannot_be_switched_off(good_checkpoint, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["fit", "--config", DEMO, *SMALL, "--trainer.default_root_dir", str(out), "--weights_only", "false"]
+    assert cli_main([*args, "--ckpt_path", str(good_checkpoint)]) == 2
+    assert "weights_only false would let a checkpoint run arbitrary code" in _one_sentence(capsys)
+    assert not out.exists()
