@@ -15,11 +15,13 @@ from typing import Any
 
 import yaml
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from dasag.config import ConfigError, check_run_config, expand_config_args, first_line, image_config, quiet_expected_warnings
 from dasag.data import PromptDataModule
 from dasag.module import DirectAscent
 from dasag.resume import check_resume, read_checkpoint
+from dasag.run_folder import RunLogger
 from dasag.speed.switches import tune_host_allocator
 from dasag.weights import use_weight_locations, weight_locations
 
@@ -67,6 +69,8 @@ class DasagCLI(LightningCLI):
         super().instantiate_classes()
         if self.subcommand not in (None, "fit"):
             return
+        if type(self.trainer.logger) is TensorBoardLogger:  # Lightning's default logger: give it an atomic version folder
+            self.trainer.loggers = [RunLogger.replacing(self.trainer.logger)]
         config = self._active_config()
         try:  # e.g. an unknown ImageNet class, a checkpoint of another pyramid: before any weights load or file is written
             self.model.check_prompts(self.datamodule.prompts)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from dasag.cli import main
 from dasag.images import read_metadata
@@ -131,3 +132,29 @@ def test_print_config(capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "max_steps: 7" in out and "EfficientNetLite" in out
+
+
+@pytest.mark.slow
+def test_two_runs_started_together_in_one_folder_get_a_folder_each(tmp_path):
+    """Two real processes, same default_root_dir, started at once: each run's final.png, config.yaml
+    and checkpoints are its own (Lightning alone would give both version_0)."""
+    import subprocess
+    import sys
+
+    from dasag.images import read_metadata
+
+    root = tmp_path / "shared"
+    cmd = [sys.executable, str(ROOT / "cli.py"), "fit", "--config", DEMO, *SMALL, "--trainer.max_steps", "3", "--trainer.default_root_dir", str(root)]
+    procs = [subprocess.Popen([*cmd, "--seed_everything", str(seed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for seed in (0, 1)]
+    for p in procs:
+        _, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+    versions = sorted((root / "lightning_logs").iterdir())
+    assert [v.name for v in versions] == ["version_0", "version_1"]
+    seeds = set()
+    for v in versions:
+        config_seed = yaml.safe_load((v / "config.yaml").read_text())["seed_everything"]
+        assert read_metadata(v / "final.png")["seed"] == config_seed
+        assert (v / "checkpoints" / "last.ckpt").is_file()
+        seeds.add(config_seed)
+    assert seeds == {0, 1}
