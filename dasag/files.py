@@ -10,6 +10,7 @@ folder never share a temp file.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -53,3 +54,41 @@ def _running(pid: int) -> bool:
     except PermissionError:  # someone else's live process
         return True
     return True
+
+
+class FolderInUse(RuntimeError):
+    """Another live process holds the folder's lock."""
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike, what: str = "folder"):
+    """Hold ``folder/.lock`` (created with O_EXCL, holding this pid) for the duration.
+
+    A lock whose process is gone (killed) is taken over; one held by a live process raises
+    :class:`FolderInUse` naming its pid, so two writers never share a folder.
+    """
+    path = Path(folder) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = int(path.read_text().strip() or "0")
+            except (OSError, ValueError):
+                holder = 0
+            if holder and _running(holder) and holder != os.getpid():
+                raise FolderInUse(
+                    f"{what} {str(folder)!r} is in use by another process (pid {holder}); wait for it to finish or choose another folder."
+                ) from None
+            path.unlink(missing_ok=True)  # a killed holder's lock
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    else:
+        raise FolderInUse(f"{what} {str(folder)!r} is being claimed by another process; try again.")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)

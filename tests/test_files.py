@@ -58,3 +58,19 @@ def test_a_write_killed_mid_way_leaves_no_partial_file_and_its_temp_is_cleaned_u
     live.write_bytes(b"x")
     assert files.remove_stale_temps(tmp_path) == temps
     assert not temps[0].exists() and live.exists()
+
+
+def test_a_killed_holders_lock_is_taken_over_and_released(tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / ".lock").write_text(str(dead.pid))
+    with files.folder_lock(tmp_path) as lock:
+        assert lock.read_text() == str(__import__("os").getpid())
+        # a second process claiming it while this one holds it is refused
+        child = subprocess.run([sys.executable, "-c", f"from dasag import files\nwith files.folder_lock({str(tmp_path)!r}): pass"],
+                               capture_output=True, text=True)
+        assert child.returncode != 0 and "FolderInUse" in child.stderr and "in use by another process" in child.stderr
+    assert not (tmp_path / ".lock").exists()

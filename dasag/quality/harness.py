@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners
-from dasag.files import remove_stale_temps, write_bytes_atomic
+from dasag.files import FolderInUse, folder_lock, remove_stale_temps, write_bytes_atomic
 from dasag.quality import rows
 from dasag.quality.make import Generator
 from dasag.quality.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
@@ -265,13 +265,20 @@ def _shard(fabric, spec_json: dict[str, Any]) -> None:
 
 def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """Make every missing image of ``spec``, merge the rows and write the report files."""
-    from dasag.quality import report
-
     quiet_lightning_banners()
     quiet_expected_warnings()
     p = plan(spec)
     out = Path(spec.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with folder_lock(out, "--out"):  # one harness process per folder: a second one would rewrite scores.csv under the first
+            return _run_locked(p, spec, out, on_row)
+    except FolderInUse as e:
+        raise ConfigError(str(e)) from None
+
+
+def _run_locked(p: Plan, spec: RunSpec, out: Path, on_row: Callable[[dict], None] | None) -> pd.DataFrame:
+    from dasag.quality import report
+
     for folder in (out, out / "images"):  # half-written files of a killed earlier run
         remove_stale_temps(folder)
     stored = {k: getattr(spec, k) for k in IMAGE_OPTIONS} | {"eval_scorers": list(spec.eval_scorers)}

@@ -183,6 +183,49 @@ def test_an_unreadable_run_json_is_one_sentence_with_the_fix(tmp_path, capsys) -
     assert sorted(p.name for p in out.iterdir()) == ["run.json"]
 
 
+def test_a_second_harness_process_on_the_same_out_is_refused(tmp_path, capsys) -> None:
+    """The lock of a live process (a real one, here a sleeping child): one sentence, nothing touched."""
+    import subprocess
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / ".lock").write_text(str(holder.pid))
+        assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--accelerator", "cpu"]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert f"is in use by another process (pid {holder.pid})" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+@pytest.mark.slow
+def test_two_harness_processes_started_together_lose_and_duplicate_nothing(tmp_path) -> None:
+    """Two real processes on one --out, started at once: the second is refused while the first
+    runs (or runs after it); either way every row is there once and the lock is released."""
+    import subprocess
+
+    import yaml
+
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(yaml.safe_dump(TINY_TRANSFER))
+    out = tmp_path / "shared"
+    cmd = [sys.executable, str(REPO / "reproduce" / "run.py"), "transfer", "--out", str(out), "--classes", "2", "--seeds", "1",
+           "--steps", "2", "--accelerator", "cpu", "--threads", "1", "--override", str(tiny)]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) in ([0, 0], [0, 2]), results
+    for code, err in results:
+        if code == 2:
+            assert "is in use by another process" in err and "Traceback" not in err
+    table = pd.read_csv(out / "scores.csv")
+    assert len(table) == 4 and not table.duplicated(["method", "sample"]).any()
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{h}.png" for h in table["file_hash"])
+    assert not (out / ".lock").exists()
+
+
 def test_check_without_a_run_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match="no run.json"):
         check(transfer_spec(tmp_path / "empty"))
