@@ -127,6 +127,16 @@ def test_harness_bad_option_is_one_sentence_and_writes_nothing(args, words, tmp_
     assert not out.exists()
 
 
+def test_harness_override_with_a_bad_value_writes_nothing(tmp_path, capsys) -> None:
+    """Each method's config is built (no weights) during validation, before run.json or the folder exist."""
+    override = tmp_path / "bad.yaml"
+    override.write_text("model:\n  pyramid:\n    init_args: {max_size: 100}\n")
+    out = tmp_path / "out"
+    assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--override", str(override)]) == 2
+    assert "max_size must be a power of two" in _one_sentence(capsys)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(("key", "words"), [("malformed_yaml", "malformed.yaml"), ("list_yaml", "must hold a mapping")])
 def test_harness_override_that_is_not_a_config(key, words, bad_files, tmp_path, capsys) -> None:
     out = tmp_path / "out"

@@ -130,10 +130,17 @@ class Generator:
         return cols + ["seconds", "device"]
 
     def validate(self, tasks: list[Task]) -> None:
-        """Every config file, step budget and prompt checked with no model loaded."""
+        """Every config file, step budget and prompt checked with no model loaded; each method's
+        config (with the overrides) is also built once, so a bad value in an ``--override`` is
+        one sentence before the run's folder or run.json exist."""
+        built: set[str] = set()
         for task in tasks:
             cfg = self.config(task)
             steps_of(cfg)
+            if task.method not in built:
+                built.add(task.method)
+                trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
+                build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; loads no weights, writes nothing
             prompts = prompts_of(cfg)
             if not prompts.positive:
                 raise ConfigError(f"method {task.method!r} has no positive prompts.")
