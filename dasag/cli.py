@@ -40,7 +40,8 @@ class DasagCLI(LightningCLI):
     def __init__(self, args: Any = None, **kwargs: Any) -> None:
         kwargs.setdefault("seed_everything_default", 0)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
-        kwargs["trainer_defaults"] = {"log_every_n_steps": LOG_EVERY_N_STEPS, **kwargs.get("trainer_defaults", {})}
+        # No model summary by default: a parameter table with "FLOPs 0" rows tells a user nothing about the image.
+        kwargs["trainer_defaults"] = {"log_every_n_steps": LOG_EVERY_N_STEPS, "enable_model_summary": False, **kwargs.get("trainer_defaults", {})}
         super().__init__(DirectAscent, PromptDataModule, args=args, **kwargs)
 
     def _active_config(self) -> Any:
@@ -95,10 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         # exit_on_error=False: a bad option raises instead of printing the 60-line usage; the
         # user gets one sentence naming the key (``--help`` still lists every option).
-        DasagCLI(args=expand_config_args(argv), parser_kwargs={"exit_on_error": False})
+        cli = DasagCLI(args=expand_config_args(argv), parser_kwargs={"exit_on_error": False})
     except (ArgumentError, ConfigError, ValueError, FileNotFoundError) as e:
         print(f"error: {first_line(e)}", file=sys.stderr)
         if isinstance(e, ArgumentError):
             print("(python cli.py fit --help lists every option)", file=sys.stderr)
         return 2
+    if cli.subcommand == "fit":
+        where = Path(cli.trainer.log_dir or cli.trainer.default_root_dir)
+        print(f"outputs in {where}: final.png, config.yaml, checkpoints/ and the TensorBoard events (tensorboard --logdir {where.parent})")
     return 0

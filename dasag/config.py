@@ -259,9 +259,29 @@ def first_line(error: BaseException) -> str:
 
 
 def quiet_expected_warnings() -> None:
-    """Silence :data:`EXPECTED_WARNINGS` and Lightning's per-run banners (entry points call this)."""
+    """Silence :data:`EXPECTED_WARNINGS` and Lightning's product tips (entry points call this)."""
+    quiet_lightning_tips()
     for message in EXPECTED_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
+
+
+class _NoAdverts(logging.Filter):
+    """Drops Lightning's product tips (e.g. the cloud-logging one), which are not about the run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.getMessage())
+        return not (message.startswith("💡 Tip") or "litlogger" in message)
+
+
+def quiet_lightning_tips() -> None:
+    """Keep Lightning's run information (seed, devices) but not its product tips; idempotent."""
+    import lightning  # noqa: F401  (creates its loggers)
+
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("lightning"):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _NoAdverts) for f in logger.filters):
+                logger.addFilter(_NoAdverts())
 
 
 def quiet_lightning_banners() -> None:

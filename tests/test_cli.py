@@ -158,3 +158,16 @@ def test_two_runs_started_together_in_one_folder_get_a_folder_each(tmp_path):
         assert (v / "checkpoints" / "last.ckpt").is_file()
         seeds.add(config_seed)
     assert seeds == {0, 1}
+
+
+def test_the_console_shows_the_run_not_adverts_or_an_empty_summary(tmp_path, capfd):
+    """What a newcomer sees: no cloud-logging tip, no parameter table with FLOPs 0, and where the outputs went."""
+    root = tmp_path / "console"
+    small = ["--model.pyramid.init_args.max_size", "64", "--model.pyramid.init_args.max_shift", "8", "--model.augment.init_args.batch_size", "2"]
+    args = ["fit", "--config", DEMO, *small, "--trainer.max_steps", "2", "--trainer.default_root_dir", str(root)]  # the summary at its default
+    assert main(args) == 0
+    out, err = capfd.readouterr()
+    shown = out + err
+    assert "litlogger" not in shown and "Tip" not in shown and "FLOPs" not in shown and "Trainable params" not in shown
+    log_dir = next((root / "lightning_logs").iterdir())
+    assert f"outputs in {log_dir}: final.png" in out and (log_dir / "final.png").is_file()
