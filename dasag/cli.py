@@ -44,6 +44,9 @@ class DasagCLI(LightningCLI):
         kwargs["trainer_defaults"] = {"log_every_n_steps": LOG_EVERY_N_STEPS, "enable_model_summary": False, **kwargs.get("trainer_defaults", {})}
         super().__init__(DirectAscent, PromptDataModule, args=args, **kwargs)
 
+    #: The ``--ckpt_path`` contents, read once while parsing (``None``: no checkpoint given).
+    _checkpoint: dict[str, Any] | None = None
+
     def _active_config(self) -> Any:
         return self.config[self.subcommand] if self.subcommand else self.config
 
@@ -54,7 +57,7 @@ class DasagCLI(LightningCLI):
         if self.config.get("subcommand"):
             path = self.config[self.config.subcommand].get("ckpt_path")
             if path:
-                read_checkpoint(path)
+                self._checkpoint = read_checkpoint(path)  # kept for the pyramid check after instantiation
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
@@ -76,7 +79,7 @@ class DasagCLI(LightningCLI):
         try:  # e.g. an unknown ImageNet class, a checkpoint of another pyramid: before any weights load or file is written
             self.model.check_prompts(self.datamodule.prompts)
             if config.get("ckpt_path"):
-                check_resume(config["ckpt_path"], self.model)
+                check_resume(config["ckpt_path"], self._checkpoint or read_checkpoint(config["ckpt_path"]), self.model)
         except (ValueError, FileNotFoundError) as e:
             raise ConfigError(str(e)) from None
         resolved = yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False, skip_validation=True))

@@ -13,6 +13,7 @@ import torch
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 from torch import Tensor
 
+from dasag.config import first_line
 from dasag.files import write_bytes_atomic
 from dasag.resize import resize
 
@@ -46,8 +47,7 @@ def _why_unreadable(path: Path, error: BaseException) -> str:
         return "not an image file that PIL can read"
     if isinstance(error, Image.DecompressionBombError):
         return "too many pixels to decode safely"
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return f"truncated or corrupt ({text})"
+    return f"truncated or corrupt ({first_line(error)})"
 
 
 def _decode(path: Path) -> Image.Image:

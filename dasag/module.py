@@ -245,8 +245,7 @@ class DirectAscent(L.LightningModule):
 
     @contextmanager
     def _seeded_dropout(self, step: int):
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices, device_type=self.device.type if devices else "cuda"):
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(dropout_seed(self.seed, step))
             yield
 

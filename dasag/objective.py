@@ -24,6 +24,7 @@ log under their own name (``tv``, ``style``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 import torch
@@ -93,6 +94,13 @@ class StepContext:
     #: The augmented copies the members scored, (num_images * B, 3, V, V), image-major;
     #: ``None`` means the clean images were scored as they are.
     copies: Tensor | None = None
+
+    @cached_property
+    def scorer_input(self) -> Tensor:
+        """The scored batch (the copies, else the clean images) resized to the first member's
+        input side, in [-1, 1] units: computed once per step, whichever terms read it."""
+        batch = self.images if self.copies is None else self.copies
+        return self.scorer.members[0].resize_input(batch.float())
 
     @property
     def num_images(self) -> int:
@@ -229,9 +237,7 @@ class ImageRegulariser(Term):
         """The per-image value this term weights."""
         if self.units == "image_sum":
             return self.sum_measure(ctx.images.float())
-        batch = ctx.images if ctx.copies is None else ctx.copies
-        resized = ctx.scorer.members[0].resize_input(batch.float())
-        return ctx.per_image(self.mean_measure(resized))
+        return ctx.per_image(self.mean_measure(ctx.scorer_input))
 
     def __call__(self, ctx: StepContext) -> Contribution:
         if not self.weight:

@@ -16,6 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from dasag.config import first_line
+
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents, loaded weights-only; every failure is one ``ValueError`` sentence."""
@@ -32,17 +34,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
                              "(loading it could run code); dasag checkpoints never do.") from None
         raise ValueError(f"--ckpt_path {str(path)!r} is truncated or not a checkpoint (its pickle stream is unreadable).") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"--ckpt_path {str(path)!r} is truncated or not a checkpoint ({first}).") from None
+        raise ValueError(f"--ckpt_path {str(path)!r} is truncated or not a checkpoint ({first_line(e)}).") from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
         raise ValueError(f"--ckpt_path {str(path)!r} is not a Lightning checkpoint (it has no state_dict).")
     return checkpoint
 
 
-def check_resume(path: str | Path, model: nn.Module) -> None:
-    """Refuse, in one sentence, a checkpoint whose pyramid does not fit ``model`` (another size,
-    margin or number of images), naming the keys whose shapes differ."""
-    saved = read_checkpoint(path)["state_dict"]
+def check_resume(path: str | Path, checkpoint: dict[str, Any], model: nn.Module) -> None:
+    """Refuse, in one sentence, a checkpoint (as :func:`read_checkpoint` returned it) whose pyramid
+    does not fit ``model`` (another size, margin or number of images), naming the keys whose shapes differ."""
+    saved = checkpoint["state_dict"]
     own = {k: v for k, v in model.state_dict().items() if not k.startswith("scorer.")}
     differ = [f"{k} {tuple(saved[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in saved and tuple(saved[k].shape) != tuple(v.shape)]
     missing = sorted(set(own) - set(saved))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import sys
 import time
 from collections.abc import Sequence
@@ -40,16 +41,20 @@ class Row:
     effect: str
 
 
-def _scorer(dtype: torch.dtype = torch.float32, **changes):
-    """The shared random SigLIP, loaded once; variants are copies with one thing changed, so
-    every variant has exactly the same weights (a fresh fp16 init would draw other values)."""
+@functools.cache
+def _base_scorer():
+    """The random SigLIP every variant copies, loaded once."""
     from dasag.speed.random_siglip import RandomSigLIP
 
-    if _scorer.base is None:
-        base = RandomSigLIP(size="small", aesthetic=True, attn_implementation="eager", dtype="fp32", seed=0)
-        base.prepare(["a photorealistic illustration of a gigantic metallic Mona Lisa"], ["low-quality, blurred", "nsfw"])
-        _scorer.base = base
-    scorer = copy.deepcopy(_scorer.base)
+    base = RandomSigLIP(size="small", aesthetic=True, attn_implementation="eager", dtype="fp32", seed=0)
+    base.prepare(["a photorealistic illustration of a gigantic metallic Mona Lisa"], ["low-quality, blurred", "nsfw"])
+    return base
+
+
+def _scorer(dtype: torch.dtype = torch.float32, **changes):
+    """A copy of the shared random SigLIP with one thing changed, so every variant has exactly
+    the same weights (a fresh fp16 init would draw other values)."""
+    scorer = copy.deepcopy(_base_scorer())
     if dtype != torch.float32:
         scorer.model.to(dtype)
         scorer.model_dtype = dtype
@@ -60,9 +65,6 @@ def _scorer(dtype: torch.dtype = torch.float32, **changes):
     if "dropout" in changes:
         scorer.head.dropout = tuple(changes["dropout"])
     return scorer
-
-
-_scorer.base = None
 
 
 def _module(scorer=None, augment: dict | None = None, objective: dict | None = None, **module_args):

@@ -89,8 +89,8 @@ def _stored(out: Path) -> dict[str, Any] | None:
         return None
     try:
         stored = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as e:
-        stored = e
+    except (OSError, UnicodeDecodeError, ValueError):
+        stored = None
     if not isinstance(stored, dict):
         raise ConfigError(
             f"{str(path)!r} is unreadable ({'empty' if path.stat().st_size == 0 else 'not a JSON mapping'}): delete it and run again "

@@ -121,6 +121,11 @@ class Scorer(nn.Module, ABC):
         self._prompts: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
     @property
+    def stochastic(self) -> bool:
+        """Whether scores carry random noise (dropout), so the caller must seed each call; no by default."""
+        return False
+
+    @property
     def loaded(self) -> bool:
         """Whether the weights have been read (constructing a scorer reads nothing)."""
         return self._loaded
@@ -189,19 +194,20 @@ class Scorer(nn.Module, ABC):
         self.register_buffer("pixel_mean", torch.tensor(record.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(record.std).view(1, 3, 1, 1), persistent=False)
 
+    def _input_record(self) -> Preprocessing:
+        if self.preprocessing is None:
+            raise RuntimeError(f"scorer {self.name!r}: its input size is known once its weights are loaded.")
+        return self.preprocessing
+
     @property
     def input_size(self) -> int:
         """Side of the square input the model reads (known once the weights are loaded)."""
-        if self.preprocessing is None:
-            raise RuntimeError(f"scorer {self.name!r}: its input size is known once its weights are loaded.")
-        return self.preprocessing.size
+        return self._input_record().size
 
     def resize_input(self, images: Tensor) -> Tensor:
         """[-1, 1] images resized to the model's input side, still in [-1, 1] units (what
         DAS-AG v2 measured its TV and L1 regularisers on)."""
-        record = self.preprocessing
-        if record is None:
-            raise RuntimeError(f"scorer {self.name!r}: its input size is known once its weights are loaded.")
+        record = self._input_record()
         return resize(images, record.size, mode=record.mode, antialias=record.antialias)
 
     def preprocess(self, images: Tensor) -> Tensor:

@@ -43,7 +43,7 @@ class ScorerEnsemble(nn.Module):
     @property
     def stochastic(self) -> bool:
         """Whether any member's scores carry dropout noise (an aesthetic head with dropout rates)."""
-        return any(bool(getattr(getattr(s, "head", None), "stochastic", False)) for s in self.members)
+        return any(s.stochastic for s in self.members)
 
     def train(self, mode: bool = True) -> ScorerEnsemble:
         return super().train(False)

@@ -202,6 +202,11 @@ class HFTextImageScorer(Scorer):
         self.head: AestheticHead | None = None
         self._text_cache: dict[str, Tensor] = {}
 
+    @property
+    def stochastic(self) -> bool:
+        """An aesthetic head with dropout rates (the compatibility mode) makes every score random."""
+        return self.head is not None and self.head.stochastic
+
     @classmethod
     def weight_defaults(cls, locations: WeightLocations) -> tuple[str, str]:
         """The model and head locations to use when the config names none: configured, else built in."""
