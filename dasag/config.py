@@ -18,6 +18,7 @@ Three things are added to LightningCLI's own parsing, here and nowhere deeper:
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import os
@@ -346,6 +347,7 @@ def build_run(
     from dasag.cli import DasagCLI
 
     defaults = {**(trainer_overrides or {}), "callbacks": list(callbacks)}
+    config = copy.deepcopy(config)  # jsonargparse turns nested mappings into Namespaces in place: the caller's stays plain
     with _BUILD_LOCK, warnings.catch_warnings():
         quiet_expected_warnings()
         try:

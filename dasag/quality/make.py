@@ -112,6 +112,8 @@ class Generator:
         self.accelerator = accelerator
         self.device_index = device_index
         self._method_configs: dict[str, dict[str, Any]] = {}
+        #: The scorer names that guide each method (an ensemble's members), found by :meth:`validate`.
+        self.guide_names: dict[str, list[str]] = {}
         self._guides: dict[str, ScorerEnsemble] = {}
         self._eval: dict[str, Any] = {}
 
@@ -140,7 +142,8 @@ class Generator:
             if task.method not in built:
                 built.add(task.method)
                 trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
-                build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; loads no weights, writes nothing
+                built = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; loads no weights, writes nothing
+                self.guide_names[task.method] = list(built.model.scorer.names)
             prompts = prompts_of(cfg)
             if not prompts.positive:
                 raise ConfigError(f"method {task.method!r} has no positive prompts.")

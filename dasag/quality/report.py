@@ -8,6 +8,7 @@ be read side by side; held-out columns, when present, follow as ``<column>_mean/
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -158,10 +159,10 @@ def _markdown_das_ag_v2(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) 
     return lines
 
 
-def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -> list[str]:
-    guide = suite.extra.get("guide", "lite0")
+def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, guides: Sequence[str] | None = None) -> list[str]:
+    guides = set(guides or [suite.extra.get("guide", "lite0")])  # an --override ensemble guides with each of its members
     names = [c.split("/")[1] for c in table.columns if c.startswith("heldout/") and c.endswith("/top1")]
-    head = "| method | n | " + " | ".join(f"{n}{' (guide)' if n == guide else ''} top-1 | {n} p(target)" for n in names) + " |"
+    head = "| method | n | " + " | ".join(f"{n}{' (guide)' if n in guides else ''} top-1 | {n} p(target)" for n in names) + " |"
     lines = [head, "|---|---|" + "---|---|" * len(names)]
     for m in suite.methods:
         part = table[table["method"] == m.name]
@@ -172,7 +173,7 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -
             cells.append(f"{part[heldout.key(n, 'top1')].mean():.0%}")
             cells.append(_fmt(part[heldout.key(n, "prob")].mean(), part[heldout.key(n, "prob")].std()))
         lines.append(f"| {m.label} | {len(part)} | " + " | ".join(cells) + " |")
-    held = [n for n in names if n != guide]
+    held = [n for n in names if n not in guides]
     summary = []
     for m in suite.methods:
         part = table[table["method"] == m.name]
@@ -188,7 +189,7 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) -
 
 
 def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: dict[str, Any],
-             others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None) -> str:
+             others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None, guides: Sequence[str] | None = None) -> str:
     lines = [f"# Benchmark `{suite.name}`", "",
              f"Made by `python reproduce/run.py {suite.name} --out DIR` (deterministic mode; sample i has seed base_seed + i).", "",
              "Settings: `" + json.dumps(settings, sort_keys=True) + "`", ""]
@@ -196,7 +197,7 @@ def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: d
     total = float(pd.to_numeric(table.get("seconds", pd.Series(dtype=float))).sum())
     lines += [f"Images: {len(table)}; devices: {', '.join(devices) or '–'}; compute time {total / 60:.1f} min "
               f"(mean {total / max(len(table), 1):.1f} s per image).", ""]
-    lines += _markdown_das_ag_v2(suite, table, stats) if suite.name == "das_ag_v2" else _markdown_transfer(suite, table, stats)
+    lines += _markdown_das_ag_v2(suite, table, stats) if suite.name == "das_ag_v2" else _markdown_transfer(suite, table, stats, guides)
     if others and suite.name == "das_ag_v2":
         runs = [("this run", table, mode_of(settings))] + [(name, t, mode_of(stored)) for name, t, stored in others]
         lines += [""] + _side_by_side(suite, runs)
@@ -206,8 +207,9 @@ def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: d
 
 
 def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
-              others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None) -> dict[str, Path]:
-    """stats.csv, scatter.png, top3.png and report.md for the rows in ``table``."""
+              others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None, guides: Sequence[str] | None = None) -> dict[str, Path]:
+    """stats.csv, scatter.png, top3.png and report.md for the rows in ``table``; ``guides``: the
+    scorer names that guided the images (default: the suite's own guide)."""
     from dasag.quality.rows import write_atomic
 
     out = Path(out)
@@ -222,5 +224,5 @@ def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
     if top is not None:
         written["top3"] = top
     settings = {k: v for k, v in spec.to_json().items() if k not in ("out", "compare")} if hasattr(spec, "to_json") else {}
-    written["report"] = write_bytes_atomic(out / "report.md", markdown(suite, table, stats, settings, others).encode())
+    written["report"] = write_bytes_atomic(out / "report.md", markdown(suite, table, stats, settings, others, guides).encode())
     return written

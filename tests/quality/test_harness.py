@@ -324,3 +324,20 @@ def test_the_harness_of_an_installed_package_runs_outside_the_checkout(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = pd.read_csv(work / "out" / "scores.csv")
     assert list(table["method"]) == ["pyramid"] and (work / "out" / "report.md").is_file()
+
+
+@pytest.mark.slow
+def test_an_ensemble_override_goes_through_the_transfer_suite_and_its_report(tmp_path) -> None:
+    """Any config the CLI accepts goes through the harness: an ensemble of Lite0 and Lite1 as the
+    guide (the report then marks both as guides and holds out only Lite2)."""
+    lite = "dasag.scorers.EfficientNetLite"
+    ensemble = {"class_path": "dasag.scorers.ScorerEnsemble", "init_args": {"scorers": [
+        {"class_path": lite, "init_args": {"input_size": 64}}, {"class_path": lite, "init_args": {"variant": "lite1", "input_size": 64}}]}}
+    overrides = {"model": {**TINY["model"], "scorer": ensemble}}
+    spec = transfer_spec(tmp_path / "out", classes=1, methods=["pyramid"], overrides=overrides)
+    table = run(spec)
+    assert len(table) == 1
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "lite0 (guide) top-1" in report and "lite1 (guide) top-1" in report and "lite2 (guide)" not in report
+    assert "held-out (lite2) top-1 agreement" in report
+    assert spec.overrides == overrides  # the caller's mapping is never turned into Namespaces
