@@ -78,13 +78,28 @@ class DasagCLI(LightningCLI):
         config = self._active_config()
         try:  # e.g. an unknown ImageNet class, a checkpoint of another pyramid: before any weights load or file is written
             self.model.check_prompts(self.datamodule.prompts)
+            self.model.check_optimizer()
             if config.get("ckpt_path"):
-                check_resume(config["ckpt_path"], self._checkpoint or read_checkpoint(config["ckpt_path"]), self.model)
+                checkpoint = self._checkpoint or read_checkpoint(config["ckpt_path"])
+                check_resume(config["ckpt_path"], checkpoint, self.model, int(config.trainer.max_steps))
         except (ValueError, FileNotFoundError) as e:
-            raise ConfigError(str(e)) from None
+            raise ConfigError(first_line(e)) from None
+        if self.subcommand == "fit":
+            self._load_weights()
         resolved = yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False, skip_validation=True))
         resolved.pop("config", None)
         self.model.run_config = image_config(resolved, int(config.trainer.max_steps))
+
+
+    def _load_weights(self) -> None:
+        """Read every weights file the run needs (scorer, aesthetic head, style embedding,
+        reference images) now, before the run's folder exists: a corrupt, truncated or
+        mismatched file is one sentence and leaves nothing behind. (``build_run`` callers
+        share an already loaded scorer instead, and skip this.)"""
+        try:
+            self.model.use_prompts(self.datamodule.prompts)
+        except (ValueError, OSError) as e:
+            raise ConfigError(first_line(e)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -95,13 +110,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     use_weight_locations(weight_locations(os.environ, Path.cwd() / ".env"))
     tune_host_allocator()
     from jsonargparse import ArgumentError
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     try:
         # exit_on_error=False: a bad option raises instead of printing the 60-line usage; the
         # user gets one sentence naming the key (``--help`` still lists every option).
         cli = DasagCLI(args=expand_config_args(argv), parser_kwargs={"exit_on_error": False})
-    except (ArgumentError, ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {first_line(e)}", file=sys.stderr)
+    except (ArgumentError, ConfigError, ValueError, FileNotFoundError, MisconfigurationException) as e:
+        reason = first_line(e)
+        if isinstance(e, MisconfigurationException):  # Lightning's Trainer refusing e.g. --trainer.accelerator gpu on a CPU machine
+            reason = f"the trainer settings cannot run on this machine: {reason.rstrip('!.')} (trainer.accelerator auto or cpu always can)."
+        print(f"error: {reason}", file=sys.stderr)
         if isinstance(e, ArgumentError):
             print("(python cli.py fit --help lists every option)", file=sys.stderr)
         return 2

@@ -65,6 +65,28 @@ class ConfigError(ValueError):
 
 
 # ------------------------------------------------------------------ files
+#: More values than any run config needs (the largest shipped one has about 100): a file past
+#: this is refused before the parser copies it, as a YAML alias bomb would be (GBs, minutes).
+MAX_CONFIG_VALUES = 100_000
+
+
+def expanded_size(data: Any) -> int:
+    """How many values ``data`` holds once every YAML alias is expanded (each shared object
+    counted as often as it is referenced), computed in time linear in the distinct objects."""
+    sizes: dict[int, int] = {}
+
+    def size(value: Any) -> int:
+        if not isinstance(value, (dict, list)):
+            return 1
+        if id(value) not in sizes:
+            sizes[id(value)] = 0  # a self-referencing alias counts once
+            children = list(value.keys()) + list(value.values()) if isinstance(value, dict) else value
+            sizes[id(value)] = min(1 + sum(size(child) for child in children), MAX_CONFIG_VALUES + 1)
+        return sizes[id(value)]
+
+    return size(data)
+
+
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     """One YAML config file as a mapping (its ``base:`` not followed); anything else is one
     sentence naming the file: missing, unreadable, not YAML (with the line), not a mapping."""
@@ -81,6 +103,9 @@ def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}: {problem}.") from None
     data = {} if data is None else data
+    if expanded_size(data) > MAX_CONFIG_VALUES:
+        raise ConfigError(f"config file {str(path)!r} expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases nested inside each other); "
+                          f"a run config holds a few hundred.")
     if not isinstance(data, dict):
         raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings (key: value lines); it holds a {type(data).__name__}.")
     return data
@@ -197,17 +222,19 @@ def image_config(config: dict[str, Any], max_steps: int) -> dict[str, Any]:
 def root_cause(error: BaseException) -> BaseException:
     """The innermost cause: jsonargparse wraps a constructor's one-sentence ``ValueError``
     in a long "does not validate against any of the Union subtypes" report."""
-    while (error.__cause__ or error.__context__) is not None:
-        inner = error.__cause__ or error.__context__
+    while True:  # a ``raise ... from None`` already chose its sentence: its hidden context is not a cause
+        inner = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+        if inner is None:
+            break
         if not isinstance(inner, (ValueError, FileNotFoundError)):
             break
         error = inner
     return error
 
 
-_PARSER_KEY = re.compile(r'^\s*(?:- )?(?:Problem with given class_path .*:\s*)?Parser key "([^"]+)":\s*$')
+_PARSER_KEY = re.compile(r'^\s*(?:- )?(?:(?:Problem with given class_path|Type .* expects) .*:\s*)?Parser key "([^"]+)":\s*$')
 _STRUCTURE = ("Does not validate", "Subtypes:", "Errors:", "Given value", "- Problem with given class_path", "Problem with given class_path",
-              "- Expected a <class 'NoneType'>")
+              "- Expected a <class 'NoneType'>", "Expected a path but", "Expected a dot import path")
 _EXPECTED = re.compile(r"^Expected an? (.*?)(?:\. Got value: (.*))?$")
 
 
@@ -235,10 +262,11 @@ def parser_sentence(text: str) -> str:
         if line.strip() and len(line) - len(line.lstrip(" -")) <= depth:
             break
         inner.append(line.strip())
-    problem = next((line.removeprefix("- ") for line in inner if line and not line.startswith(_STRUCTURE)), "")
+    problem = next((line.removeprefix("- ") for line in inner if line and not line.startswith(_STRUCTURE)
+                    and not line.removeprefix("- ").startswith(_STRUCTURE)), "")
     if not problem:
         return lines[0].strip()
-    given = next((line.removeprefix("Given value:").strip() for line in inner if line.startswith("Given value:")), None)
+    given = next((line.removeprefix("Given value:").split(". Got value:")[0].strip() for line in inner if line.startswith("Given value:")), None)
     expected = _EXPECTED.match(problem)
     if expected:
         got = expected.group(2) if expected.group(2) is not None else given
@@ -248,20 +276,42 @@ def parser_sentence(text: str) -> str:
     return sentence.rstrip(".") + "."
 
 
+#: A quoted value longer than this is shown as an excerpt (its start and end) in an error sentence.
+EXCERPT_CHARS = 200
+_LONG_QUOTED = re.compile(r"""(['"])([^'"\n]{""" + str(EXCERPT_CHARS + 1) + r""",})\1""")
+
+
+def bounded(sentence: str) -> str:
+    """``sentence`` with every long quoted value cut to an excerpt and its length: a
+    100,000-character prompt is named, not echoed."""
+    def excerpt(m: re.Match) -> str:
+        quote, value = m.group(1), m.group(2)
+        return f"{quote}{value[:100]}...{value[-40:]}{quote} ({len(value):,} characters)"
+
+    return _LONG_QUOTED.sub(excerpt, sentence)
+
+
 def first_line(error: BaseException) -> str:
     """The sentence of an error: the root cause's first line (jsonargparse appends usage
-    text), or for jsonargparse's own nested report the key path and its complaint."""
+    text), or for jsonargparse's own nested report the key path and its complaint; long
+    quoted values are excerpted (:func:`bounded`)."""
     text = str(root_cause(error)).strip()
     if not text:
         return type(error).__name__
     if _PARSER_KEY.match(text.splitlines()[0]):
-        return parser_sentence(text)
-    return text.splitlines()[0].strip()
+        return bounded(parser_sentence(text))
+    return bounded(text.splitlines()[0].strip())
 
 
 def quiet_expected_warnings() -> None:
-    """Silence :data:`EXPECTED_WARNINGS` and Lightning's product tips (entry points call this)."""
+    """Silence :data:`EXPECTED_WARNINGS`, Lightning's product tips and transformers' loading bars (entry points call this)."""
     quiet_lightning_tips()
+    try:  # transformers draws a "Loading weights" bar per model: noise between a run's own lines
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    except ImportError:
+        pass
     for message in EXPECTED_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
 

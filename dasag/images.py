@@ -50,31 +50,90 @@ def _why_unreadable(path: Path, error: BaseException) -> str:
     return f"truncated or corrupt ({first_line(error)})"
 
 
-def _decode(path: Path) -> Image.Image:
+#: Modes PIL turns into 8-bit RGB faithfully; deeper ones (16-bit grey, 32-bit integer or float)
+#: would be clipped to white, so they are refused with the fix instead.
+EIGHT_BIT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"})
+#: Smallest side an input image may have: below it there is no picture to start from or steer towards.
+MIN_IMAGE_SIDE = 16
+
+
+def _open_checked(path: Path) -> Image.Image:
+    """The decoded image (every byte read now: a truncated file fails here, not half-way through
+    a run), refused in one sentence if it is not 8-bit or smaller than :data:`MIN_IMAGE_SIDE`."""
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
     try:
         with Image.open(path) as opened:
-            opened.load()  # decode every byte now: a truncated file fails here, not half-way through a run
-            return opened.convert("RGB")
+            opened.load()
+            image = opened.copy()
+    except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as e:
+        raise UnreadableImageError(path, _why_unreadable(path, e)) from None
+    if image.mode not in EIGHT_BIT_MODES:
+        raise UnreadableImageError(path, f"its pixels are {image.mode} (more than 8 bits a channel); allowed: 8-bit images (RGB, RGBA, "
+                                         f"grey, palette); save it as an 8-bit PNG or JPEG")
+    if min(image.size) < MIN_IMAGE_SIDE:
+        raise UnreadableImageError(path, f"it is {image.size[0]}x{image.size[1]} px; allowed: at least {MIN_IMAGE_SIDE} px on each side")
+    return image
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("LA", "La", "PA", "RGBA", "RGBa") or (image.mode == "P" and "transparency" in image.info)
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    """RGB, with any transparency flattened onto white (a transparent PNG's background would
+    otherwise be whatever colour its invisible pixels happen to hold)."""
+    if _has_alpha(image):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _square(image: Image.Image) -> Image.Image:
+    w, h = image.size
+    s = min(w, h)
+    return image.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file, read from its header (nothing decoded)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
+    try:
+        with Image.open(path) as opened:
+            return opened.size
     except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as e:
         raise UnreadableImageError(path, _why_unreadable(path, e)) from None
 
 
 def load_image(path: str | Path, size: int | None = None) -> Tensor:
-    """An image file -> (3, size, size) in [-1, 1] (centre-cropped to square, resized).
+    """An image file -> (3, size, size) in [-1, 1].
 
-    Raises ``FileNotFoundError`` or :class:`UnreadableImageError`, each one sentence naming the file.
+    The rule for every input image (init image, reference, style image): any size of at least
+    :data:`MIN_IMAGE_SIDE` px and any 8-bit mode; transparency is flattened onto white; the
+    image is centre-cropped to a square and resized (bicubic) to ``size``. Raises
+    ``FileNotFoundError`` or :class:`UnreadableImageError`, each one sentence naming the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
-    img = _decode(path)
-    w, h = img.size
-    s = min(w, h)
-    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
-    x = from_uint8(np.array(img))
+    x = from_uint8(np.array(_square(_rgb(_open_checked(path)))))
     if size is not None and x.shape[-1] != size:
         x = resize(x.unsqueeze(0), size, "bicubic").squeeze(0).clamp(-1, 1)
     return x
+
+
+def load_mask(path: str | Path) -> Tensor:
+    """A mask file -> (side, side) in [0, 1], centre-cropped to a square like :func:`load_image`.
+
+    Brightness is the mask (white = 1); where the file has transparency, transparent counts as
+    black, so white strokes painted on a transparent layer are a mask as they look in an editor.
+    """
+    image = _square(_open_checked(Path(path)))
+    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255
+    if _has_alpha(image):
+        grey = grey * np.asarray(image.convert("RGBA").getchannel("A"), dtype=np.float32) / 255
+    return torch.from_numpy(grey)
 
 
 def load_images(paths: list[Path], size: int) -> Tensor:

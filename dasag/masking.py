@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dasag.images import load_image
+from dasag.images import image_size, load_image, load_mask
 from dasag.pyramid import ImagePyramid
 from dasag.resize import resize
 
@@ -38,9 +38,22 @@ def box_mask(box: list[float], size: int) -> Tensor:
 
 def file_mask(path: str, size: int) -> Tensor:
     """(size, size) mask from an image file: white (>= 50 % grey) may change, black stays."""
-    gray = (load_image(path).mean(dim=0, keepdim=True) + 1) / 2  # [0, 1]
-    gray = resize(gray.unsqueeze(0), size, "bilinear").squeeze(0).squeeze(0)
+    gray = load_mask(path)[None, None]
+    gray = resize(gray, size, "bilinear").squeeze(0).squeeze(0)
     return (gray >= 0.5).float()
+
+
+def check_mask_fits(mask: str, init_image: str) -> None:
+    """A mask file must have its image's width:height ratio: both are centre-cropped to a square
+    and resized, so a mask of another shape would land on other pixels than the ones painted.
+    Any size with the same ratio (to a pixel's rounding) is allowed: a half-size mask works."""
+    mw, mh = image_size(mask)
+    iw, ih = image_size(init_image)
+    if abs(mw * ih - mh * iw) > max(mw, mh, iw, ih):  # ratios equal up to one pixel of rounding
+        raise ValueError(
+            f"mask {mask!r} is {mw}x{mh} px but init_image {init_image!r} is {iw}x{ih} px; allowed: a mask with the image's "
+            f"width:height ratio (same size, or scaled), since both are centre-cropped and resized alike."
+        )
 
 
 def feather_inside(mask: Tensor, radius: int) -> Tensor:
@@ -85,6 +98,8 @@ class MaskedPyramid(ImagePyramid):
             raise ValueError(f"MaskedPyramid feather must be a non-negative number of px; got {feather}.")
         if fill not in ("image", "noise"):
             raise ValueError(f"MaskedPyramid fill must be 'image' or 'noise'; got {fill!r}.")
+        if mask is not None:
+            check_mask_fits(mask, init_image)  # before anything is allocated
         super().__init__(max_size=max_size, max_shift=max_shift, num_images=num_images, interpolation=interpolation, min_size=min_size)
         v, m = self.visible_size, self.max_shift
         region = box_mask(box, v) if box is not None else file_mask(mask, v)

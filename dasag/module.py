@@ -8,6 +8,7 @@ progress and checkpointing are callbacks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -157,6 +158,22 @@ class DirectAscent(L.LightningModule):
     def check_prompts(self, prompts: PromptSet) -> None:
         """Prompts against the scorer, cheaply, before any weights load (``ValueError`` if bad)."""
         self.scorer.validate_prompts(prompts.positive, prompts.negative, self.objective.needs_prompts)
+
+    def check_optimizer(self) -> None:
+        """Build the optimiser once on the pyramid (cheap: Adam's state is made lazily) so a bad
+        setting is one sentence before anything runs; an lr that is not positive is refused, since
+        0 leaves the image as it started and a negative one descends."""
+        try:
+            optimizer = self.optimizer_factory(self.pyramid.parameters())
+        except (ValueError, TypeError) as e:
+            reason = str(e).strip().splitlines()[0].rstrip(".")
+            hint = "; the lr must be a positive number (the ascent's step size)" if "learning rate" in reason else ""
+            raise ValueError(f"model.optimizer: {reason[0].lower() + reason[1:]}{hint}.") from None
+        for group in optimizer.param_groups:
+            lr = group.get("lr")
+            if isinstance(lr, (int, float)) and not (lr > 0 and math.isfinite(lr)):
+                raise ValueError(f"model.optimizer lr must be a positive number (the ascent's step size: 0 leaves the image unchanged, "
+                                 f"a negative one descends); got {lr}.")
 
     def use_prompts(self, prompts: PromptSet) -> None:
         """Validate, then load the scorer (once) and cache the targets for this prompt set."""

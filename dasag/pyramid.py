@@ -9,6 +9,7 @@ did not guide them (the DAS effect). This module is the only thing that trains.
 from __future__ import annotations
 
 import math
+import os
 from typing import Literal
 
 import torch
@@ -23,6 +24,42 @@ PRESETS: dict[int, tuple[int, int]] = {96: (128, 16), 192: (256, 32), 384: (512,
 
 def _is_power_of_two(n: int) -> bool:
     return n > 0 and (n & (n - 1)) == 0
+
+
+#: fp32 copies of the levels a step holds at least: the values, their gradient, Adam's two moments.
+COPIES_PER_STEP = 4
+#: Canvas-sized fp32 tensors a step holds at least: the level sum, its tanh, and both their gradients.
+CANVASES_PER_STEP = 4
+
+
+def training_bytes(max_size: int, num_images: int = 1, min_size: int = 1) -> int:
+    """The least memory an ascent step on this pyramid holds (levels, gradients, Adam state and
+    the rendered canvas), before the scorer's share: a lower bound, checked before anything is allocated."""
+    values = num_images * 3 * sum(4**k for k in range(int(math.log2(min_size)), int(math.log2(max_size)) + 1))
+    canvas = num_images * 3 * max_size**2
+    return 4 * (COPIES_PER_STEP * values + CANVASES_PER_STEP * canvas)
+
+
+def host_memory_bytes() -> int | None:
+    """This machine's physical memory (``None`` where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits_in_memory(max_size: int, num_images: int, min_size: int, available: int | None) -> None:
+    """Refuse a pyramid whose step could never fit in ``available`` bytes, naming the largest that could."""
+    need = training_bytes(max_size, num_images, min_size)
+    if available is None or need <= available:
+        return
+    largest = max_size
+    while largest > min_size and training_bytes(largest, num_images, min_size) > available:
+        largest //= 2
+    raise ValueError(
+        f"pyramid max_size {max_size} with {num_images} image(s) needs at least {need / 2**30:.1f} GiB for its levels, gradients, "
+        f"optimiser state and canvas, more than this machine's {available / 2**30:.1f} GiB of memory; allowed here: max_size up to {largest}."
+    )
 
 
 class ImagePyramid(nn.Module):
@@ -63,6 +100,7 @@ class ImagePyramid(nn.Module):
             raise ValueError(f"num_images must be a positive integer; got {num_images}.")
         if interpolation not in MODES:
             raise ValueError(f"interpolation must be one of {', '.join(MODES)}; got {interpolation!r}.")
+        check_fits_in_memory(max_size, num_images, min_size, host_memory_bytes())  # before a single level is allocated
         self.max_size = max_size
         self.max_shift = max_shift
         self.num_images = num_images

@@ -40,9 +40,15 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     return checkpoint
 
 
-def check_resume(path: str | Path, checkpoint: dict[str, Any], model: nn.Module) -> None:
+def check_resume(path: str | Path, checkpoint: dict[str, Any], model: nn.Module, max_steps: int | None = None) -> None:
     """Refuse, in one sentence, a checkpoint (as :func:`read_checkpoint` returned it) whose pyramid
-    does not fit ``model`` (another size, margin or number of images), naming the keys whose shapes differ."""
+    does not fit ``model`` (another size, margin or number of images), naming the keys whose shapes
+    differ, or that has already run ``max_steps`` steps (Lightning would then stop at once, exit 0
+    and write no image)."""
+    step = checkpoint.get("global_step")
+    if max_steps is not None and isinstance(step, int) and step >= max_steps:
+        raise ValueError(f"--ckpt_path {str(path)!r} has already run {step} steps and trainer.max_steps is {max_steps}, so nothing is left "
+                         f"to do; set trainer.max_steps above {step} to continue it.")
     saved = checkpoint["state_dict"]
     own = {k: v for k, v in model.state_dict().items() if not k.startswith("scorer.")}
     differ = [f"{k} {tuple(saved[k].shape)} vs {tuple(v.shape)}" for k, v in own.items() if k in saved and tuple(saved[k].shape) != tuple(v.shape)]

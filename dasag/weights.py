@@ -122,6 +122,12 @@ def default_locations() -> WeightLocations:
     return weight_locations(os.environ, Path.cwd() / ".env")
 
 
+def _first(error: BaseException) -> str:
+    """The first sentence of a reader's complaint (torch's run on for several)."""
+    text = str(error).strip().splitlines()
+    return text[0].split(". ")[0].rstrip(".")[:200] if text else type(error).__name__
+
+
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Load a ``.pth``/``.pt``/``.safetensors`` state dict without ever executing pickled code.
 
@@ -129,10 +135,15 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     plain container; that refusal is re-raised as one clear ``ValueError``.
     """
     path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"weights file {str(path)!r} is empty (0 bytes).")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as e:  # SafetensorError and OSError: a truncated or foreign file
+            raise ValueError(f"weights file {str(path)!r} is truncated or not a safetensors file ({_first(e)}).") from None
     try:
         state: Any = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -140,6 +151,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"refusing to load {str(path)!r}: it holds pickled Python objects, not only tensors, and is loaded with "
             f"weights_only=True for safety; re-save it as a plain state dict (torch.save(model.state_dict(), path))."
         ) from e
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError) as e:  # torch's reader on a cut or foreign file
+        raise ValueError(f"weights file {str(path)!r} is truncated or not a torch file ({_first(e)}).") from None
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):

@@ -70,6 +70,13 @@ CLI_CASES = [
     (["--data.positive_prompts", "[goldfsh]"], "unknown ImageNet class 'goldfsh'", False),
     (["--data.positive_prompts", "[]"], "at least one positive prompt", False),
     (["--model.pyramid.init_args.init_image", "missing.png"], "missing.png' does not exist", False),
+    (["--model.pyramid.init_args.max_size", "65536"], "max_size 65536 with 1 image(s) needs at least 448.0 GiB", False),
+    (["--data.positive_prompts", "[" + "a" * 100_000 + "]"], "' (100,000 characters)", False),
+    (["--model.optimizer", "torch.optim.Adam", "--model.optimizer.lr", "0"], "model.optimizer lr must be a positive number", False),
+    (["--model.optimizer", "torch.optim.Adam", "--model.optimizer.lr", "-1"], "model.optimizer: invalid learning rate: -1.0", False),
+    (["--model.optimizer", "torch.optim.Adam", "--model.optimizer.lr", "nan"], "model.optimizer.lr: expected float; got 'nan'", True),
+    (["--model.objective.init_args.tv_weight", "inf"], "tv_weight: expected float; got 'inf'", True),
+    (["--trainer.accelerator", "gpu"], "the trainer settings cannot run on this machine", False),
 ]
 
 
@@ -78,7 +85,50 @@ def test_cli_bad_option_is_one_sentence_and_writes_nothing(extra, words, parser,
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "run"
     assert cli_main(["fit", "--config", DEMO, "--trainer.default_root_dir", str(out), *extra]) == 2
-    assert words in _one_sentence(capsys, extra_lines=1 if parser else 0)
+    line = _one_sentence(capsys, extra_lines=1 if parser else 0)
+    assert words in line and len(line) < 1000, line[:2000]
+    assert not out.exists()
+
+
+def _alias_bomb(path: Path) -> Path:
+    """Nine levels of nine-fold YAML aliases: a few lines that expand to 387 million strings."""
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path, capsys) -> None:
+    bomb = _alias_bomb(tmp_path / "bomb.yaml")
+    out = tmp_path / "out"
+    assert cli_main(["fit", "--config", str(bomb), "--trainer.default_root_dir", str(out)]) == 2
+    assert "bomb.yaml' expands to more than 100,000 values" in _one_sentence(capsys)
+    assert harness_main(["transfer", "--out", str(out), "--override", str(bomb)]) == 2
+    assert "bomb.yaml' expands to more than 100,000 values" in _one_sentence(capsys)
+    assert not out.exists()
+
+
+def test_a_mask_of_another_shape_than_the_image_is_one_sentence(tmp_path, capsys, in_repo) -> None:
+    from PIL import Image
+
+    mask = tmp_path / "wide_mask.png"
+    Image.new("L", (256, 64), 255).save(mask)  # the portrait is square
+    out = tmp_path / "run"
+    args = ["fit", "--config", str(CONFIGS / "inpaint.yaml"), "--trainer.default_root_dir", str(out), "--model.pyramid.init_args.mask", str(mask)]
+    assert cli_main(args) == 2
+    assert "wide_mask.png' is 256x64 px but init_image 'examples/images/portrait.png' is 128x128 px" in _one_sentence(capsys)
+    assert not out.exists()
+
+
+def test_a_16_bit_init_image_is_one_sentence(tmp_path, capsys) -> None:
+    from PIL import Image
+
+    deep = tmp_path / "scan.png"
+    Image.new("I;16", (64, 64), 50_000).save(deep)
+    out = tmp_path / "run"
+    args = ["fit", "--config", str(CONFIGS / "edit_from_image.yaml"), "--trainer.default_root_dir", str(out), "--model.pyramid.init_args.init_image", str(deep)]
+    assert cli_main(args) == 2
+    assert "scan.png' cannot be read: its pixels are I;16 (more than 8 bits a channel)" in _one_sentence(capsys)
     assert not out.exists()
 
 
@@ -229,9 +279,57 @@ def test_a_checkpoint_of_another_pyramid_names_the_keys_that_differ(good_checkpo
     assert not out.exists()
 
 
+def test_a_checkpoint_that_already_ran_the_steps_asked_for_is_one_sentence(good_checkpoint, tmp_path, capsys) -> None:
+    """Lightning would stop at once, exit 0 and write no image: a run that silently did nothing."""
+    out = tmp_path / "run"
+    args = ["fit", "--config", DEMO, *SMALL, "--trainer.max_steps", "2", "--trainer.default_root_dir", str(out)]
+    assert cli_main([*args, "--ckpt_path", str(good_checkpoint)]) == 2
+    assert "has already run 3 steps and trainer.max_steps is 2, so nothing is left to do" in _one_sentence(capsys)
+    assert not out.exists()
+
+
 def test_weights_only_cannot_be_switched_off(good_checkpoint, tmp_path, capsys) -> None:
     out = tmp_path / "run"
     args = ["fit", "--config", DEMO, *SMALL, "--trainer.default_root_dir", str(out), "--weights_only", "false"]
     assert cli_main([*args, "--ckpt_path", str(good_checkpoint)]) == 2
     assert "weights_only false would let a checkpoint run arbitrary code" in _one_sentence(capsys)
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- weights files
+@pytest.fixture
+def bad_heads(tiny_v25_head: Path, tmp_path: Path) -> dict[str, Path]:
+    """Aesthetic heads a user might point AESTHETIC_PREDICTOR_MODEL_PATH at by mistake."""
+    import torch
+
+    from tiny_models import build_tiny_v25_head
+
+    folder = tmp_path / "heads"
+    folder.mkdir()
+    data = tiny_v25_head.read_bytes()
+    heads = {name: folder / f"{name}.pth" for name in ("truncated", "garbage", "empty", "wrong_width", "malicious", "not_a_head")}
+    heads["truncated"].write_bytes(data[: len(data) // 2])
+    heads["garbage"].write_bytes(b"PK\x03\x04 this is no torch file" * 20)
+    heads["empty"].write_bytes(b"")
+    build_tiny_v25_head(heads["wrong_width"], in_dim=7)
+    torch.save({"payload": _RunsCode(folder / "pwned")}, heads["malicious"])
+    torch.save({"scoring_head.0.weight": torch.zeros(3)}, heads["not_a_head"])
+    return heads
+
+
+HEAD_CASES = [("truncated", "truncated or not a torch file"), ("garbage", "truncated or not a torch file"), ("empty", "is empty (0 bytes)"),
+              ("wrong_width", "reads 7-dim embeddings"), ("malicious", "refusing to load"), ("not_a_head", "aesthetic head must be linear layers")]
+
+
+@pytest.mark.parametrize(("kind", "words"), HEAD_CASES)
+def test_a_bad_aesthetic_head_is_one_sentence_before_the_run_folder_exists(kind, words, bad_heads, tiny_weights_env, in_repo, tmp_path,
+                                                                          capsys, monkeypatch) -> None:
+    """Every weights file is read before the run's folder, config.yaml or events file exist."""
+    monkeypatch.setenv("AESTHETIC_PREDICTOR_MODEL_PATH", str(bad_heads[kind]))
+    out = tmp_path / "run"
+    args = ["fit", "--config", str(CONFIGS / "das_ag.yaml"), *SMALL, "--trainer.max_steps", "2", "--trainer.default_root_dir", str(out)]
+    assert cli_main(args) == 2
+    line = _one_sentence(capsys)
+    assert words in line and bad_heads[kind].name in line, line
+    assert not out.exists()
+    assert not (bad_heads[kind].parent / "pwned").exists()

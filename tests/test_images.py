@@ -19,13 +19,41 @@ def test_round_trip_and_metadata(tmp_path):
 
 
 def test_load_image_centre_crops_and_resizes(tmp_path):
-    wide = torch.zeros(3, 10, 20)
-    wide[:, :, 5:15] = 1.0  # the centre square is white
+    wide = torch.zeros(3, 20, 40)
+    wide[:, :, 10:30] = 1.0  # the centre square is white
     path = write_png(tmp_path / "wide.png", wide)
     square = load_image(path, 8)
     assert square.shape == (3, 8, 8) and square.min() > 0.9
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_image(tmp_path / "missing.png")
+
+
+def test_input_images_follow_one_stated_rule(tmp_path):
+    """Any 8-bit mode, transparency flattened onto white; deeper modes and tiny images refused."""
+    from PIL import Image
+
+    from dasag.images import UnreadableImageError, load_mask
+
+    rgba = Image.new("RGBA", (32, 32), (0, 0, 0, 0))  # fully transparent black
+    rgba.paste((255, 0, 0, 255), (0, 0, 16, 32))  # left half opaque red
+    rgba.save(tmp_path / "logo.png")
+    x = load_image(tmp_path / "logo.png")
+    assert torch.allclose(x[:, :, :16], torch.tensor([1.0, -1.0, -1.0])[:, None, None].expand(3, 32, 16))
+    assert torch.allclose(x[:, :, 16:], torch.ones(3, 32, 16))  # transparent -> white, not the hidden black
+    Image.new("P", (20, 20), 3).save(tmp_path / "palette.png")
+    Image.new("L", (20, 20), 128).save(tmp_path / "grey.png")
+    assert load_image(tmp_path / "palette.png").shape == load_image(tmp_path / "grey.png").shape == (3, 20, 20)
+    Image.new("I;16", (32, 32), 40000).save(tmp_path / "deep.png")
+    with pytest.raises(UnreadableImageError, match=r"deep.png.*I;16 \(more than 8 bits a channel\)"):
+        load_image(tmp_path / "deep.png")
+    Image.new("RGB", (8, 40)).save(tmp_path / "sliver.png")
+    with pytest.raises(UnreadableImageError, match="it is 8x40 px; allowed: at least 16 px"):
+        load_image(tmp_path / "sliver.png")
+    strokes = Image.new("RGBA", (32, 32), (255, 255, 255, 0))  # white, but transparent: counts as black
+    strokes.paste((255, 255, 255, 255), (8, 8, 24, 24))
+    strokes.save(tmp_path / "strokes.png")
+    mask = load_mask(tmp_path / "strokes.png")
+    assert mask.shape == (32, 32) and mask.sum() == 16 * 16 and mask[8:24, 8:24].min() == 1
 
 
 def test_grid_places_images_with_white_padding():

@@ -40,3 +40,17 @@ def test_masked_pyramid_rejects_bad_masks(tmp_path: Path) -> None:
         MaskedPyramid(init, box=[0.5, 0.1, 0.2, 0.9], **SMALL)
     with pytest.raises(ValueError, match="selects no pixel"):
         MaskedPyramid(init, box=[0.0, 0.0, 1.0, 1.0], invert=True, **SMALL)
+
+
+def test_a_mask_of_another_shape_than_its_image_is_one_sentence(tmp_path) -> None:
+    from PIL import Image
+
+    from dasag.masking import MaskedPyramid
+
+    Image.new("RGB", (64, 48), (90, 120, 200)).save(tmp_path / "photo.png")
+    Image.new("L", (32, 32), 255).save(tmp_path / "square_mask.png")
+    Image.new("L", (32, 24), 255).save(tmp_path / "half_mask.png")
+    with pytest.raises(ValueError, match=r"mask .*square_mask.png' is 32x32 px but init_image .*photo.png' is 64x48 px; allowed: a mask with"):
+        MaskedPyramid(str(tmp_path / "photo.png"), mask=str(tmp_path / "square_mask.png"), max_size=32, max_shift=4)
+    pyramid = MaskedPyramid(str(tmp_path / "photo.png"), mask=str(tmp_path / "half_mask.png"), max_size=32, max_shift=4)
+    assert bool(pyramid.visible_mask().all())  # a scaled mask with the same ratio is fine

@@ -142,8 +142,8 @@ class Generator:
             if task.method not in built:
                 built.add(task.method)
                 trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
-                built = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; loads no weights, writes nothing
-                self.guide_names[task.method] = list(built.model.scorer.names)
+                run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; loads no weights, writes nothing
+                self.guide_names[task.method] = list(run.model.scorer.names)
             prompts = prompts_of(cfg)
             if not prompts.positive:
                 raise ConfigError(f"method {task.method!r} has no positive prompts.")

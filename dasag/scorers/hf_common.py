@@ -263,6 +263,10 @@ class HFTextImageScorer(Scorer):
                 f"could not load {self.name} weights from {self.model_location!r} ({e}); set {self.model_variable} "
                 f"(or the scorer's model key) to a local directory, made with: {self.download_hint}."
             ) from e
+        except Exception as e:  # noqa: BLE001  a cut or corrupt weights file fails in many ways deep inside transformers
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise ValueError(f"the {self.name} weights in {self.model_location!r} are truncated or corrupt ({first}); "
+                             f"make the directory again with: {self.download_hint}.") from None
         self.model, self.tokenizer = model.eval(), tokenizer
         self.attention = attention
         self.model_dtype = dtype
