@@ -9,6 +9,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from dasag.files import is_disk_full
 from dasag.images import grid, write_png
 from dasag.metrics import summarize
 
@@ -37,7 +38,8 @@ class ImageExport(Callback):
 
     Every PNG carries a ``dasag`` text chunk with JSON metadata (prompts, seed, step,
     scores, resolved config). ``final.png`` is also written when a run is interrupted
-    (Ctrl-C, an exception, a Stop button), so an image already computed is never lost.
+    (Ctrl-C, an exception, a Stop button) after at least one step, so an image already
+    computed is never lost, and untrained noise is never presented as one.
     With several images, ``final.png`` is a grid and ``final_XX.png`` holds each one.
     """
 
@@ -92,4 +94,7 @@ class ImageExport(Callback):
         self._final(trainer, pl_module)
 
     def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
-        self._final(trainer, pl_module)
+        """Keep the image of an interrupted run, if it has one: after no step there is only the
+        starting noise (not a result), and on a full disk there is no room for it."""
+        if trainer.global_step > 0 and not is_disk_full(exception):
+            self._final(trainer, pl_module)

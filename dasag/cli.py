@@ -8,6 +8,7 @@ runs from Python through this same class.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,10 +17,14 @@ from typing import Any
 import yaml
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from dasag.config import ConfigError, check_run_config, expand_config_args, first_line, image_config, quiet_expected_warnings
+from dasag.checkpoint_io import AtomicCheckpointIO
+from dasag.config import ConfigError, check_run_config, expand_config_args, first_line, image_config, quiet_expected_warnings, quiet_lightning_banners
 from dasag.data import PromptDataModule
+from dasag.files import NO_SPACE, DiskFullError, is_disk_full, remove_stale_temps
 from dasag.module import DirectAscent
+from dasag.progress import use_step_progress_bars
 from dasag.resume import check_resume, read_checkpoint
 from dasag.run_folder import RunLogger
 from dasag.speed.switches import tune_host_allocator
@@ -75,6 +80,9 @@ class DasagCLI(LightningCLI):
             return
         if type(self.trainer.logger) is TensorBoardLogger:  # Lightning's default logger: give it an atomic version folder
             self.trainer.loggers = [RunLogger.replacing(self.trainer.logger)]
+        if type(self.trainer.strategy.checkpoint_io) is TorchCheckpointIO:  # Lightning's default: whole or absent on any filesystem
+            self.trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        use_step_progress_bars(self.trainer.callbacks)  # "step 12/60" and live scores, not "Epoch 0/-2" and v_num
         config = self._active_config()
         try:  # e.g. an unknown ImageNet class, a checkpoint of another pyramid: before any weights load or file is written
             self.model.check_prompts(self.datamodule.prompts)
@@ -86,10 +94,30 @@ class DasagCLI(LightningCLI):
             raise ConfigError(first_line(e)) from None
         if self.subcommand == "fit":
             self._load_weights()
+            if config.get("ckpt_path") and "://" not in str(config["ckpt_path"]):
+                run = Path(config["ckpt_path"]).parent.parent  # the resumed run's folder: temp files of its killed writes
+                for folder in (run, run / "checkpoints", run / "images"):
+                    remove_stale_temps(folder)
         resolved = yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False, skip_validation=True))
         resolved.pop("config", None)
         self.model.run_config = image_config(resolved, int(config.trainer.max_steps))
 
+    def before_fit(self) -> None:
+        """One line for the console before the bar: what runs where (Lightning's own banners are off)."""
+        try:
+            device = str(self.trainer.strategy.root_device)
+        except (AttributeError, RuntimeError, IndexError):
+            device = type(self.trainer.accelerator).__name__
+        print(f"dasag: {self.trainer.max_steps} steps on {device}, seed {self.model.seed}", flush=True)
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException as e:
+            full = next((x for x in _chain(e) if is_disk_full(x)), None)
+            if full is None:
+                raise
+            raise RunFailed(disk_full_sentence(full, self.trainer, self.trainer.global_step)) from None
 
     def _load_weights(self) -> None:
         """Read every weights file the run needs (scorer, aesthetic head, style embedding,
@@ -102,10 +130,45 @@ class DasagCLI(LightningCLI):
             raise ConfigError(first_line(e)) from None
 
 
+class RunFailed(RuntimeError):
+    """A run that started and could not finish (e.g. a full disk); the message is the one sentence shown."""
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    while error is not None and error not in out:
+        out.append(error)
+        error = error.__cause__ or error.__context__
+    return out
+
+
+def disk_full_sentence(error: OSError, trainer: Any, step: int) -> str:
+    """What ran out, and what is left of the run: a folder with nothing computed in it (only
+    the config and an events file) is removed, so no half-made run is left looking like a result;
+    one with checkpoints or images is kept, and the sentence says how to go on."""
+    where = repr(str(error.filename)) if error.filename else "one of the run's files"
+    if isinstance(error, DiskFullError):
+        what = str(error.strerror)
+    else:
+        what = f"{NO_SPACE[error.errno]} while writing {where}"
+    folder = Path(trainer.log_dir) if isinstance(trainer.logger, RunLogger) else None
+    if folder is None or not folder.is_dir():
+        return f"{what}; the run stopped after {step} steps."
+    kept = sorted(folder.rglob("*.ckpt")) + sorted(folder.rglob("*.png"))
+    if not kept:
+        shutil.rmtree(folder, ignore_errors=True)
+        return f"{what}; the run stopped after {step} steps and its folder {str(folder)!r}, which held nothing computed, was removed."
+    last = max((p for p in kept if p.suffix == ".ckpt"), key=lambda p: p.stat().st_mtime, default=None)
+    go_on = f"; free some space and continue with --ckpt_path {str(last)!r}" if last else ""
+    names = ", ".join(str(p.relative_to(folder)) for p in kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
+    return f"{what}; the run stopped after {step} steps, and {str(folder)!r} keeps what it finished ({names}){go_on}."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cli.py`` and the ``dasag`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     quiet_expected_warnings()
+    quiet_lightning_banners()  # seed / GPU / TPU / "fit stopped" lines: the start line and the bar say what matters
     # Weight locations (SIGLIP_MODEL_PATH, ... and ./.env) are read here, once, at the edge.
     use_weight_locations(weight_locations(os.environ, Path.cwd() / ".env"))
     tune_host_allocator()
@@ -116,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # exit_on_error=False: a bad option raises instead of printing the 60-line usage; the
         # user gets one sentence naming the key (``--help`` still lists every option).
         cli = DasagCLI(args=expand_config_args(argv), parser_kwargs={"exit_on_error": False})
+    except RunFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except (ArgumentError, ConfigError, ValueError, FileNotFoundError, MisconfigurationException) as e:
         reason = first_line(e)
         if isinstance(e, MisconfigurationException):  # Lightning's Trainer refusing e.g. --trainer.accelerator gpu on a CPU machine

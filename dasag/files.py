@@ -9,24 +9,39 @@ folder never share a temp file.
 
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import contextmanager
 from pathlib import Path
 
+#: errno values that mean "the disk (or the quota, or the file size limit) is full", in words.
+NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit reached"}
+
+
+class DiskFullError(OSError):
+    """A write that ran out of space; the message names the file (``f.write`` errors do not)."""
+
+
+def is_disk_full(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno in NO_SPACE
+
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically; on failure nothing is left behind."""
+    """Write ``data`` to ``path`` atomically; on failure nothing is left behind. A full disk is
+    :class:`DiskFullError` naming ``path``, and the file already under that name stays as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         tmp.unlink(missing_ok=True)
+        if is_disk_full(e) and not isinstance(e, DiskFullError):
+            raise DiskFullError(e.errno, f"{NO_SPACE[e.errno]} while writing {str(path)!r}", str(path)) from None
         raise
     return path
 

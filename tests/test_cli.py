@@ -169,5 +169,20 @@ def test_the_console_shows_the_run_not_adverts_or_an_empty_summary(tmp_path, cap
     out, err = capfd.readouterr()
     shown = out + err
     assert "litlogger" not in shown and "Tip" not in shown and "FLOPs" not in shown and "Trainable params" not in shown
+    assert "Epoch" not in shown and "v_num" not in shown and "GPU available" not in shown and "LeafSpec" not in shown
+    assert "dasag: 2 steps on cpu, seed 0" in out
     log_dir = next((root / "lightning_logs").iterdir())
     assert f"outputs in {log_dir}: final.png" in out and (log_dir / "final.png").is_file()
+
+
+def test_the_progress_bars_count_steps_and_drop_v_num() -> None:
+    from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+
+    from dasag.progress import StepRichProgressBar, StepTQDMProgressBar, use_step_progress_bars
+
+    configured = RichProgressBar(leave=True, refresh_rate=5)
+    callbacks = [configured, TQDMProgressBar()]
+    use_step_progress_bars(callbacks)
+    assert type(callbacks[0]) is StepRichProgressBar and type(callbacks[1]) is StepTQDMProgressBar
+    assert callbacks[0] is configured and configured._leave and configured.refresh_rate == 5  # the user's options kept
+    assert configured._get_train_description(0) == "step"
