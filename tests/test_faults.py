@@ -130,3 +130,16 @@ def test_a_kill_during_a_checkpoint_save_leaves_the_last_good_one_whole(tmp_path
         assert len(list(root.rglob("final.png"))) == 1
     finally:
         __import__("shutil").rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_the_harness_in_one_sentence_keeping_finished_rows(tmp_path) -> None:
+    with small_disk(tmp_path / "disk", "30k") as mounted:
+        out = tmp_path / "disk" / "h"
+        result = subprocess.run([sys.executable, str(ROOT / "reproduce" / "run.py"), "transfer", "--out", str(out), "--classes", "2",
+                                 "--seeds", "1", "--steps", "2"], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                                preexec_fn=None if mounted else _limit_file_size(20_000))
+        assert result.returncode == 1
+        line = _error_line(result)
+        assert "while writing" in line and "every finished image and its row are kept" in line, line
+        assert not list(out.rglob("*.tmp"))

@@ -43,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, run or check; bad options are one sentence and exit status 2."""
     from jsonargparse import ArgumentError
 
-    from dasag.config import ConfigError, deep_merge, load_config
+    from dasag.config import ConfigError, deep_merge, first_line, load_config
+    from dasag.files import NO_SPACE, DiskFullError, is_disk_full
     from dasag.quality import RunSpec, check, run
 
     try:
@@ -63,7 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1 if problems else 0
         table = run(spec)
     except (ArgumentError, ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {str(e).strip().splitlines()[0]}", file=sys.stderr)
+        print(f"error: {first_line(e)}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if not is_disk_full(e):
+            raise
+        what = e.strerror if isinstance(e, DiskFullError) else f"{NO_SPACE[e.errno]} while writing {e.filename or 'a file of the run'}"
+        print(f"error: {what}; every finished image and its row are kept in {str(args.out)!r}: free some space and run the same "
+              f"command again to make the rest.", file=sys.stderr)
+        return 1
     print(f"{len(table)} images in {args.out}; report: {args.out / 'report.md'}")
     return 0
