@@ -207,7 +207,9 @@ def run_controls(st, settings, shared) -> None:
     if run is None:
         st.info("Set the prompts and settings, then press Generate.")
         return
-    watch(st, run)
+    if busy:
+        watch(st, run)
+        st.rerun()  # the run ended: redraw with Generate enabled and Stop disabled, then the result
     show_result(st, run, state.get("run_yaml", ""), state.get("run_seed"))
 
 
@@ -253,6 +255,16 @@ def progress_text(step: int, total: int, loss: float | None, scores: dict[str, f
     return " · ".join(parts)
 
 
+#: What each score field of a text scorer measures, for the page.
+SCORE_FIELDS = {"positive": "prompt similarity", "negative": "negative-prompt similarity", "aesthetic": "aesthetic score"}
+
+
+def score_label(key: str) -> str:
+    """``siglip/positive`` -> ``siglip: prompt similarity`` (an unknown key is shown as it is)."""
+    member, _, field = key.partition("/")
+    return f"{member}: {SCORE_FIELDS[field]}" if field in SCORE_FIELDS else key
+
+
 def tv_slider_value(weight: float) -> int:
     """The TV slider's exponent for a weight (clamped to the original app's 10^-8 .. 10^0)."""
     import math
@@ -274,8 +286,17 @@ def show_result(st, run, run_yaml: str, seed: int | None = None) -> None:
     with right:
         if seed is not None:
             st.metric("seed", str(seed))
+        read = {r.scorer for r in result.classes}
+        for readout in result.classes:  # a classifier in words: p(class) and its top-5, not a log-probability
+            for name, p in readout.positive:
+                st.metric(f"p({name}) · {readout.scorer}", f"{p:.2f}")
+            for name, p in readout.negative:
+                st.metric(f"p({name}) · {readout.scorer} · avoided", f"{p:.2f}")
+            st.caption(f"{readout.scorer} top-5")
+            st.table({"class": [n for n, _ in readout.top], "probability": [f"{p:.2f}" for _, p in readout.top]})
         for k, v in result.scores.items():
-            st.metric(k, f"{v:.4f}")
+            if k.split("/")[0] not in read:
+                st.metric(score_label(k), f"{v:.4f}")
         st.download_button("Download PNG", data=result.png, file_name="dasag.png", mime="image/png", key="download_png")
         if result.files:
             st.caption(f"Also written to {result.files[0]}")

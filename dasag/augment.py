@@ -81,6 +81,18 @@ def jitter_crop(canvas: Tensor, margin: int, shifts: Tensor, copies: int = 1) ->
     return out.transpose(0, 1).contiguous(memory_format=torch.channels_last)
 
 
+#: Points a strength schedule is checked at (every schedule family here is monotone, so its
+#: extremes are among them).
+_CHECK_POINTS = 101
+
+
+def check_strength(name: str, schedule: Schedule) -> None:
+    """An augmentation strength (px of jitter, colour shift, noise sigma) is never negative."""
+    low = min(schedule.values(_CHECK_POINTS))
+    if not low >= 0:  # also catches nan
+        raise ValueError(f"augment {name} must stay non-negative (it is a strength); its schedule {schedule} reaches {low:g}.")
+
+
 class Augmentations:
     """Makes ``batch_size`` augmented copies of each image, with scheduled strengths."""
 
@@ -118,6 +130,9 @@ class Augmentations:
         self.jitter = None if jitter is None else as_schedule(jitter)
         self.color_shift = as_schedule(color_shift)
         self.noise = as_schedule(noise)
+        for name, schedule in (("jitter", self.jitter), ("color_shift", self.color_shift), ("noise", self.noise)):
+            if schedule is not None:
+                check_strength(name, schedule)
         self.jitter_enabled = jitter_enabled
         self.color_shift_enabled = color_shift_enabled
         self.noise_enabled = noise_enabled

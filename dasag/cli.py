@@ -20,7 +20,16 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from dasag.checkpoint_io import AtomicCheckpointIO
-from dasag.config import ConfigError, check_run_config, expand_config_args, first_line, image_config, quiet_expected_warnings, quiet_lightning_banners
+from dasag.config import (
+    ConfigError,
+    check_run_config,
+    check_seed,
+    expand_config_args,
+    first_line,
+    image_config,
+    quiet_expected_warnings,
+    quiet_lightning_banners,
+)
 from dasag.data import PromptDataModule
 from dasag.files import NO_SPACE, DiskFullError, is_disk_full, remove_stale_temps
 from dasag.module import DirectAscent
@@ -64,6 +73,11 @@ class DasagCLI(LightningCLI):
             if path:
                 self._checkpoint = read_checkpoint(path)  # kept for the pyramid check after instantiation
         super()._parse_ckpt_path()
+
+    def _set_seed(self) -> None:
+        """LightningCLI seeds before any other check: a bad seed is one sentence, not numpy's bounds message."""
+        check_seed(self._active_config().get("seed_everything"))
+        super()._set_seed()
 
     def before_instantiate_classes(self) -> None:
         if self.subcommand in (None, "fit"):

@@ -210,6 +210,13 @@ def check_run_config(config: Any) -> None:
     if steps is None or int(steps) < 1:
         raise ConfigError(f"trainer.max_steps must be a positive integer (it is the run's length; every schedule reads it); got {steps}.")
     check_output_dir(config.trainer.default_root_dir)
+    check_seed(config.get("seed_everything"))
+
+
+def check_seed(seed: Any) -> None:
+    """``seed_everything``: a whole number numpy can seed with, or true/false/null (Lightning's own choices)."""
+    if not isinstance(seed, bool) and seed is not None and not (isinstance(seed, int) and 0 <= seed < 2**32):
+        raise ConfigError(f"seed_everything must be a whole number from 0 to {2**32 - 1} (or true for a random one); got {seed!r}.")
 
 
 def image_config(config: dict[str, Any], max_steps: int) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import Callback
 from dasag.callbacks import ImageExport, image_metadata
 from dasag.config import BuiltRun
 from dasag.images import grid, png_bytes, to_uint8
+from dasag.scorers.classifier import ClassReadout, EfficientNetLite, class_readout
 from dasag.scorers.ensemble import ScorerEnsemble
 
 
@@ -45,6 +46,8 @@ class Result:
     total: int
     stopped: bool
     files: list[Path] = field(default_factory=list)
+    #: Each classifier's reading of the image (p(class) and its top-5), for the page.
+    classes: list[ClassReadout] = field(default_factory=list)
 
 
 def _picture(pl_module) -> tuple[Any, np.ndarray]:
@@ -169,6 +172,9 @@ class LiveRun:
         step = trainer.global_step
         png = png_bytes(sheet, image_metadata(model, step, scores))
         files = [p for cb in trainer.callbacks if isinstance(cb, ImageExport) for p in cb.final_paths]
+        positive, negative = model.prompts.positive, model.prompts.negative
+        with model.autocast():
+            classes = [class_readout(m, images[:1], positive, negative) for m in model.scorer.members if isinstance(m, EfficientNetLite)]
         return Result(
             image=to_uint8(sheet),
             png=png,
@@ -177,4 +183,5 @@ class LiveRun:
             total=int(trainer.max_steps),
             stopped=step < int(trainer.max_steps),
             files=files,
+            classes=classes,
         )

@@ -91,7 +91,15 @@ def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_pat
     assert read_metadata(tmp_path / "seeded.png")["seed"] == seed
     assert run.result is not None and not run.result.stopped and run.result.step == 3
     assert any("finished: 3 steps" in h.value for h in at.subheader)
-    assert {m.label for m in at.metric} >= {"lite0/positive", "lite0/negative"}
+    assert not at.button(key="generate").disabled and at.button(key="stop").disabled  # the run ended: Generate again, nothing to stop
+    # The classifier in words: p(goldfish) and its top-5, not "lite0/positive -0.06".
+    readout = run.result.classes[0]
+    assert readout.scorer == "lite0" and readout.positive[0][0] == "goldfish" and len(readout.top) == 5
+    p_goldfish = next(m for m in at.metric if m.label == "p(goldfish) · lite0")
+    assert p_goldfish.value == f"{readout.positive[0][1]:.2f}"
+    assert not any(m.label.startswith("lite0/") for m in at.metric)
+    top5 = at.table[0].value
+    assert list(top5["class"]) == [name for name, _ in readout.top]
     config_yaml = at.code[0].value
     assert yaml.safe_load(config_yaml)["trainer"]["max_steps"] == 3
     path = tmp_path / "run.yaml"

@@ -77,6 +77,8 @@ CLI_CASES = [
     (["--model.optimizer", "torch.optim.Adam", "--model.optimizer.lr", "nan"], "model.optimizer.lr: expected float; got 'nan'", True),
     (["--model.objective.init_args.tv_weight", "inf"], "tv_weight: expected float; got 'inf'", True),
     (["--trainer.accelerator", "gpu"], "the trainer settings cannot run on this machine", False),
+    (["--seed_everything", "-3"], "seed_everything must be a whole number from 0 to 4294967295", False),
+    (["--model.augment.init_args.noise", "-0.5"], "augment noise must stay non-negative", False),
 ]
 
 
@@ -333,3 +335,52 @@ def test_a_bad_aesthetic_head_is_one_sentence_before_the_run_folder_exists(kind,
     assert words in line and bad_heads[kind].name in line, line
     assert not out.exists()
     assert not (bad_heads[kind].parent / "pwned").exists()
+
+
+# ----------------------------------------------------------------------------- app settings
+def _app_cases():
+    from dasag.app_settings import Augmentation, ScheduleSetting
+
+    return [
+        ({"steps": 0}, "trainer.max_steps must be a positive integer"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"learning_rate": 0.0}, "learning rate must be positive"),
+        ({"resolution": 100}, "resolution must be one of 96, 192, 384, 768 px"),
+        ({"positive_prompts": []}, "positive prompts are empty"),
+        ({"positive_prompts": ["goldfsh"]}, "unknown ImageNet class 'goldfsh'"),
+        ({"scorer": "nonsense"}, "scorer must be one of lite0"),
+        ({"tv_weight": -1.0}, "tv_weight must be non-negative"),
+        ({"prompt_weight": -1.0}, "prompt_weight must be non-negative"),
+        ({"preview_every": 0}, "preview every must be a whole number of at least 1"),
+        ({"interpolation": "lanczos"}, "interpolation: expected one of 'bilinear', 'bicubic', 'nearest'"),
+        ({"jitter": Augmentation(True, ScheduleSetting("constant", 500.0, 500.0))}, "jitter must stay within the 32 px margin"),
+        ({"noise": Augmentation(True, ScheduleSetting("linear", -1.0, 0.5))}, "augment noise must stay non-negative"),
+        ({"aesthetic": ScheduleSetting("wobbly")}, "aesthetic weight schedule must be one of"),
+        ({"seed": -3}, "seed_everything must be a whole number from 0 to 4294967295"),
+        ({"scorer": "siglip", "model_path": "/nonexistent/siglip", "positive_prompts": ["a cat"]}, "model directory '/nonexistent/siglip' does not exist"),
+    ]
+
+
+def test_app_settings_that_make_no_run_are_one_sentence_and_write_nothing(tmp_path, monkeypatch) -> None:
+    """What the page does on Generate (settings -> config -> build_run), for every bad setting: a
+    ConfigError whose message is the one line the page shows, and no output folder."""
+    from dasag.app_settings import AppSettings
+    from dasag.config import ConfigError, build_run
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    for fields, words in _app_cases():
+        out = tmp_path / "app_runs"
+        with pytest.raises(ConfigError) as caught:
+            settings = AppSettings(**{"output_dir": str(out), **fields}).for_run()
+            build_run(settings.to_config())
+        message = str(caught.value)
+        assert words in message and "\n" not in message and len(message) < 1000, (fields, message)
+        assert not out.exists(), fields
+
+
+def test_app_output_folder_that_is_a_file(bad_files) -> None:
+    from dasag.app_settings import AppSettings
+    from dasag.config import ConfigError, build_run
+
+    with pytest.raises(ConfigError, match="exists and is not a directory"):
+        build_run(AppSettings(output_dir=str(bad_files["a_file"])).to_config())

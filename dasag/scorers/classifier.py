@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
 
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
-from dasag.scorers.imagenet import resolve_class
+from dasag.scorers.imagenet import class_names, resolve_class
 
 #: Variant -> (weights package, its file-locator class, native input size).
 _LITE = {
@@ -121,3 +122,30 @@ class EfficientNetLite(Scorer):
         pos = values[:, self.positive_idx].mean(dim=1) if self.positive_idx.numel() else values.new_zeros(values.shape[0])
         neg = values[:, self.negative_idx].mean(dim=1) if self.negative_idx.numel() else torch.zeros_like(pos)
         return Scores(positive=pos, negative=neg, bounded=False, embedding=torch.nn.functional.normalize(pooled, dim=-1))
+
+
+@dataclass(frozen=True)
+class ClassReadout:
+    """What a classifier sees in one image, in words a person reads: the probability of each
+    prompted class and the classifier's own top classes (not a log-probability under a key)."""
+
+    scorer: str
+    #: (class name, probability) of each positive prompt, then of each negative one.
+    positive: list[tuple[str, float]]
+    negative: list[tuple[str, float]]
+    #: The ``k`` most probable classes, most probable first.
+    top: list[tuple[str, float]]
+
+
+@torch.no_grad()
+def class_readout(scorer: EfficientNetLite, image: Tensor, positive: Sequence[str], negative: Sequence[str] = (), k: int = 5) -> ClassReadout:
+    """Softmax probabilities of ``image`` ((3, H, W) or (1, 3, H, W) in [-1, 1]) under ``scorer``."""
+    names = class_names()
+    batch = image.unsqueeze(0) if image.dim() == 3 else image[:1]
+    probs = scorer.logits(batch.to(scorer.device)).softmax(dim=-1)[0].float().cpu()
+    values, indices = probs.topk(k)
+
+    def named(prompts: Sequence[str]) -> list[tuple[str, float]]:
+        return [(names[resolve_class(p)], float(probs[resolve_class(p)])) for p in prompts]
+
+    return ClassReadout(scorer.name, named(positive), named(negative), [(names[int(i)], float(v)) for v, i in zip(values, indices)])

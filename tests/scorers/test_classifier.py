@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -35,3 +37,18 @@ def test_bad_arguments_are_one_sentence() -> None:
         EfficientNetLite("lite9")
     with pytest.raises(ValueError, match="input_size must be at least 32 px; got 8"):
         EfficientNetLite(input_size=8)
+
+
+def test_class_readout_gives_probabilities_a_person_reads() -> None:
+    """p(class) is exp of the log-probability the scorer optimises; the top-5 is sorted and holds the best class."""
+    from dasag.scorers.classifier import EfficientNetLite, class_readout
+
+    scorer = EfficientNetLite(input_size=64)
+    scorer.prepare(["goldfish"], ["tench"])
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    readout = class_readout(scorer, image, ["goldfish"], ["tench"])
+    log_p = float(scorer(image).positive[0])
+    assert readout.positive[0][0] == "goldfish" and readout.positive[0][1] == pytest.approx(math.exp(log_p), rel=1e-4)
+    assert readout.negative[0][0] == "tench"
+    probs = [p for _, p in readout.top]
+    assert len(probs) == 5 and probs == sorted(probs, reverse=True) and probs[0] >= readout.positive[0][1]
