@@ -384,3 +384,22 @@ def test_app_output_folder_that_is_a_file(bad_files) -> None:
 
     with pytest.raises(ConfigError, match="exists and is not a directory"):
         build_run(AppSettings(output_dir=str(bad_files["a_file"])).to_config())
+
+
+@pytest.mark.parametrize("kind", ["malicious", "truncated", "empty"])
+def test_a_bad_style_embedding_is_one_sentence_and_runs_nothing(kind, tmp_path, capsys, in_repo) -> None:
+    import torch
+
+    good = (in_repo / "examples" / "stained_glass_lite0.pt").read_bytes()
+    bad = tmp_path / f"{kind}.pt"
+    if kind == "malicious":
+        torch.save({"format": "dasag-style", "payload": _RunsCode(tmp_path / "pwned")}, bad)
+    else:
+        bad.write_bytes(good[: len(good) // 2] if kind == "truncated" else b"")
+    out = tmp_path / "run"
+    args = ["fit", "--config", str(CONFIGS / "style.yaml"), "--trainer.default_root_dir", str(out),
+            "--model.objective.init_args.terms.embedding", str(bad)]
+    assert cli_main(args) == 2
+    line = _one_sentence(capsys)
+    assert f"style embedding '{bad}' is not a readable torch file" in line, line
+    assert not out.exists() and not (tmp_path / "pwned").exists()
