@@ -278,6 +278,8 @@ def show_result(st, run, run_yaml: str, seed: int | None = None) -> None:
         st.error(f"The run failed: {run.error}")
     result = run.result
     if result is None:
+        if not run.error:
+            st.info("Stopped before the first step: there is no image yet.")
         return
     status = f"stopped at step {result.step} of {result.total}" if result.stopped else f"finished: {result.total} steps"
     st.subheader(f"Result ({status})")

@@ -8,13 +8,13 @@ runs from Python through this same class.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
@@ -29,13 +29,15 @@ from dasag.config import (
     image_config,
     quiet_expected_warnings,
     quiet_lightning_banners,
+    quiet_loading_bars,
 )
 from dasag.data import PromptDataModule
-from dasag.files import NO_SPACE, DiskFullError, is_disk_full, remove_stale_temps
+from dasag.files import disk_full_message, is_disk_full, remove_stale_temps
 from dasag.module import DirectAscent
 from dasag.progress import use_step_progress_bars
+from dasag.pyramid import host_memory_bytes
 from dasag.resume import check_resume, read_checkpoint
-from dasag.run_folder import RunLogger
+from dasag.run_folder import RunLogger, finished_files
 from dasag.speed.switches import tune_host_allocator
 from dasag.weights import use_weight_locations, weight_locations
 
@@ -81,7 +83,7 @@ class DasagCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         if self.subcommand in (None, "fit"):
-            check_run_config(self._active_config())
+            check_run_config(self._active_config(), host_memory_bytes())  # the pyramid is built in host memory first
         if self.subcommand == "fit":
             config = self._active_config()
             if config.get("weights_only") is False:
@@ -108,9 +110,10 @@ class DasagCLI(LightningCLI):
             raise ConfigError(first_line(e)) from None
         if self.subcommand == "fit":
             self._load_weights()
-            if config.get("ckpt_path") and "://" not in str(config["ckpt_path"]):
-                run = Path(config["ckpt_path"]).parent.parent  # the resumed run's folder: temp files of its killed writes
-                for folder in (run, run / "checkpoints", run / "images"):
+            checkpoints = Path(str(config.get("ckpt_path") or "")).parent
+            if config.get("ckpt_path") and "://" not in str(config["ckpt_path"]) and checkpoints.name == "checkpoints":
+                run = checkpoints.parent  # the resumed run's own folder: temp files of its killed writes
+                for folder in (run, checkpoints, run / "images"):
                     remove_stale_temps(folder)
         resolved = yaml.safe_load(self._parser(self.subcommand).dump(config, skip_none=False, skip_validation=True))
         resolved.pop("config", None)
@@ -127,11 +130,16 @@ class DasagCLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         try:
             super()._run_subcommand(subcommand)
+        except MisconfigurationException as e:  # raised inside fit, after the run's folder exists: not a bad option
+            raise RunFailed(f"the run stopped: {first_line(e)}") from None
         except BaseException as e:
             full = next((x for x in _chain(e) if is_disk_full(x)), None)
             if full is None:
                 raise
-            raise RunFailed(disk_full_sentence(full, self.trainer, self.trainer.global_step)) from None
+            logger = self.trainer.logger if isinstance(self.trainer.logger, RunLogger) else None
+            removed = logger.discard_if_nothing_computed() if logger is not None else False
+            folder = logger.created_dir if logger is not None else None
+            raise RunFailed(disk_full_sentence(full, self.trainer.global_step, folder, removed)) from None
 
     def _load_weights(self) -> None:
         """Read every weights file the run needs (scorer, aesthetic head, style embedding,
@@ -156,25 +164,17 @@ def _chain(error: BaseException) -> list[BaseException]:
     return out
 
 
-def disk_full_sentence(error: OSError, trainer: Any, step: int) -> str:
-    """What ran out, and what is left of the run: a folder with nothing computed in it (only
-    the config and an events file) is removed, so no half-made run is left looking like a result;
-    one with checkpoints or images is kept, and the sentence says how to go on."""
-    where = repr(str(error.filename)) if error.filename else "one of the run's files"
-    if isinstance(error, DiskFullError):
-        what = str(error.strerror)
-    else:
-        what = f"{NO_SPACE[error.errno]} while writing {where}"
-    folder = Path(trainer.log_dir) if isinstance(trainer.logger, RunLogger) else None
-    if folder is None or not folder.is_dir():
+def disk_full_sentence(error: OSError, step: int, folder: Path | None, removed: bool) -> str:
+    """What ran out, and what is left of the run's ``folder`` (``removed``: it held nothing computed)."""
+    what = disk_full_message(error)
+    if folder is None:
         return f"{what}; the run stopped after {step} steps."
-    kept = sorted(folder.rglob("*.ckpt")) + sorted(folder.rglob("*.png"))
-    if not kept:
-        shutil.rmtree(folder, ignore_errors=True)
+    if removed:
         return f"{what}; the run stopped after {step} steps and its folder {str(folder)!r}, which held nothing computed, was removed."
+    kept = finished_files(folder)
+    names = ", ".join(str(p.relative_to(folder)) for p in kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
     last = max((p for p in kept if p.suffix == ".ckpt"), key=lambda p: p.stat().st_mtime, default=None)
     go_on = f"; free some space and continue with --ckpt_path {str(last)!r}" if last else ""
-    names = ", ".join(str(p.relative_to(folder)) for p in kept[:3]) + (f" and {len(kept) - 3} more" if len(kept) > 3 else "")
     return f"{what}; the run stopped after {step} steps, and {str(folder)!r} keeps what it finished ({names}){go_on}."
 
 
@@ -182,12 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``cli.py`` and the ``dasag`` command; returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
     quiet_expected_warnings()
+    quiet_loading_bars()
     quiet_lightning_banners()  # seed / GPU / TPU / "fit stopped" lines: the start line and the bar say what matters
     # Weight locations (SIGLIP_MODEL_PATH, ... and ./.env) are read here, once, at the edge.
     use_weight_locations(weight_locations(os.environ, Path.cwd() / ".env"))
     tune_host_allocator()
     from jsonargparse import ArgumentError
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
 
     try:
         # exit_on_error=False: a bad option raises instead of printing the 60-line usage; the
@@ -198,8 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except (ArgumentError, ConfigError, ValueError, FileNotFoundError, MisconfigurationException) as e:
         reason = first_line(e)
-        if isinstance(e, MisconfigurationException):  # Lightning's Trainer refusing e.g. --trainer.accelerator gpu on a CPU machine
-            reason = f"the trainer settings cannot run on this machine: {reason.rstrip('!.')} (trainer.accelerator auto or cpu always can)."
+        if isinstance(e, MisconfigurationException):  # building the Trainer, e.g. --trainer.accelerator gpu on a CPU machine
+            reason = f"the trainer settings are not possible here: {reason.rstrip('!.')} (trainer.accelerator auto or cpu always is)."
         print(f"error: {reason}", file=sys.stderr)
         if isinstance(e, ArgumentError):
             print("(python cli.py fit --help lists every option)", file=sys.stderr)

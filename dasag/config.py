@@ -87,28 +87,39 @@ def expanded_size(data: Any) -> int:
     return size(data)
 
 
-def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
-    """One YAML config file as a mapping (its ``base:`` not followed); anything else is one
-    sentence naming the file: missing, unreadable, not YAML (with the line), not a mapping."""
+def read_yaml_file(path: str | os.PathLike, what: str = "config file") -> dict[str, Any]:
+    """One YAML file of settings as a mapping; anything else is one sentence naming the file
+    (``what`` says which file it is): missing, unreadable, not YAML (with the line), an alias
+    bomb (:data:`MAX_CONFIG_VALUES`), not a mapping."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {str(path)!r} does not exist.")
+        raise ConfigError(f"{what} {str(path)!r} does not exist.")
     try:
         data = yaml.safe_load(path.read_text())
     except UnicodeDecodeError:
-        raise ConfigError(f"config file {str(path)!r} is not a text file.") from None
+        raise ConfigError(f"{what} {str(path)!r} is not a text file.") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise ConfigError(f"config file {str(path)!r} is not valid YAML{where}: {problem}.") from None
+        raise ConfigError(f"{what} {str(path)!r} is not valid YAML{where}: {problem}.") from None
+    return checked_yaml(data, f"{what} {str(path)!r}")
+
+
+def checked_yaml(data: Any, source: str) -> dict[str, Any]:
+    """Parsed YAML (from ``source``, named in the sentence) that is a mapping of a sane size."""
     data = {} if data is None else data
     if expanded_size(data) > MAX_CONFIG_VALUES:
-        raise ConfigError(f"config file {str(path)!r} expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases nested inside each other); "
+        raise ConfigError(f"{source} expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases nested inside each other); "
                           f"a run config holds a few hundred.")
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {str(path)!r} must hold a mapping of settings (key: value lines); it holds a {type(data).__name__}.")
+        raise ConfigError(f"{source} must hold a mapping of settings (key: value lines); it holds a {type(data).__name__}.")
     return data
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """One YAML config file as a mapping (its ``base:`` not followed); see :func:`read_yaml_file`."""
+    return read_yaml_file(path, "config file")
 
 
 def load_config(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
@@ -143,6 +154,13 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name longer than the filesystem allows: not a file
+        return False
+
+
 def expand_config_args(args: Sequence[str]) -> list[str]:
     """Replace each ``--config FILE`` that has a ``base:`` with the merged YAML text."""
     args = list(args)
@@ -158,10 +176,15 @@ def expand_config_args(args: Sequence[str]) -> list[str]:
             i += 1
             continue
         p = Path(value)
-        if p.suffix in (".yaml", ".yml") or p.is_file():  # a file (not inline YAML): checked here, named in any error
+        if "\n" not in value and (p.suffix in (".yaml", ".yml") or _is_file(p)):  # a file (not inline YAML): checked here, named in any error
             if "base" in read_config_file(p):
                 out += ["--config", yaml.safe_dump(load_config(p), sort_keys=False)]
                 continue
+        else:  # inline YAML text: the same checks before the parser copies it
+            try:
+                checked_yaml(yaml.safe_load(value), "the --config text")
+            except yaml.YAMLError as e:
+                raise ConfigError(f"the --config text is neither a file that exists nor valid YAML ({str(e).splitlines()[0]}).") from None
         out += ["--config", value]
     return out
 
@@ -204,13 +227,23 @@ def check_output_dir(root: str | os.PathLike | None) -> None:
     check_writable(root or os.getcwd(), "trainer.default_root_dir")
 
 
-def check_run_config(config: Any) -> None:
-    """Checks on the parsed config that no single constructor can make (cross-key ones)."""
+def check_run_config(config: Any, available_memory: int | None = None) -> None:
+    """Checks on the parsed config that no single constructor can make (cross-key ones, and the
+    pyramid's size against ``available_memory`` bytes, before it is allocated)."""
     steps = config.trainer.max_steps
     if steps is None or int(steps) < 1:
         raise ConfigError(f"trainer.max_steps must be a positive integer (it is the run's length; every schedule reads it); got {steps}.")
     check_output_dir(config.trainer.default_root_dir)
     check_seed(config.get("seed_everything"))
+    pyramid = config.get("model.pyramid.init_args") or {}
+    sizes = [pyramid.get(k) for k in ("max_size", "num_images", "min_size")]
+    if all(isinstance(v, int) and v > 0 for v in sizes) and all(v & (v - 1) == 0 for v in (sizes[0], sizes[2])):
+        from dasag.pyramid import check_fits_in_memory
+
+        try:
+            check_fits_in_memory(*sizes, available_memory)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
 
 
 def check_seed(seed: Any) -> None:
@@ -311,14 +344,8 @@ def first_line(error: BaseException) -> str:
 
 
 def quiet_expected_warnings() -> None:
-    """Silence :data:`EXPECTED_WARNINGS`, Lightning's product tips and transformers' loading bars (entry points call this)."""
+    """Silence :data:`EXPECTED_WARNINGS` and Lightning's product tips (entry points call this)."""
     quiet_lightning_tips()
-    try:  # transformers draws a "Loading weights" bar per model: noise between a run's own lines
-        from transformers.utils import logging as transformers_logging
-
-        transformers_logging.disable_progress_bar()
-    except ImportError:
-        pass
     for message in EXPECTED_WARNINGS:
         warnings.filterwarnings("ignore", message=message)
 
@@ -329,6 +356,16 @@ class _NoAdverts(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = str(record.getMessage())
         return not (message.startswith("💡 Tip") or "litlogger" in message)
+
+
+def quiet_loading_bars() -> None:
+    """No "Loading weights" bar from transformers per model: noise between a run's own lines.
+    Process-wide, so only the command-line entry points call it, never the library."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.disable_progress_bar()
 
 
 def quiet_lightning_tips() -> None:

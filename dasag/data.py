@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import lightning as L
-import yaml
 from torch.utils.data import DataLoader, IterableDataset
+
+from dasag.config import read_yaml_file
 
 
 class PromptSet(NamedTuple):
@@ -43,11 +44,17 @@ def read_prompts_file(path: str | Path) -> PromptSet:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"prompts_file {str(path)!r} does not exist.")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml_file(path, "prompts_file")
     unknown = set(data) - {"positive_prompts", "negative_prompts"}
     if unknown:
         raise ValueError(f"prompts_file {str(path)!r} has unknown keys {sorted(unknown)}; allowed: positive_prompts, negative_prompts.")
-    return PromptSet(tuple(map(str, data.get("positive_prompts") or [])), tuple(map(str, data.get("negative_prompts") or [])))
+    lists = []
+    for key in ("positive_prompts", "negative_prompts"):
+        value = data.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(p, (str, int)) and not isinstance(p, bool) for p in value):
+            raise ValueError(f"prompts_file {str(path)!r}: {key} must be a list of prompts (texts, or ImageNet class names or indices).")
+        lists.append(tuple(map(str, value)))
+    return PromptSet(*lists)
 
 
 class PromptDataModule(L.LightningDataModule):

@@ -21,9 +21,21 @@ NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota e
 class DiskFullError(OSError):
     """A write that ran out of space; the message names the file (``f.write`` errors do not)."""
 
+    def __str__(self) -> str:
+        return str(self.strerror)
+
 
 def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is a write that ran out of space (disk, quota or file size limit)."""
     return isinstance(error, OSError) and error.errno in NO_SPACE
+
+
+def disk_full_message(error: OSError) -> str:
+    """``no space left on device while writing 'PATH'`` for any disk-full error (its file when known)."""
+    if isinstance(error, DiskFullError):
+        return str(error)
+    where = repr(str(error.filename)) if error.filename else "one of the run's files"
+    return f"{NO_SPACE.get(error.errno, 'no space left on device')} while writing {where}"
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:

@@ -126,11 +126,11 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
 def load_mask(path: str | Path) -> Tensor:
     """A mask file -> (side, side) in [0, 1], centre-cropped to a square like :func:`load_image`.
 
-    Brightness is the mask (white = 1); where the file has transparency, transparent counts as
+    Brightness (the mean of R, G and B) is the mask (white = 1); where the file has transparency, transparent counts as
     black, so white strokes painted on a transparent layer are a mask as they look in an editor.
     """
     image = _square(_open_checked(Path(path)))
-    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255
+    grey = np.asarray(image.convert("RGB"), dtype=np.float32).mean(axis=-1) / 255  # the mean of R, G, B (not luma): a green stroke is 1/3
     if _has_alpha(image):
         grey = grey * np.asarray(image.convert("RGBA").getchannel("A"), dtype=np.float32) / 255
     return torch.from_numpy(grey)

@@ -50,6 +50,11 @@ class Result:
     classes: list[ClassReadout] = field(default_factory=list)
 
 
+def _sentence(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _picture(pl_module) -> tuple[Any, np.ndarray]:
     images = pl_module.images()
     sheet = images[0] if images.shape[0] == 1 else grid(images)
@@ -157,15 +162,18 @@ class LiveRun:
             try:
                 self.built.fit()
             except Exception as e:  # shown in the page as one sentence; the image is still kept below
-                self.error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            self.result = self._result()
+                self.error = _sentence(e)
+            try:
+                self.result = self._result()
+            except Exception as e:  # the page must say why there is no result, never go quiet
+                self.error = self.error or f"the result could not be read back: {_sentence(e)}"
         finally:
             if lock is not None:
                 lock.release()
 
     def _result(self) -> Result | None:
         model, trainer = self.built.model, self.built.trainer
-        if model.prompts is None:  # failed before the scorer was ready: no image worth keeping
+        if model.prompts is None or trainer.global_step == 0:  # no step ran: the starting noise is not a result
             return None
         images, sheet = _picture(model)
         scores = model.evaluate(images)
@@ -174,7 +182,8 @@ class LiveRun:
         files = [p for cb in trainer.callbacks if isinstance(cb, ImageExport) for p in cb.final_paths]
         positive, negative = model.prompts.positive, model.prompts.negative
         with model.autocast():
-            classes = [class_readout(m, images[:1], positive, negative) for m in model.scorer.members if isinstance(m, EfficientNetLite)]
+            classes = [class_readout(m, images[:1], positive, negative, name=name)
+                       for name, m in zip(model.scorer.names, model.scorer.members) if isinstance(m, EfficientNetLite)]
         return Result(
             image=to_uint8(sheet),
             png=png,

@@ -166,7 +166,7 @@ class DirectAscent(L.LightningModule):
         try:
             optimizer = self.optimizer_factory(self.pyramid.parameters())
         except (ValueError, TypeError) as e:
-            reason = str(e).strip().splitlines()[0].rstrip(".")
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0].rstrip(".") or type(e).__name__
             hint = "; the lr must be a positive number (the ascent's step size)" if "learning rate" in reason else ""
             raise ValueError(f"model.optimizer: {reason[0].lower() + reason[1:]}{hint}.") from None
         for group in optimizer.param_groups:

@@ -93,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from jsonargparse import ArgumentError
 
-    from dasag.config import first_line
+    from dasag.config import first_line, quiet_loading_bars
+
+    quiet_loading_bars()
 
     try:
         style = personalize(args.images, args.out, args.config, args.member, args.size)

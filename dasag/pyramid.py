@@ -41,7 +41,8 @@ def training_bytes(max_size: int, num_images: int = 1, min_size: int = 1) -> int
 
 
 def host_memory_bytes() -> int | None:
-    """This machine's physical memory (``None`` where the OS does not say)."""
+    """This machine's physical memory (``None`` where the OS does not say); read by the entry
+    points (the CLI class), which pass it to :func:`check_fits_in_memory`."""
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -49,7 +50,8 @@ def host_memory_bytes() -> int | None:
 
 
 def check_fits_in_memory(max_size: int, num_images: int, min_size: int, available: int | None) -> None:
-    """Refuse a pyramid whose step could never fit in ``available`` bytes, naming the largest that could."""
+    """Refuse a pyramid whose step could never fit in ``available`` bytes, naming the largest that
+    could; called before the pyramid is built, so nothing is allocated for a size that cannot run."""
     need = training_bytes(max_size, num_images, min_size)
     if available is None or need <= available:
         return
@@ -100,7 +102,6 @@ class ImagePyramid(nn.Module):
             raise ValueError(f"num_images must be a positive integer; got {num_images}.")
         if interpolation not in MODES:
             raise ValueError(f"interpolation must be one of {', '.join(MODES)}; got {interpolation!r}.")
-        check_fits_in_memory(max_size, num_images, min_size, host_memory_bytes())  # before a single level is allocated
         self.max_size = max_size
         self.max_shift = max_shift
         self.num_images = num_images

@@ -10,13 +10,22 @@ loser takes the next number.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from lightning.pytorch.loggers import TensorBoardLogger
 
 
+def finished_files(folder: Path) -> list[Path]:
+    """What a run has computed so far: its checkpoints and images (config and events aside)."""
+    return sorted(folder.rglob("*.ckpt")) + sorted(folder.rglob("*.png"))
+
+
 class RunLogger(TensorBoardLogger):
     """TensorBoardLogger whose next version folder is created atomically when it is chosen."""
+
+    #: The version folder this logger created (``None``: a version the user named, or none yet).
+    created_dir: Path | None = None
 
     def _get_next_version(self) -> int:
         version = super()._get_next_version()
@@ -27,9 +36,20 @@ class RunLogger(TensorBoardLogger):
         while True:
             try:
                 os.mkdir(root / f"version_{version}")
+                self.created_dir = root / f"version_{version}"
                 return version
             except FileExistsError:
                 version += 1
+
+    def discard_if_nothing_computed(self) -> bool:
+        """Remove the folder this logger created if the run computed nothing into it (only its
+        config and an events file), so a failed start never looks like a result; a folder the
+        user named, or one holding a checkpoint or an image, is kept. Returns whether it went."""
+        folder = self.created_dir
+        if folder is None or not folder.is_dir() or finished_files(folder):
+            return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return not folder.exists()
 
     @classmethod
     def replacing(cls, logger: TensorBoardLogger) -> RunLogger:

@@ -122,6 +122,11 @@ def default_locations() -> WeightLocations:
     return weight_locations(os.environ, Path.cwd() / ".env")
 
 
+#: Failures that say nothing about the file being read (memory, a missing library): never
+#: reported as "truncated or corrupt".
+NOT_A_FILE_PROBLEM = (MemoryError, ImportError, torch.OutOfMemoryError)
+
+
 def _first(error: BaseException) -> str:
     """The first sentence of a reader's complaint (torch's run on for several)."""
     text = str(error).strip().splitlines()
@@ -142,6 +147,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
         try:
             return load_file(str(path))
+        except NOT_A_FILE_PROBLEM:
+            raise
         except Exception as e:  # SafetensorError and OSError: a truncated or foreign file
             raise ValueError(f"weights file {str(path)!r} is truncated or not a safetensors file ({_first(e)}).") from None
     try:

@@ -70,21 +70,28 @@ CLI_CASES = [
     (["--data.positive_prompts", "[goldfsh]"], "unknown ImageNet class 'goldfsh'", False),
     (["--data.positive_prompts", "[]"], "at least one positive prompt", False),
     (["--model.pyramid.init_args.init_image", "missing.png"], "missing.png' does not exist", False),
-    (["--model.pyramid.init_args.max_size", "65536"], "max_size 65536 with 1 image(s) needs at least 448.0 GiB", False),
+    (["--model.pyramid.init_args.max_size", "65536"], "max_size 65536 with 1 image(s) needs at least 448.0 GiB for its levels, gradients, "
+     "optimiser state and canvas, more than this machine's 24.0 GiB of memory; allowed here: max_size up to 8192", False),
     (["--data.positive_prompts", "[" + "a" * 100_000 + "]"], "' (100,000 characters)", False),
     (["--model.optimizer", "torch.optim.Adam", "--model.optimizer.lr", "0"], "model.optimizer lr must be a positive number", False),
     (["--model.optimizer", "torch.optim.Adam", "--model.optimizer.lr", "-1"], "model.optimizer: invalid learning rate: -1.0", False),
     (["--model.optimizer", "torch.optim.Adam", "--model.optimizer.lr", "nan"], "model.optimizer.lr: expected float; got 'nan'", True),
     (["--model.objective.init_args.tv_weight", "inf"], "tv_weight: expected float; got 'inf'", True),
-    (["--trainer.accelerator", "gpu"], "the trainer settings cannot run on this machine", False),
+    pytest.param(["--trainer.accelerator", "gpu"], "the trainer settings are not possible here", False,
+                 marks=pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="this machine has a GPU: the run would start")),
     (["--seed_everything", "-3"], "seed_everything must be a whole number from 0 to 4294967295", False),
     (["--model.augment.init_args.noise", "-0.5"], "augment noise must stay non-negative", False),
 ]
 
 
-@pytest.mark.parametrize(("extra", "words", "parser"), CLI_CASES, ids=[" ".join(c[0])[:60] for c in CLI_CASES])
+def _case_id(case) -> str:
+    return " ".join((case.values if hasattr(case, "values") else case)[0])[:60]
+
+
+@pytest.mark.parametrize(("extra", "words", "parser"), CLI_CASES, ids=[_case_id(c) for c in CLI_CASES])
 def test_cli_bad_option_is_one_sentence_and_writes_nothing(extra, words, parser, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("dasag.cli.host_memory_bytes", lambda: 24 * 2**30)  # this machine's size, wherever the test runs
     out = tmp_path / "run"
     assert cli_main(["fit", "--config", DEMO, "--trainer.default_root_dir", str(out), *extra]) == 2
     line = _one_sentence(capsys, extra_lines=1 if parser else 0)
@@ -403,3 +410,30 @@ def test_a_bad_style_embedding_is_one_sentence_and_runs_nothing(kind, tmp_path, 
     line = _one_sentence(capsys)
     assert f"style embedding '{bad}' is not a readable torch file" in line, line
     assert not out.exists() and not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize(("kind", "words"), [("truncated", "truncated or not a torch file"), ("garbage", "truncated or not a torch file"),
+                                             ("not_a_head", "does not fit EfficientNet-lite0")])
+def test_bad_classifier_weights_are_one_sentence_before_the_run_folder_exists(kind, words, bad_heads, tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["fit", "--config", DEMO, *SMALL, "--trainer.max_steps", "2", "--trainer.default_root_dir", str(out),
+            "--model.scorer.init_args.weights_path", str(bad_heads[kind])]
+    assert cli_main(args) == 2
+    line = _one_sentence(capsys)
+    assert words in line and bad_heads[kind].name in line, line
+    assert not out.exists()
+
+
+def test_prompts_files_and_inline_configs_get_the_same_checks(tmp_path, capsys) -> None:
+    bomb = _alias_bomb(tmp_path / "bomb.yaml")
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("positive_prompts:\n  - [goldfish, tench]\n")
+    out = tmp_path / "run"
+    base = ["fit", "--config", DEMO, "--trainer.default_root_dir", str(out)]
+    assert cli_main([*base, "--data.prompts_file", str(bomb)]) == 2
+    assert "prompts_file" in (line := _one_sentence(capsys)) and "expands to more than 100,000 values" in line, line
+    assert cli_main([*base, "--data.prompts_file", str(nested)]) == 2
+    assert "positive_prompts must be a list of prompts" in _one_sentence(capsys)
+    assert cli_main(["fit", "--config", bomb.read_text(), "--trainer.default_root_dir", str(out)]) == 2
+    assert "the --config text expands to more than 100,000 values" in _one_sentence(capsys)
+    assert not out.exists()

@@ -74,3 +74,13 @@ def test_render_is_the_mean_of_interpolated_levels_through_tanh():
         torch.testing.assert_close(got_grad, level.grad, rtol=1e-4, atol=1e-5)
 
 
+
+
+def test_a_pyramid_too_large_for_the_memory_names_the_largest_that_fits() -> None:
+    from dasag.pyramid import check_fits_in_memory, training_bytes
+
+    assert training_bytes(512) < training_bytes(1024) < training_bytes(1024, num_images=2)
+    check_fits_in_memory(1024, 1, 1, training_bytes(1024))  # exactly enough: allowed
+    check_fits_in_memory(1024, 1, 1, None)  # the OS did not say: not refused
+    with pytest.raises(ValueError, match=r"max_size 1024 with 2 image\(s\) needs at least .* allowed here: max_size up to 512\."):
+        check_fits_in_memory(1024, 2, 1, training_bytes(1024))

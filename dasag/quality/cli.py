@@ -43,9 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, run or check; bad options are one sentence and exit status 2."""
     from jsonargparse import ArgumentError
 
-    from dasag.config import ConfigError, deep_merge, first_line, load_config
-    from dasag.files import NO_SPACE, DiskFullError, is_disk_full
+    from dasag.config import ConfigError, deep_merge, first_line, load_config, quiet_loading_bars
+    from dasag.files import disk_full_message, is_disk_full
     from dasag.quality import RunSpec, check, run
+
+    quiet_loading_bars()
 
     try:
         args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -69,8 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         if not is_disk_full(e):
             raise
-        what = e.strerror if isinstance(e, DiskFullError) else f"{NO_SPACE[e.errno]} while writing {e.filename or 'a file of the run'}"
-        print(f"error: {what}; every finished image and its row are kept in {str(args.out)!r}: free some space and run the same "
+        print(f"error: {disk_full_message(e)}; every finished image and its row are kept in {str(args.out)!r}: free some space and run the same "
               f"command again to make the rest.", file=sys.stderr)
         return 1
     print(f"{len(table)} images in {args.out}; report: {args.out / 'report.md'}")

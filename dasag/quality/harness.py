@@ -9,6 +9,7 @@ a re-run or ``--check`` cannot silently mix budgets), and the report files of
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -21,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners
-from dasag.files import FolderInUse, folder_lock, remove_stale_temps, write_bytes_atomic
+from dasag.files import DiskFullError, FolderInUse, folder_lock, remove_stale_temps, write_bytes_atomic
 from dasag.quality import rows
 from dasag.quality.make import Generator
 from dasag.quality.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
@@ -293,7 +294,12 @@ def _run_locked(p: Plan, spec: RunSpec, out: Path, on_row: Callable[[dict], None
 
         accelerator = "cuda" if p.accelerator == "gpu" else "cpu"
         fabric = Fabric(accelerator=accelerator, devices=spec.devices, strategy="ddp_spawn")
-        fabric.launch(_shard, spec.to_json())
+        try:
+            fabric.launch(_shard, spec.to_json())
+        except Exception as e:  # a worker's error arrives as text (torch's ProcessRaisedException), not as its own type
+            if "DiskFullError" not in str(e) and "No space left on device" not in str(e):
+                raise
+            raise DiskFullError(errno.ENOSPC, f"no space left on device while a worker wrote into {str(out)!r}", str(out)) from None
     else:
         run_tasks(p, on_row=on_row)
     generator = p.generator()

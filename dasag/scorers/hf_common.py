@@ -21,7 +21,7 @@ from torch import Tensor
 
 from dasag.scorers.aesthetic_head import AestheticHead, check_head_available, load_aesthetic_head
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores, mean_similarity
-from dasag.weights import MissingWeightsError, WeightLocations, default_locations
+from dasag.weights import NOT_A_FILE_PROBLEM, MissingWeightsError, WeightLocations, default_locations
 
 Dtype = Literal["auto", "bf16", "fp16", "fp32"]
 Attention = Literal["auto", "flash_attention_2", "sdpa", "eager"]
@@ -263,6 +263,8 @@ class HFTextImageScorer(Scorer):
                 f"could not load {self.name} weights from {self.model_location!r} ({e}); set {self.model_variable} "
                 f"(or the scorer's model key) to a local directory, made with: {self.download_hint}."
             ) from e
+        except NOT_A_FILE_PROBLEM:
+            raise
         except Exception as e:  # noqa: BLE001  a cut or corrupt weights file fails in many ways deep inside transformers
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise ValueError(f"the {self.name} weights in {self.model_location!r} are truncated or corrupt ({first}); "
