@@ -437,3 +437,13 @@ def test_prompts_files_and_inline_configs_get_the_same_checks(tmp_path, capsys) 
     assert cli_main(["fit", "--config", bomb.read_text(), "--trainer.default_root_dir", str(out)]) == 2
     assert "the --config text expands to more than 100,000 values" in _one_sentence(capsys)
     assert not out.exists()
+
+
+def test_harness_weights_that_cannot_be_read_are_one_sentence_before_run_json(bad_heads, tmp_path, capsys) -> None:
+    """The harness reads the guide's and the held-out models' weights while it checks its plan."""
+    override = tmp_path / "weights.yaml"
+    override.write_text(f"model:\n  scorer:\n    init_args: {{weights_path: {bad_heads['truncated']}}}\n")
+    out = tmp_path / "out"
+    assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--override", str(override)]) == 2
+    assert "truncated.pth' is truncated or not a torch file" in _one_sentence(capsys)
+    assert not out.exists()

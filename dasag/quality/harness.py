@@ -74,10 +74,15 @@ class Plan:
     accelerator: str
     #: The scorer names that guide each method (an ``--override`` ensemble guides with each member).
     guide_names: dict[str, list[str]] = field(default_factory=dict)
+    _generators: dict[int, Generator] = field(default_factory=dict, repr=False)
 
     def generator(self, device_index: int = 0) -> Generator:
-        s = self.spec
-        return Generator(self.suite, s.steps, s.overrides, s.eval_scorers, self.accelerator, device_index)
+        """This plan's generator for one device, made once: the weights it loaded while the plan
+        was checked are the ones its images are made with."""
+        if device_index not in self._generators:
+            s = self.spec
+            self._generators[device_index] = Generator(self.suite, s.steps, s.overrides, s.eval_scorers, self.accelerator, device_index)
+        return self._generators[device_index]
 
 
 def _positive(name: str, value: int | None) -> None:

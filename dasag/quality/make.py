@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from dasag.config import ConfigError, build_run, constructor_default, deep_merge, load_config, resolve_prompts_file
+from dasag.config import ConfigError, build_run, constructor_default, deep_merge, first_line, load_config, resolve_prompts_file, scorer_key
 from dasag.data import PromptSet, read_prompts_file
 from dasag.images import from_uint8, png_bytes, to_uint8
 from dasag.pyramid import ImagePyramid
@@ -142,8 +142,9 @@ class Generator:
             if task.method not in built:
                 built.add(task.method)
                 trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
-                run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; loads no weights, writes nothing
+                run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; writes nothing
                 self.guide_names[task.method] = list(run.model.scorer.names)
+                self._load_guide(cfg, run.model.scorer)
             prompts = prompts_of(cfg)
             if not prompts.positive:
                 raise ConfigError(f"method {task.method!r} has no positive prompts.")
@@ -153,6 +154,20 @@ class Generator:
                     scorer.validate_prompts(prompts.positive, prompts.negative)
                 except ValueError as e:
                     raise ConfigError(f"--eval-scorer {name} cannot score method {task.method!r}: {e}") from None
+        for name in self.eval_names:  # every weights file the run reads, read now: a bad one is one sentence before run.json
+            try:
+                self._eval_scorer(name)
+            except (ValueError, OSError) as e:
+                raise ConfigError(f"--eval-scorer {name}: {first_line(e)}") from None
+
+    def _load_guide(self, cfg: dict[str, Any], fresh: ScorerEnsemble) -> None:
+        """Read the guide's weights now (shared with every task that uses this scorer config)."""
+        guide = self._shared_guide(scorer_key(cfg), fresh)
+        try:
+            for member in guide.members:
+                member.load()
+        except (ValueError, OSError) as e:
+            raise ConfigError(first_line(e)) from None
 
     # ------------------------------------------------------------------ making
     def _device(self) -> torch.device:
