@@ -259,6 +259,12 @@ def progress_text(step: int, total: int, loss: float | None, scores: dict[str, f
 SCORE_FIELDS = {"positive": "prompt similarity", "negative": "negative-prompt similarity", "aesthetic": "aesthetic score"}
 
 
+def probability_text(p: float) -> str:
+    """Two decimals, or the first significant digits below 0.01 (a class the image does not show
+    yet reads 0.0004, not a misleading 0.00)."""
+    return f"{p:.2f}" if p >= 0.01 else f"{p:.1g}" if p > 0 else "0"
+
+
 def score_label(key: str) -> str:
     """``siglip/positive`` -> ``siglip: prompt similarity`` (an unknown key is shown as it is)."""
     member, _, field = key.partition("/")
@@ -291,11 +297,11 @@ def show_result(st, run, run_yaml: str, seed: int | None = None) -> None:
         read = {r.scorer for r in result.classes}
         for readout in result.classes:  # a classifier in words: p(class) and its top-5, not a log-probability
             for name, p in readout.positive:
-                st.metric(f"p({name}) · {readout.scorer}", f"{p:.2f}")
+                st.metric(f"p({name}) · {readout.scorer}", probability_text(p))
             for name, p in readout.negative:
-                st.metric(f"p({name}) · {readout.scorer} · avoided", f"{p:.2f}")
+                st.metric(f"p({name}) · {readout.scorer} · avoided", probability_text(p))
             st.caption(f"{readout.scorer} top-5")
-            st.table({"class": [n for n, _ in readout.top], "probability": [f"{p:.2f}" for _, p in readout.top]})
+            st.table({"class": [n for n, _ in readout.top], "probability": [probability_text(p) for _, p in readout.top]})
         for k, v in result.scores.items():
             if k.split("/")[0] not in read:
                 st.metric(score_label(k), f"{v:.4f}")

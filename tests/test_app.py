@@ -96,7 +96,10 @@ def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_pat
     readout = run.result.classes[0]
     assert readout.scorer == "lite0" and readout.positive[0][0] == "goldfish" and len(readout.top) == 5
     p_goldfish = next(m for m in at.metric if m.label == "p(goldfish) · lite0")
-    assert p_goldfish.value == f"{readout.positive[0][1]:.2f}"
+    from dasag.app import probability_text
+
+    assert p_goldfish.value == probability_text(readout.positive[0][1])
+    assert probability_text(0.9412) == "0.94" and probability_text(0.00043) == "0.0004"
     assert not any(m.label.startswith("lite0/") for m in at.metric)
     top5 = at.table[0].value
     assert list(top5["class"]) == [name for name, _ in readout.top]
