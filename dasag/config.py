@@ -331,16 +331,24 @@ def bounded(sentence: str) -> str:
     return _LONG_QUOTED.sub(excerpt, sentence)
 
 
+def error_text(error: BaseException) -> str:
+    """An error's own first line, or its type's name when it has no message: the one reading
+    of an exception every sentence built around one starts from."""
+    text = str(error).strip()
+    return text.splitlines()[0].strip() if text else type(error).__name__
+
+
 def first_line(error: BaseException) -> str:
     """The sentence of an error: the root cause's first line (jsonargparse appends usage
     text), or for jsonargparse's own nested report the key path and its complaint; long
     quoted values are excerpted (:func:`bounded`)."""
-    text = str(root_cause(error)).strip()
+    root = root_cause(error)
+    text = str(root).strip()
     if not text:
         return type(error).__name__
     if _PARSER_KEY.match(text.splitlines()[0]):
         return bounded(parser_sentence(text))
-    return bounded(text.splitlines()[0].strip())
+    return bounded(error_text(root))
 
 
 def quiet_expected_warnings() -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from lightning.pytorch.callbacks import Callback
 
 from dasag.callbacks import ImageExport, image_metadata
-from dasag.config import BuiltRun
+from dasag.config import BuiltRun, error_text
 from dasag.images import grid, png_bytes, to_uint8
 from dasag.scorers.classifier import ClassReadout, EfficientNetLite, class_readout
 from dasag.scorers.ensemble import ScorerEnsemble
@@ -48,11 +48,6 @@ class Result:
     files: list[Path] = field(default_factory=list)
     #: Each classifier's reading of the image (p(class) and its top-5), for the page.
     classes: list[ClassReadout] = field(default_factory=list)
-
-
-def _sentence(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _picture(pl_module) -> tuple[Any, np.ndarray]:
@@ -162,11 +157,11 @@ class LiveRun:
             try:
                 self.built.fit()
             except Exception as e:  # shown in the page as one sentence; the image is still kept below
-                self.error = _sentence(e)
+                self.error = error_text(e)
             try:
                 self.result = self._result()
             except Exception as e:  # the page must say why there is no result, never go quiet
-                self.error = self.error or f"the result could not be read back: {_sentence(e)}"
+                self.error = self.error or f"the result could not be read back: {error_text(e)}"
         finally:
             if lock is not None:
                 lock.release()

@@ -20,6 +20,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 
 from dasag.augment import Augmentations, Strengths, step_generator
+from dasag.config import error_text
 from dasag.data import PromptSet
 from dasag.metrics import ScoreMetrics
 from dasag.objective import MemberScores, Objective, StepContext, StepLoss, score_key
@@ -166,7 +167,7 @@ class DirectAscent(L.LightningModule):
         try:
             optimizer = self.optimizer_factory(self.pyramid.parameters())
         except (ValueError, TypeError) as e:
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0].rstrip(".") or type(e).__name__
+            reason = error_text(e).rstrip(".") or type(e).__name__
             hint = "; the lr must be a positive number (the ascent's step size)" if "learning rate" in reason else ""
             raise ValueError(f"model.optimizer: {reason[0].lower() + reason[1:]}{hint}.") from None
         for group in optimizer.param_groups:

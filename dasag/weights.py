@@ -35,6 +35,8 @@ from typing import Any
 
 import torch
 
+from dasag.config import error_text
+
 SIGLIP_DEFAULT = "google/siglip-so400m-patch14-384"
 CLIP_DEFAULT = "openai/clip-vit-large-patch14"
 #: Upstream location of the Aesthetic Predictor V2.5 head (AGPL-3.0: downloaded, never vendored).
@@ -129,8 +131,7 @@ NOT_A_FILE_PROBLEM = (MemoryError, ImportError, torch.OutOfMemoryError)
 
 def _first(error: BaseException) -> str:
     """The first sentence of a reader's complaint (torch's run on for several)."""
-    text = str(error).strip().splitlines()
-    return text[0].split(". ")[0].rstrip(".")[:200] if text else type(error).__name__
+    return error_text(error).split(". ")[0].rstrip(".")[:200]
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from dasag.config import error_text
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
 from dasag.scorers.imagenet import class_names, resolve_class
 from dasag.weights import load_state_dict
@@ -84,8 +85,7 @@ class EfficientNetLite(Scorer):
         try:
             net.load_state_dict(state)
         except RuntimeError as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"weights file {str(path)!r} does not fit EfficientNet-{self.variant} ({first}).") from None
+            raise ValueError(f"weights file {str(path)!r} does not fit EfficientNet-{self.variant} ({error_text(e)}).") from None
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
         self.net = net

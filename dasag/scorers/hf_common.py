@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dasag.config import error_text
 from dasag.scorers.aesthetic_head import AestheticHead, check_head_available, load_aesthetic_head
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores, mean_similarity
 from dasag.weights import NOT_A_FILE_PROBLEM, MissingWeightsError, WeightLocations, default_locations
@@ -266,8 +267,7 @@ class HFTextImageScorer(Scorer):
         except NOT_A_FILE_PROBLEM:
             raise
         except Exception as e:  # noqa: BLE001  a cut or corrupt weights file fails in many ways deep inside transformers
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-            raise ValueError(f"the {self.name} weights in {self.model_location!r} are truncated or corrupt ({first}); "
+            raise ValueError(f"the {self.name} weights in {self.model_location!r} are truncated or corrupt ({error_text(e)[:200]}); "
                              f"make the directory again with: {self.download_hint}.") from None
         self.model, self.tokenizer = model.eval(), tokenizer
         self.attention = attention
