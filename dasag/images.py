@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,17 +59,25 @@ EIGHT_BIT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RG
 MIN_IMAGE_SIDE = 16
 
 
-def _open_checked(path: Path) -> Image.Image:
-    """The decoded image (every byte read now: a truncated file fails here, not half-way through
-    a run), refused in one sentence if it is not 8-bit or smaller than :data:`MIN_IMAGE_SIDE`."""
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """``Image.open`` whose failures, in the open or in anything done with the image inside the
+    block, are one sentence naming the file (:class:`UnreadableImageError`, or a missing file)."""
     if not path.is_file():
         raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
     try:
         with Image.open(path) as opened:
-            opened.load()
-            image = opened.copy()
+            yield opened
     except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as e:
         raise UnreadableImageError(path, _why_unreadable(path, e)) from None
+
+
+def _open_checked(path: Path) -> Image.Image:
+    """The decoded image (every byte read now: a truncated file fails here, not half-way through
+    a run), refused in one sentence if it is not 8-bit or smaller than :data:`MIN_IMAGE_SIDE`."""
+    with _opened(path) as opened:
+        opened.load()
+        image = opened.copy()
     if image.mode not in EIGHT_BIT_MODES:
         raise UnreadableImageError(path, f"its pixels are {image.mode} (more than 8 bits a channel); allowed: 8-bit images (RGB, RGBA, "
                                          f"grey, palette); save it as an 8-bit PNG or JPEG")
@@ -98,14 +108,8 @@ def _square(image: Image.Image) -> Image.Image:
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) of an image file, read from its header (nothing decoded)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file {str(path)!r} does not exist.")
-    try:
-        with Image.open(path) as opened:
-            return opened.size
-    except (OSError, SyntaxError, ValueError, struct.error, Image.DecompressionBombError) as e:
-        raise UnreadableImageError(path, _why_unreadable(path, e)) from None
+    with _opened(Path(path)) as opened:
+        return opened.size
 
 
 def load_image(path: str | Path, size: int | None = None) -> Tensor:
