@@ -30,12 +30,15 @@ def is_disk_full(error: BaseException) -> bool:
     return isinstance(error, OSError) and error.errno in NO_SPACE
 
 
+def _no_space_while_writing(code: int | None, where: str) -> str:
+    return f"{NO_SPACE.get(code, 'no space left on device')} while writing {where}"
+
+
 def disk_full_message(error: OSError) -> str:
     """``no space left on device while writing 'PATH'`` for any disk-full error (its file when known)."""
     if isinstance(error, DiskFullError):
         return str(error)
-    where = repr(str(error.filename)) if error.filename else "one of the run's files"
-    return f"{NO_SPACE.get(error.errno, 'no space left on device')} while writing {where}"
+    return _no_space_while_writing(error.errno, repr(str(error.filename)) if error.filename else "one of the run's files")
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
@@ -53,7 +56,7 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         if is_disk_full(e) and not isinstance(e, DiskFullError):
-            raise DiskFullError(e.errno, f"{NO_SPACE[e.errno]} while writing {str(path)!r}", str(path)) from None
+            raise DiskFullError(e.errno, _no_space_while_writing(e.errno, repr(str(path))), str(path)) from None
         raise
     return path
 
