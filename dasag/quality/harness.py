@@ -72,8 +72,6 @@ class Plan:
     suite: Suite
     tasks: list[Task]
     accelerator: str
-    #: The scorer names that guide each method (an ``--override`` ensemble guides with each member).
-    guide_names: dict[str, list[str]] = field(default_factory=dict)
     _generators: dict[int, Generator] = field(default_factory=dict, repr=False)
 
     def generator(self, device_index: int = 0) -> Generator:
@@ -188,9 +186,7 @@ def plan(spec: RunSpec, for_check: bool = False) -> Plan:
         if spec.devices > torch.cuda.device_count():
             raise ConfigError(f"--devices {spec.devices} asks for more GPUs than the {torch.cuda.device_count()} visible here.")
     p = Plan(spec, suite, tasks, accelerator)
-    generator = p.generator()
-    generator.validate(tasks)
-    p.guide_names = generator.guide_names
+    p.generator().validate(tasks)  # also finds each method's guides, kept on the plan's generator
     _check_compare(spec, suite)
     return p
 
@@ -309,7 +305,7 @@ def _run_locked(p: Plan, spec: RunSpec, out: Path, on_row: Callable[[dict], None
         run_tasks(p, on_row=on_row)
     generator = p.generator()
     table = rows.merge(out, generator.columns(), [m.name for m in p.suite.methods])
-    guides = sorted({name for names in p.guide_names.values() for name in names})
+    guides = sorted({name for names in generator.guide_names.values() for name in names})
     report.write_all(p.suite, table, out, spec, compared_runs(spec), guides)
     return table
 
