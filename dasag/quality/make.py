@@ -132,15 +132,14 @@ class Generator:
         return cols + ["seconds", "device"]
 
     def validate(self, tasks: list[Task]) -> None:
-        """Every config file, step budget and prompt checked with no model loaded; each method's
-        config (with the overrides) is also built once, so a bad value in an ``--override`` is
-        one sentence before the run's folder or run.json exist."""
-        built: set[str] = set()
+        """Every config file, step budget and prompt checked, each method's config (with the
+        overrides) built once, and every weights file the run reads (guides, held-out scorers)
+        read, so a bad value or file is one sentence before the run's folder or run.json exist."""
+        checkers = {name: heldout.EVAL_SCORERS[name]() for name in self.eval_names}  # unloaded: prompt checks only
         for task in tasks:
             cfg = self.config(task)
             steps_of(cfg)
-            if task.method not in built:
-                built.add(task.method)
+            if task.method not in self.guide_names:  # the first task of its method
                 trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
                 run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; writes nothing
                 self.guide_names[task.method] = list(run.model.scorer.names)
@@ -148,10 +147,9 @@ class Generator:
             prompts = prompts_of(cfg)
             if not prompts.positive:
                 raise ConfigError(f"method {task.method!r} has no positive prompts.")
-            for name in self.eval_names:
-                scorer = heldout.EVAL_SCORERS[name]()
+            for name, checker in checkers.items():
                 try:
-                    scorer.validate_prompts(prompts.positive, prompts.negative)
+                    checker.validate_prompts(prompts.positive, prompts.negative)
                 except ValueError as e:
                     raise ConfigError(f"--eval-scorer {name} cannot score method {task.method!r}: {e}") from None
         for name in self.eval_names:  # every weights file the run reads, read now: a bad one is one sentence before run.json
