@@ -51,7 +51,10 @@ def host_memory_bytes() -> int | None:
 
 def check_fits_in_memory(max_size: int, num_images: int, min_size: int, available: int | None) -> None:
     """Refuse a pyramid whose step could never fit in ``available`` bytes, naming the largest that
-    could; called before the pyramid is built, so nothing is allocated for a size that cannot run."""
+    could; called before the pyramid is built, so nothing is allocated for a size that cannot run.
+    Sizes the constructor refuses (not powers of two, no images) are left to its own sentence."""
+    if not (_is_power_of_two(max_size) and _is_power_of_two(min_size) and num_images >= 1):
+        return
     need = training_bytes(max_size, num_images, min_size)
     if available is None or need <= available:
         return

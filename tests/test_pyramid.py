@@ -82,5 +82,6 @@ def test_a_pyramid_too_large_for_the_memory_names_the_largest_that_fits() -> Non
     assert training_bytes(512) < training_bytes(1024) < training_bytes(1024, num_images=2)
     check_fits_in_memory(1024, 1, 1, training_bytes(1024))  # exactly enough: allowed
     check_fits_in_memory(1024, 1, 1, None)  # the OS did not say: not refused
+    check_fits_in_memory(100, 1, 1, 1)  # not a power of two: the constructor's own sentence says so, not this one
     with pytest.raises(ValueError, match=r"max_size 1024 with 2 image\(s\) needs at least .* allowed here: max_size up to 512\."):
         check_fits_in_memory(1024, 2, 1, training_bytes(1024))
