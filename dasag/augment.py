@@ -14,6 +14,7 @@ recompile the graph at nearly every step.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,8 @@ class Draws:
     scale: Tensor | None = None  # (N, 3, 1, 1), exp(U[-s, s])
     offset: Tensor | None = None  # (N, 3, 1, 1), U[-s, s]
     noise: Tensor | None = None  # (N, 3, V, V), already multiplied by the noise strength
+    zooms: Tensor | None = None  # (N,), each copy's magnification, log-uniform in [1/(1+z), 1+z]
+    flips: Tensor | None = None  # (N,) bool, mirror the copy left to right
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Strengths:
     jitter: int
     color_shift: float
     noise: float
+    zoom: float = 0.0
+    flip: float = 0.0
 
 
 def step_generator(seed: int, step: int, device: torch.device | str) -> torch.Generator:
@@ -81,6 +86,45 @@ def jitter_crop(canvas: Tensor, margin: int, shifts: Tensor, copies: int = 1) ->
     return out.transpose(0, 1).contiguous(memory_format=torch.channels_last)
 
 
+def zoom_matrices(zooms: Tensor, size: int) -> Tensor:
+    """(N, V, V) bilinear resampling matrices, one per copy: row i of matrix n samples the input
+    at the centre plus (i - centre) / zoom_n, so zoom > 1 enlarges and zoom < 1 shrinks about
+    the centre; samples past an edge are reflected back inside (no black borders).
+
+    As a matrix product (``A @ x @ A.T``) the warp is deterministic on every device and its
+    backward is two more products, like :mod:`dasag.resize`; ``F.grid_sample`` is not
+    deterministic on CUDA.
+    """
+    n = zooms.shape[0]
+    dev = zooms.device
+    centre = (size - 1) / 2
+    pos = centre + (torch.arange(size, device=dev, dtype=torch.float32)[None, :] - centre) / zooms.float()[:, None]  # (N, V)
+    low = pos.floor()
+    frac = pos - low
+    out = torch.zeros(n, size, size, device=dev, dtype=torch.float32)
+    for index, weight in ((low, 1 - frac), (low + 1, frac)):  # one-hot sums, not scatter_add: deterministic on CUDA
+        out = out + torch.nn.functional.one_hot(_reflect(index.long(), size), size).float() * weight.unsqueeze(-1)
+    return out
+
+
+def _reflect(index: Tensor, size: int) -> Tensor:
+    """Indices reflected into [0, size - 1] (edge pixel not repeated), any distance outside."""
+    if size == 1:
+        return torch.zeros_like(index)
+    period = 2 * (size - 1)
+    index = index.remainder(period)
+    return torch.where(index >= size, period - index, index)
+
+
+def zoom_and_flip(x: Tensor, zooms: Tensor | None, flips: Tensor | None) -> Tensor:
+    """Each copy of (N, C, V, V) magnified by its zoom about the centre and, where its flip is
+    set, mirrored left to right: ``A @ x @ B.T`` with B the row-reversed A for flipped copies."""
+    n, _, v, _ = x.shape
+    a = zoom_matrices(zooms if zooms is not None else torch.ones(n, device=x.device), v).to(x.dtype)
+    b = torch.where(flips[:, None, None], a.flip(1), a) if flips is not None else a
+    return (a[:, None] @ x @ b.transpose(1, 2)[:, None]).contiguous(memory_format=torch.channels_last)
+
+
 #: Points a strength schedule is checked at (every schedule family here is monotone, so its
 #: extremes are among them).
 _CHECK_POINTS = 101
@@ -107,6 +151,10 @@ class Augmentations:
         noise_enabled: bool = True,
         jitter_reaches_zero: bool = True,
         single_copy_when_off: bool = True,
+        zoom: Schedule | float = 0.1,
+        flip: Schedule | float = 0.5,
+        zoom_enabled: bool = False,
+        flip_enabled: bool = False,
     ) -> None:
         """
         Args:
@@ -121,6 +169,11 @@ class Augmentations:
             single_copy_when_off: with every augmentation switched off all copies are the same
                 image, so score one (DAS-AG v2 did; the gradient is the same at 1/batch_size of
                 the cost); ``False`` still scores ``batch_size`` identical copies.
+            zoom: z, each copy is magnified by a factor log-uniform in [1/(1+z), 1+z] about its
+                centre (zoom in and out; edges reflected), so the image must work at several scales.
+            flip: the probability that a copy is mirrored left to right.
+            zoom_enabled / flip_enabled: off by default (DAS-AG v2 has neither); transformation
+                robustness as in feature visualisation (see docs/quality.md).
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"augment batch_size must be a positive integer; got {batch_size!r}.")
@@ -136,12 +189,20 @@ class Augmentations:
         self.jitter_enabled = jitter_enabled
         self.color_shift_enabled = color_shift_enabled
         self.noise_enabled = noise_enabled
+        self.zoom = as_schedule(zoom)
+        self.flip = as_schedule(flip)
+        check_strength("zoom", self.zoom)
+        check_strength("flip", self.flip)
+        if max(self.flip.values(_CHECK_POINTS)) > 1:
+            raise ValueError(f"augment flip is a probability and must stay within [0, 1]; its schedule {self.flip} goes above 1.")
+        self.zoom_enabled = zoom_enabled
+        self.flip_enabled = flip_enabled
 
     @property
     def copies(self) -> int:
         """Copies scored per image and step: ``batch_size``, or 1 when every augmentation is off
         and ``single_copy_when_off`` (fixed for the run, so the batch shape never changes)."""
-        off = not (self.jitter_enabled or self.color_shift_enabled or self.noise_enabled)
+        off = not (self.jitter_enabled or self.color_shift_enabled or self.noise_enabled or self.zoom_enabled or self.flip_enabled)
         return 1 if off and self.single_copy_when_off else self.batch_size
 
     def jitter_schedule(self, max_shift: int) -> Schedule:
@@ -157,6 +218,8 @@ class Augmentations:
             jitter=int(min(max(jitter, 0.0), max_shift)),
             color_shift=self.color_shift(step, total_steps) if self.color_shift_enabled else 0.0,
             noise=self.noise(step, total_steps) if self.noise_enabled else 0.0,
+            zoom=self.zoom(step, total_steps) if self.zoom_enabled else 0.0,
+            flip=self.flip(step, total_steps) if self.flip_enabled else 0.0,
         )
 
     def draw(
@@ -165,8 +228,8 @@ class Augmentations:
     ) -> Draws:
         """Every random number of one step, for ``num_images * batch_size`` copies of side ``visible``.
 
-        The draw order (shifts, colour scale, colour offset, noise) is part of the
-        reproducibility contract: changing it changes every image.
+        The draw order (shifts, colour scale, colour offset, noise, then zooms and flips, which
+        came later) is part of the reproducibility contract: changing it changes every image.
         """
         n = num_images * self.copies
         j = strengths.jitter
@@ -181,11 +244,19 @@ class Augmentations:
             offset = torch.empty(n, 3, 1, 1, device=device).uniform_(-s, s, generator=generator).to(dtype)
         if strengths.noise > 0:
             noise = strengths.noise * torch.randn((n, 3, visible, visible), generator=generator, device=device, dtype=dtype)
-        return Draws(shifts, scale, offset, noise)
+        zooms = flips = None
+        if strengths.zoom > 0:
+            reach = math.log1p(strengths.zoom)
+            zooms = torch.empty(n, device=device).uniform_(-reach, reach, generator=generator).exp()
+        if strengths.flip > 0:
+            flips = torch.rand(n, generator=generator, device=device) < strengths.flip
+        return Draws(shifts, scale, offset, noise, zooms, flips)
 
     def apply(self, canvas: Tensor, margin: int, draws: Draws) -> Tensor:
         """(I, 3, S, S) canvas -> (I*copies, 3, V, V) augmented copies, image-major order."""
         x = jitter_crop(canvas, margin, draws.shifts, copies=self.copies)
+        if draws.zooms is not None or draws.flips is not None:
+            x = zoom_and_flip(x, draws.zooms, draws.flips)
         if draws.scale is not None and draws.offset is not None:
             x = x * draws.scale + draws.offset
         if draws.noise is not None:
@@ -202,5 +273,6 @@ class Augmentations:
         return (
             f"Augmentations(batch_size={self.batch_size}, jitter={self.jitter}, color_shift={self.color_shift}, "
             f"noise={self.noise}, enabled=(jitter={self.jitter_enabled}, color={self.color_shift_enabled}, noise={self.noise_enabled}), "
-            f"jitter_reaches_zero={self.jitter_reaches_zero}, single_copy_when_off={self.single_copy_when_off})"
+            f"jitter_reaches_zero={self.jitter_reaches_zero}, single_copy_when_off={self.single_copy_when_off}, "
+            f"zoom={self.zoom} ({'on' if self.zoom_enabled else 'off'}), flip={self.flip} ({'on' if self.flip_enabled else 'off'}))"
         )

@@ -240,8 +240,9 @@ def check_run_config(config: Any, available_memory: int | None = None) -> None:
     if all(isinstance(v, int) for v in sizes):
         from dasag.pyramid import check_fits_in_memory
 
+        step = pyramid.get("level_step")
         try:
-            check_fits_in_memory(*sizes, available_memory)
+            check_fits_in_memory(*sizes, available_memory, step if isinstance(step, int) and step > 0 else None)
         except ValueError as e:
             raise ConfigError(str(e)) from None
 

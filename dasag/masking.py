@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dasag.colour import ColourBasis
 from dasag.images import image_size, load_image, load_mask
 from dasag.pyramid import ImagePyramid
 from dasag.resize import resize
@@ -81,6 +82,9 @@ class MaskedPyramid(ImagePyramid):
         num_images: int = 1,
         interpolation: Literal["bilinear", "bicubic", "nearest"] = "bilinear",
         min_size: int = 1,
+        level_step: int | None = None,
+        colour: ColourBasis = "rgb",
+        level_weights: Literal["uniform", "per_octave"] = "uniform",
     ) -> None:
         """
         Args:
@@ -90,7 +94,7 @@ class MaskedPyramid(ImagePyramid):
             invert: change the black region instead of the white one.
             feather: soften the mask's inner edge over this many px (0: hard edge).
             fill: what the masked region starts from: the image (edit it) or noise (replace it).
-            max_size / max_shift / num_images / interpolation / min_size: as :class:`ImagePyramid`.
+            max_size / max_shift / num_images / interpolation / min_size / level_step / colour / level_weights: as :class:`ImagePyramid`.
         """
         if (mask is None) == (box is None):
             raise ValueError(f"MaskedPyramid needs exactly one of mask (an image file) or box ([x0, y0, x1, y1]); got mask={mask!r}, box={box!r}.")
@@ -100,7 +104,8 @@ class MaskedPyramid(ImagePyramid):
             raise ValueError(f"MaskedPyramid fill must be 'image' or 'noise'; got {fill!r}.")
         if mask is not None:
             check_mask_fits(mask, init_image)  # before anything is allocated
-        super().__init__(max_size=max_size, max_shift=max_shift, num_images=num_images, interpolation=interpolation, min_size=min_size)
+        super().__init__(max_size=max_size, max_shift=max_shift, num_images=num_images, interpolation=interpolation, min_size=min_size,
+                         level_step=level_step, colour=colour, level_weights=level_weights)
         v, m = self.visible_size, self.max_shift
         region = box_mask(box, v) if box is not None else file_mask(mask, v)
         if invert:

@@ -15,6 +15,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from dasag.colour import ColourBasis, colour_matrix, from_rgb, to_rgb
 from dasag.resize import MODES, resize_matrix
 
 #: Visible output size -> (canvas size, jitter margin). 384 and 768 are the DAS-AG v2 presets;
@@ -32,10 +33,28 @@ COPIES_PER_STEP = 4
 CANVASES_PER_STEP = 4
 
 
-def training_bytes(max_size: int, num_images: int = 1, min_size: int = 1) -> int:
+def level_sizes(max_size: int, min_size: int = 1, level_step: int | None = None) -> list[int]:
+    """The pyramid's level sides: powers of two from ``min_size`` to ``max_size`` (DAS-AG v2), or
+    with ``level_step`` every ``level_step``-th side from ``min_size`` up, ``max_size`` always last
+    (the original DAS: every side, ``range(1, 337)``; its ImageNet recipe, every fourth)."""
+    if level_step is None:
+        return [2**k for k in range(int(math.log2(min_size)), int(math.log2(max_size)) + 1)]
+    sizes = list(range(min_size, max_size, level_step))
+    return sizes + [max_size]
+
+
+def octave_weight(size: int, level_step: int | None) -> float:
+    """A level's weight under ``per_octave``: one over the number of levels per octave around
+    its side (about ``size * ln 2 / level_step`` for dense levels), at most 1."""
+    if level_step is None:
+        return 1.0
+    return 1.0 / max(1.0, size * math.log(2) / level_step)
+
+
+def training_bytes(max_size: int, num_images: int = 1, min_size: int = 1, level_step: int | None = None) -> int:
     """The least memory an ascent step on this pyramid holds (levels, gradients, Adam state and
     the rendered canvas), before the scorer's share: a lower bound, checked before anything is allocated."""
-    values = num_images * 3 * sum(4**k for k in range(int(math.log2(min_size)), int(math.log2(max_size)) + 1))
+    values = num_images * 3 * sum(s * s for s in level_sizes(max_size, min_size, level_step))
     canvas = num_images * 3 * max_size**2
     return 4 * (COPIES_PER_STEP * values + CANVASES_PER_STEP * canvas)
 
@@ -49,17 +68,17 @@ def host_memory_bytes() -> int | None:
         return None
 
 
-def check_fits_in_memory(max_size: int, num_images: int, min_size: int, available: int | None) -> None:
+def check_fits_in_memory(max_size: int, num_images: int, min_size: int, available: int | None, level_step: int | None = None) -> None:
     """Refuse a pyramid whose step could never fit in ``available`` bytes, naming the largest that
     could; called before the pyramid is built, so nothing is allocated for a size that cannot run.
     Sizes the constructor refuses (not powers of two, no images) are left to its own sentence."""
     if not (_is_power_of_two(max_size) and _is_power_of_two(min_size) and num_images >= 1):
         return
-    need = training_bytes(max_size, num_images, min_size)
+    need = training_bytes(max_size, num_images, min_size, level_step)
     if available is None or need <= available:
         return
     largest = max_size
-    while largest > min_size and training_bytes(largest, num_images, min_size) > available:
+    while largest > min_size and training_bytes(largest, num_images, min_size, level_step) > available:
         largest //= 2
     raise ValueError(
         f"pyramid max_size {max_size} with {num_images} image(s) needs at least {need / 2**30:.1f} GiB for its levels, gradients, "
@@ -82,6 +101,9 @@ class ImagePyramid(nn.Module):
         interpolation: Literal["bilinear", "bicubic", "nearest"] = "bilinear",
         min_size: int = 1,
         init_image: str | None = None,
+        level_step: int | None = None,
+        colour: ColourBasis = "rgb",
+        level_weights: Literal["uniform", "per_octave"] = "uniform",
     ) -> None:
         """
         Args:
@@ -91,6 +113,16 @@ class ImagePyramid(nn.Module):
             interpolation: how levels are upsampled to the canvas before averaging.
             min_size: the coarsest level's side, a power of two.
             init_image: start from this image file instead of noise (``from_image`` inverts the render).
+            level_step: ``None`` (default): levels at the powers of two, as DAS-AG v2; an integer k:
+                a level at every k-th side from ``min_size`` to ``max_size`` (dense levels, as the
+                original DAS), which spreads each step over many more scales (see docs/quality.md).
+            colour: ``rgb`` (default) or ``decorrelated``: the levels hold colour in a basis whose
+                axes are uncorrelated over natural images, turned into RGB before the squashing
+                function (:mod:`dasag.colour`).
+            level_weights: how much each level counts in the render. ``uniform`` (default): the
+                mean of the levels. ``per_octave``: each octave of sides counts as much as any
+                other, whatever the number of levels in it; dense levels otherwise crowd the fine
+                octaves (64 of 65 levels at step 4 are finer than 4 px) and act like a pixel image.
         """
         super().__init__()
         if not _is_power_of_two(max_size):
@@ -101,6 +133,8 @@ class ImagePyramid(nn.Module):
             raise ValueError(
                 f"pyramid max_shift must be in [0, {(max_size - 1) // 2}] so that the canvas of {max_size} px keeps a visible image; got {max_shift}."
             )
+        if level_step is not None and (isinstance(level_step, bool) or not isinstance(level_step, int) or level_step < 1):
+            raise ValueError(f"pyramid level_step must be a positive integer (a level every level_step px) or null (powers of two); got {level_step!r}.")
         if num_images < 1:
             raise ValueError(f"num_images must be a positive integer; got {num_images}.")
         if interpolation not in MODES:
@@ -109,7 +143,15 @@ class ImagePyramid(nn.Module):
         self.max_shift = max_shift
         self.num_images = num_images
         self.interpolation = interpolation
-        self.sizes = [2**k for k in range(int(math.log2(min_size)), int(math.log2(max_size)) + 1)]
+        self.sizes = level_sizes(max_size, min_size, level_step)
+        self.level_step = level_step
+        self.colour = colour
+        self.register_buffer("colour_matrix", colour_matrix(colour), persistent=False)
+        if level_weights not in ("uniform", "per_octave"):
+            raise ValueError(f"pyramid level_weights must be 'uniform' or 'per_octave'; got {level_weights!r}.")
+        self.level_weights = level_weights
+        weights = [1.0] * len(self.sizes) if level_weights == "uniform" else [octave_weight(s, level_step) for s in self.sizes]
+        self.register_buffer("weights", torch.tensor(weights) / sum(weights), persistent=False)
         # Seed formula: randn(1, 3, s, s) / s per level; finer levels start quieter.
         self.levels = nn.ParameterList(nn.Parameter(torch.randn(num_images, 3, s, s) / s) for s in self.sizes)
         # Upsampling matrices, one per coarser level: buffers (not saved in checkpoints) so they
@@ -143,14 +185,21 @@ class ImagePyramid(nn.Module):
         backward pass is a slow scatter.
         """
         total = None
-        for size, level in zip(self.sizes, self.levels):
+        weighted = self.level_weights != "uniform"
+        for i, (size, level) in enumerate(zip(self.sizes, self.levels)):
             if size == self.max_size:
                 up = level
             else:
                 m = self.get_buffer(f"upsample_{size}")
                 up = m @ level @ m.T
+            if weighted:
+                up = up * self.weights[i]
             total = up if total is None else total + up
-        return torch.tanh(total / len(self.levels))
+        if not weighted:
+            total = total / len(self.levels)  # the mean, written as before: the same bytes as ever
+        if self.colour != "rgb":
+            total = to_rgb(total, self.colour_matrix)
+        return torch.tanh(total)
 
     def crop(self, canvas: Tensor) -> Tensor:
         """The visible image: the canvas without its margin."""
@@ -179,7 +228,10 @@ class ImagePyramid(nn.Module):
         if m:
             image = torch.nn.functional.pad(image, (m, m, m, m), mode="reflect" if m < v else "replicate")
         eps = 1e-6
-        target = torch.atanh(image.clamp(-1 + eps, 1 - eps)) * len(self.levels)
+        target = torch.atanh(image.clamp(-1 + eps, 1 - eps))
+        if self.colour != "rgb":
+            target = from_rgb(target, self.colour_matrix)
+        target = target * len(self.levels) if self.level_weights == "uniform" else target / self.weights[-1]
         for level in self.levels[:-1]:
             level.zero_()
         self.levels[-1].copy_(target)

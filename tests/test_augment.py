@@ -110,3 +110,37 @@ def test_draw_then_apply_is_the_call_and_apply_compiles_once_for_every_strength(
         assert torch.equal(compiled(canvas, 4, draws), aug.apply(canvas, 4, draws))
     assert counter.frame_count == 1  # one graph, no recompile, no graph break
     torch._dynamo.reset()
+
+
+def test_zoom_and_flip_are_exact_at_their_neutral_values_and_mirror_and_magnify() -> None:
+    from dasag.augment import zoom_and_flip, zoom_matrices
+
+    x = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    assert torch.allclose(zoom_matrices(torch.ones(2), 8), torch.eye(8).expand(2, 8, 8))
+    flipped = zoom_and_flip(x, None, torch.tensor([True, False]))
+    assert torch.equal(flipped[0], x[0].flip(-1)) and torch.equal(flipped[1], x[1])
+    square = torch.zeros(1, 1, 16, 16)
+    square[..., 6:10, 6:10] = 1.0  # a 4 px square in the middle
+    bigger = zoom_and_flip(square, torch.tensor([2.0]), None)
+    smaller = zoom_and_flip(square, torch.tensor([0.5]), None)
+    assert float(bigger.sum()) == pytest.approx(4 * float(square.sum()), rel=0.15) and smaller[..., 6:10, 6:10].sum() < square.sum()
+    rows = zoom_matrices(torch.tensor([0.5]), 16)[0]
+    assert torch.allclose(rows.sum(dim=1), torch.ones(16))  # every output pixel is a weighted average: edges reflected, not black
+
+
+def test_zoom_and_flip_are_seeded_batched_and_off_by_default() -> None:
+    from dasag.augment import Augmentations, step_generator
+
+    aug = Augmentations(batch_size=4, zoom_enabled=True, flip_enabled=True)
+    strengths = aug.strengths(0, 10, 8)
+    assert strengths.zoom == pytest.approx(0.1) and strengths.flip == pytest.approx(0.5)
+    canvas = torch.rand(2, 3, 32, 32) * 2 - 1
+    a = aug(canvas, 8, strengths, step_generator(0, 3, "cpu"))
+    b = aug(canvas, 8, strengths, step_generator(0, 3, "cpu"))
+    assert a.shape == (8, 3, 16, 16) and torch.equal(a, b)
+    draws = aug.draw(2, 16, strengths, step_generator(0, 3, "cpu"), "cpu")
+    assert draws.zooms.shape == (8,) and bool(((draws.zooms >= 1 / 1.1) & (draws.zooms <= 1.1)).all())
+    plain = Augmentations(batch_size=4)
+    assert plain.strengths(0, 10, 8).zoom == 0.0 and plain.draw(2, 16, plain.strengths(0, 10, 8), step_generator(0, 3, "cpu"), "cpu").zooms is None
+    with pytest.raises(ValueError, match="flip is a probability"):
+        Augmentations(flip=1.5)

@@ -1,0 +1,42 @@
+"""The decorrelated colour basis and the dense level set of the pyramid."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dasag.colour import colour_matrix, from_rgb, to_rgb
+from dasag.pyramid import ImagePyramid, level_sizes
+
+
+def test_the_decorrelated_basis_is_invertible_with_brightness_of_unit_length() -> None:
+    m = colour_matrix("decorrelated")
+    assert m.norm(dim=0).max() == pytest.approx(1.0) and m.norm(dim=0).min() < 0.2  # brightness axis 1, colour axes shorter
+    x = torch.randn(2, 3, 5, 5)
+    assert torch.allclose(from_rgb(to_rgb(x, m), m), x, atol=1e-5)
+    assert torch.equal(colour_matrix("rgb"), torch.eye(3))
+    with pytest.raises(ValueError, match="colour basis must be one of rgb, decorrelated; got 'lab'"):
+        colour_matrix("lab")
+
+
+def test_dense_levels_step_through_every_size_and_keep_the_canvas() -> None:
+    assert level_sizes(256) == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    dense = level_sizes(256, level_step=4)
+    assert dense[:3] == [1, 5, 9] and dense[-2:] == [253, 256] and len(dense) == 65
+    assert level_sizes(64, level_step=1) == list(range(1, 65))  # the original DAS: every side
+
+
+@pytest.mark.parametrize("kw", [{"level_step": 4}, {"colour": "decorrelated"}, {"level_step": 8, "colour": "decorrelated"}])
+def test_every_parameterisation_inverts_its_render_exactly_and_trains(kw) -> None:
+    torch.manual_seed(0)
+    pyramid = ImagePyramid(max_size=64, max_shift=8, **kw)
+    image = torch.rand(3, 48, 48) * 1.6 - 0.8
+    pyramid.set_image(image)
+    assert torch.allclose(pyramid().detach()[0], image, atol=1e-5)
+    pyramid().mean().backward()
+    assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in pyramid.levels)
+
+
+def test_a_level_step_that_is_not_a_positive_integer_is_one_sentence() -> None:
+    with pytest.raises(ValueError, match="level_step must be a positive integer"):
+        ImagePyramid(max_size=64, max_shift=8, level_step=0)
