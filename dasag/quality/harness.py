@@ -305,8 +305,7 @@ def _run_locked(p: Plan, spec: RunSpec, out: Path, on_row: Callable[[dict], None
         run_tasks(p, on_row=on_row)
     generator = p.generator()
     table = rows.merge(out, generator.columns(), [m.name for m in p.suite.methods])
-    guides = sorted({name for names in generator.guide_names.values() for name in names})
-    report.write_all(p.suite, table, out, spec, compared_runs(spec), guides)
+    report.write_all(p.suite, table, out, spec, compared_runs(spec), generator.guide_names)
     return table
 
 

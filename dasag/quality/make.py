@@ -22,6 +22,7 @@ from dasag.data import PromptSet, read_prompts_file
 from dasag.images import from_uint8, png_bytes, to_uint8
 from dasag.pyramid import ImagePyramid
 from dasag.quality import heldout
+from dasag.quality.image_stats import colourfulness, rms_contrast
 from dasag.quality.suites import Suite, Task
 from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.scorers.imagenet import resolve_class
@@ -129,7 +130,7 @@ class Generator:
         cols = list(self.suite.key_columns) + list(self.suite.score_columns)
         for name in self.eval_names:
             cols += heldout.columns(name, heldout.EVAL_SCORERS[name]())
-        return cols + ["seconds", "device"]
+        return cols + list(self.suite.look_columns) + ["seconds", "device"]
 
     def validate(self, tasks: list[Task]) -> None:
         """Every config file, step budget and prompt checked, each method's config (with the
@@ -207,6 +208,9 @@ class Generator:
             row["class_index"] = resolve_class(task.prompt)
         for name in self.eval_names:
             row.update(heldout.score(name, self._eval_scorer(name), quantised, list(prompts.positive), list(prompts.negative)))
+        if self.suite.look_columns:
+            picture = to_uint8(image)
+            row.update({"look/contrast": rms_contrast(picture), "look/colourfulness": colourfulness(picture)})
         metadata = {
             "suite": self.suite.name,
             "method": task.method,

@@ -159,37 +159,53 @@ def _markdown_das_ag_v2(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) 
     return lines
 
 
-def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, guides: Sequence[str] | None = None) -> list[str]:
-    guides = set(guides or [suite.extra.get("guide", "lite0")])  # an --override ensemble guides with each of its members
+def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, guides: dict[str, Sequence[str]] | None = None) -> list[str]:
+    """Per method: each classifier's top-1 and p(target) (a dagger where that classifier guided
+    the method: not a held-out judgement), the picture's contrast and colourfulness, and a
+    held-out summary over the classifiers outside that method's guides."""
+    default = [suite.extra.get("guide", "lite0")]
+
+    def guides_of(method: str) -> set[str]:
+        return set((guides or {}).get(method) or default)
+
     names = [c.split("/")[1] for c in table.columns if c.startswith("heldout/") and c.endswith("/top1")]
-    head = "| method | n | " + " | ".join(f"{n}{' (guide)' if n in guides else ''} top-1 | {n} p(target)" for n in names) + " |"
-    lines = [head, "|---|---|" + "---|---|" * len(names)]
+    looks = [c for c in suite.look_columns if c in table.columns]
+    head = "| method | n | guides | " + " | ".join(f"{n} top-1 | {n} p(target)" for n in names)
+    head += "".join(f" | {c.split('/')[1]}" for c in looks) + " |"
+    lines = [head, "|---|---|---|" + "---|---|" * len(names) + "---|" * len(looks)]
     for m in suite.methods:
         part = table[table["method"] == m.name]
         if part.empty:
             continue
+        mine = guides_of(m.name)
         cells = []
         for n in names:
-            cells.append(f"{part[heldout.key(n, 'top1')].mean():.0%}")
-            cells.append(_fmt(part[heldout.key(n, "prob")].mean(), part[heldout.key(n, "prob")].std()))
-        lines.append(f"| {m.label} | {len(part)} | " + " | ".join(cells) + " |")
-    held = [n for n in names if n not in guides]
+            mark = "†" if n in mine else ""
+            cells.append(f"{part[heldout.key(n, 'top1')].mean():.0%}{mark}")
+            cells.append(_fmt(part[heldout.key(n, "prob")].mean(), part[heldout.key(n, "prob")].std()) + mark)
+        cells += [_fmt(pd.to_numeric(part[c]).mean(), pd.to_numeric(part[c]).std(), 1 if c.endswith("colourfulness") else 3) for c in looks]
+        lines.append(f"| {m.label} | {len(part)} | {' + '.join(sorted(mine))} | " + " | ".join(cells) + " |")
+    lines += ["", "† that classifier guided the method's images: what the guide believes, not a held-out judgement."]
     summary = []
     for m in suite.methods:
         part = table[table["method"] == m.name]
+        held = [n for n in names if n not in guides_of(m.name)]
         if part.empty or not held:
             continue
         top1 = pd.concat([part[heldout.key(n, "top1")] for n in held]).mean()
         prob = pd.concat([part[heldout.key(n, "prob")] for n in held]).mean()
         summary.append(f"- **{m.label}**: held-out ({', '.join(held)}) top-1 agreement {top1:.1%}, mean target probability {prob:.3f}")
-    lines += ["", "Held-out summary (classifiers that did not guide the images):", ""] + summary
+    lines += ["", "Held-out summary (classifiers that did not guide each method's images):", ""] + summary
     lines += ["", "Reference (DESIGN.md prototype: goldfish, 60 steps, 256 px canvas, batch 8, guided by lite0): "
               "held-out lite2 p(goldfish) = 0.82 for the pyramid, 0.001 for single-resolution pixels."]
+    if looks:
+        lines += ["", "contrast: RMS of the grey level in [0, 1]; colourfulness: Hasler and Süsstrunk's M "
+                  "(the photograph `examples/images/portrait.png`: 0.265 and 72)."]
     return lines
 
 
 def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: dict[str, Any],
-             others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None, guides: Sequence[str] | None = None) -> str:
+             others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None, guides: dict[str, Sequence[str]] | None = None) -> str:
     lines = [f"# Benchmark `{suite.name}`", "",
              f"Made by `python reproduce/run.py {suite.name} --out DIR` (deterministic mode; sample i has seed base_seed + i).", "",
              "Settings: `" + json.dumps(settings, sort_keys=True) + "`", ""]
@@ -207,9 +223,10 @@ def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: d
 
 
 def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
-              others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None, guides: Sequence[str] | None = None) -> dict[str, Path]:
-    """stats.csv, scatter.png, top3.png and report.md for the rows in ``table``; ``guides``: the
-    scorer names that guided the images (default: the suite's own guide)."""
+              others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None,
+              guides: dict[str, Sequence[str]] | None = None) -> dict[str, Path]:
+    """stats.csv, scatter.png, top3.png and report.md for the rows in ``table``; ``guides``: per
+    method, the scorer names that guided its images (default: the suite's own guide)."""
     from dasag.quality.rows import write_atomic
 
     out = Path(out)

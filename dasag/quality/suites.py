@@ -71,6 +71,8 @@ class Suite:
     score_columns: tuple[str, ...]
     #: Held-out scorers this suite always uses (``--eval-scorer`` adds more).
     heldout: tuple[str, ...] = ()
+    #: Measures of the 8-bit picture itself (:mod:`dasag.quality.image_stats`), after the held-out columns.
+    look_columns: tuple[str, ...] = ()
     #: Column the top-3 grid ranks by, and the scatter plot's (x, y) columns.
     rank_by: str = ""
     scatter: tuple[str, str] = ("", "")
@@ -114,6 +116,7 @@ TRANSFER = Suite(
     key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
     score_columns=(),
     heldout=("lite0", "lite1", "lite2"),  # lite0 is the guide: its columns show what the guide believes
+    look_columns=("look/contrast", "look/colourfulness"),
     rank_by="heldout/lite2/prob",
     scatter=("heldout/lite0/prob", "heldout/lite2/prob"),
     extra={"default_classes": 20, "default_seeds": 3, "guide": "lite0"},
