@@ -112,6 +112,8 @@ TRANSFER = Suite(
     methods=(
         Method("pyramid", "DAS pyramid", CONFIGS / "transfer.yaml"),
         Method("pixel", "pixel baseline", CONFIGS / "transfer.yaml", single_resolution=True),
+        Method("robust", "DAS pyramid + zoom/flip", CONFIGS / "transfer_robust.yaml"),
+        Method("robust_ensemble", "DAS pyramid + zoom/flip, Lite0+Lite1", CONFIGS / "transfer_robust_ensemble.yaml"),
     ),
     key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
     score_columns=(),
