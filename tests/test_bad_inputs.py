@@ -53,7 +53,7 @@ def _one_sentence(capsys, extra_lines: int = 0) -> str:
 # ----------------------------------------------------------------------------- cli.py
 CLI_CASES = [
     # (extra args, words in the sentence, parser error: one extra line pointing at --help)
-    (["--model.pyramid.init_args.colour", "1"], "option 'colour' is not accepted", True),
+    (["--model.pyramid.init_args.hue", "1"], "option 'hue' is not accepted", True),
     (["--trainer.max_steps", "many"], "trainer.max_steps: expected int", True),
     (["--model.objective.init_args.arctanh_on", "batch"], "arctanh_on: expected one of 'copy', 'batch_mean'", True),
     (["--model.schedule_time_base", "t/T"], "schedule_time_base: expected one of 'last_step', 'steps'", True),
