@@ -104,6 +104,7 @@ class ImagePyramid(nn.Module):
         level_step: int | None = None,
         colour: ColourBasis = "rgb",
         level_weights: Literal["uniform", "per_octave"] = "uniform",
+        contrast: float | None = None,
     ) -> None:
         """
         Args:
@@ -123,6 +124,10 @@ class ImagePyramid(nn.Module):
                 mean of the levels. ``per_octave``: each octave of sides counts as much as any
                 other, whatever the number of levels in it; dense levels otherwise crowd the fine
                 octaves (64 of 65 levels at step 4 are finer than 4 px) and act like a pixel image.
+            contrast: ``None`` (default): the render as it is. A number c: each image's pre-tanh
+                values are standardised to mean 0 and standard deviation c before tanh, so the
+                picture's contrast is set by construction rather than left to the step size
+                (no ``init_image`` then: the standardisation has no exact inverse).
         """
         super().__init__()
         if not _is_power_of_two(max_size):
@@ -150,6 +155,11 @@ class ImagePyramid(nn.Module):
         if level_weights not in ("uniform", "per_octave"):
             raise ValueError(f"pyramid level_weights must be 'uniform' or 'per_octave'; got {level_weights!r}.")
         self.level_weights = level_weights
+        if contrast is not None and not contrast > 0:
+            raise ValueError(f"pyramid contrast must be a positive number (the pre-tanh standard deviation) or null; got {contrast!r}.")
+        if contrast is not None and init_image is not None:
+            raise ValueError("pyramid contrast cannot be combined with init_image: the standardisation has no exact inverse.")
+        self.contrast = contrast
         weights = [1.0] * len(self.sizes) if level_weights == "uniform" else [octave_weight(s, level_step) for s in self.sizes]
         self.register_buffer("weights", torch.tensor(weights) / sum(weights), persistent=False)
         # Seed formula: randn(1, 3, s, s) / s per level; finer levels start quieter.
@@ -199,6 +209,9 @@ class ImagePyramid(nn.Module):
             total = total / len(self.levels)  # the mean, written as before: the same bytes as ever
         if self.colour != "rgb":
             total = to_rgb(total, self.colour_matrix)
+        if self.contrast is not None:
+            centred = total - total.mean(dim=(1, 2, 3), keepdim=True)
+            total = centred / (centred.std(dim=(1, 2, 3), keepdim=True) + 1e-6) * self.contrast
         return torch.tanh(total)
 
     def crop(self, canvas: Tensor) -> Tensor:

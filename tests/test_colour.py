@@ -40,3 +40,15 @@ def test_every_parameterisation_inverts_its_render_exactly_and_trains(kw) -> Non
 def test_a_level_step_that_is_not_a_positive_integer_is_one_sentence() -> None:
     with pytest.raises(ValueError, match="level_step must be a positive integer"):
         ImagePyramid(max_size=64, max_shift=8, level_step=0)
+
+
+def test_a_contrast_setting_fixes_each_images_pre_tanh_spread() -> None:
+    torch.manual_seed(0)
+    pyramid = ImagePyramid(max_size=64, max_shift=8, num_images=2, contrast=0.8)
+    z = torch.atanh(pyramid.canvas().detach().clamp(-0.999999, 0.999999))
+    assert torch.allclose(z.std(dim=(1, 2, 3)), torch.full((2,), 0.8), atol=1e-3)
+    assert torch.allclose(z.mean(dim=(1, 2, 3)), torch.zeros(2), atol=1e-4)
+    with pytest.raises(ValueError, match="contrast must be a positive number"):
+        ImagePyramid(max_size=64, max_shift=8, contrast=0.0)
+    with pytest.raises(ValueError, match="cannot be combined with init_image"):
+        ImagePyramid(max_size=64, max_shift=8, contrast=0.5, init_image="examples/images/portrait.png")
