@@ -33,6 +33,7 @@ class Draws:
     noise: Tensor | None = None  # (N, 3, V, V), already multiplied by the noise strength
     zooms: Tensor | None = None  # (N,), each copy's magnification, log-uniform in [1/(1+z), 1+z]
     flips: Tensor | None = None  # (N,) bool, mirror the copy left to right
+    angles: Tensor | None = None  # (N,), each copy's rotation in degrees, uniform in [-r, r]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Strengths:
     noise: float
     zoom: float = 0.0
     flip: float = 0.0
+    rotation: float = 0.0
 
 
 def step_generator(seed: int, step: int, device: torch.device | str) -> torch.Generator:
@@ -125,6 +127,41 @@ def zoom_and_flip(x: Tensor, zooms: Tensor | None, flips: Tensor | None) -> Tens
     return (a[:, None] @ x @ b.transpose(1, 2)[:, None]).contiguous(memory_format=torch.channels_last)
 
 
+def rotate(x: Tensor, angles: Tensor) -> Tensor:
+    """Each copy of (N, C, V, V) turned by its angle (degrees, counter-clockwise) about the
+    centre, bilinear, with samples past an edge reflected back inside (no black corners).
+
+    Four ``index_select`` calls on the flattened copies (one per bilinear neighbour) with
+    weights that do not depend on the image: the backward is ``index_add``, deterministic like
+    :func:`jitter_crop`'s, where ``F.grid_sample``'s backward is not deterministic on CUDA.
+    Rotation is not separable, so it cannot be two small matrix products like the zoom.
+    """
+    n, c, v, _ = x.shape
+    dev = x.device
+    theta = angles.float().deg2rad()
+    cos, sin = theta.cos()[:, None, None], theta.sin()[:, None, None]
+    centre = (v - 1) / 2
+    grid = torch.arange(v, device=dev, dtype=torch.float32) - centre
+    yy, xx = grid[None, :, None], grid[None, None, :]
+    # Output pixel (y, x) reads the input at the point rotated back by the angle (y points down,
+    # so this turns the picture counter-clockwise as displayed, like torch.rot90).
+    src_y = centre + cos * yy + sin * xx  # (N, V, V)
+    src_x = centre - sin * yy + cos * xx
+    y0, x0 = src_y.floor(), src_x.floor()
+    fy, fx = src_y - y0, src_x - x0
+    copy_base = (torch.arange(n, device=dev) * v * v)[:, None, None]
+    pixels = x.transpose(0, 1).reshape(c, n * v * v)
+    out = None
+    for dy, wy in ((0, 1 - fy), (1, fy)):
+        for dx, wx in ((0, 1 - fx), (1, fx)):
+            rows = _reflect((y0 + dy).long(), v)
+            cols = _reflect((x0 + dx).long(), v)
+            index = (copy_base + rows * v + cols).reshape(-1)
+            term = pixels.index_select(1, index) * (wy * wx).reshape(1, -1).to(x.dtype)
+            out = term if out is None else out + term
+    return out.view(c, n, v, v).transpose(0, 1).contiguous(memory_format=torch.channels_last)
+
+
 #: Points a strength schedule is checked at (every schedule family here is monotone, so its
 #: extremes are among them).
 _CHECK_POINTS = 101
@@ -155,6 +192,8 @@ class Augmentations:
         flip: Schedule | float = 0.5,
         zoom_enabled: bool = False,
         flip_enabled: bool = False,
+        rotation: Schedule | float = 10.0,
+        rotation_enabled: bool = False,
     ) -> None:
         """
         Args:
@@ -172,8 +211,9 @@ class Augmentations:
             zoom: z, each copy is magnified by a factor log-uniform in [1/(1+z), 1+z] about its
                 centre (zoom in and out; edges reflected), so the image must work at several scales.
             flip: the probability that a copy is mirrored left to right.
-            zoom_enabled / flip_enabled: off by default (DAS-AG v2 has neither); transformation
-                robustness as in feature visualisation (see docs/quality.md).
+            rotation: r, each copy is turned by an angle uniform in [-r, r] degrees about its centre.
+            zoom_enabled / flip_enabled / rotation_enabled: off by default (DAS-AG v2 has none of
+                them); transformation robustness as in feature visualisation (see docs/quality.md).
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"augment batch_size must be a positive integer; got {batch_size!r}.")
@@ -193,6 +233,9 @@ class Augmentations:
         self.flip = as_schedule(flip)
         check_strength("zoom", self.zoom)
         check_strength("flip", self.flip)
+        self.rotation = as_schedule(rotation)
+        check_strength("rotation", self.rotation)
+        self.rotation_enabled = rotation_enabled
         if max(self.flip.values(_CHECK_POINTS)) > 1:
             raise ValueError(f"augment flip is a probability and must stay within [0, 1]; its schedule {self.flip} goes above 1.")
         self.zoom_enabled = zoom_enabled
@@ -202,7 +245,8 @@ class Augmentations:
     def copies(self) -> int:
         """Copies scored per image and step: ``batch_size``, or 1 when every augmentation is off
         and ``single_copy_when_off`` (fixed for the run, so the batch shape never changes)."""
-        off = not (self.jitter_enabled or self.color_shift_enabled or self.noise_enabled or self.zoom_enabled or self.flip_enabled)
+        off = not (self.jitter_enabled or self.color_shift_enabled or self.noise_enabled or self.zoom_enabled or self.flip_enabled
+                   or self.rotation_enabled)
         return 1 if off and self.single_copy_when_off else self.batch_size
 
     def jitter_schedule(self, max_shift: int) -> Schedule:
@@ -220,6 +264,7 @@ class Augmentations:
             noise=self.noise(step, total_steps) if self.noise_enabled else 0.0,
             zoom=self.zoom(step, total_steps) if self.zoom_enabled else 0.0,
             flip=self.flip(step, total_steps) if self.flip_enabled else 0.0,
+            rotation=self.rotation(step, total_steps) if self.rotation_enabled else 0.0,
         )
 
     def draw(
@@ -228,8 +273,8 @@ class Augmentations:
     ) -> Draws:
         """Every random number of one step, for ``num_images * batch_size`` copies of side ``visible``.
 
-        The draw order (shifts, colour scale, colour offset, noise, then zooms and flips, which
-        came later) is part of the reproducibility contract: changing it changes every image.
+        The draw order (shifts, colour scale, colour offset, noise, then zooms, flips and angles,
+        which came later, in that order) is part of the reproducibility contract: changing it changes every image.
         """
         n = num_images * self.copies
         j = strengths.jitter
@@ -250,13 +295,18 @@ class Augmentations:
             zooms = torch.empty(n, device=device).uniform_(-reach, reach, generator=generator).exp()
         if strengths.flip > 0:
             flips = torch.rand(n, generator=generator, device=device) < strengths.flip
-        return Draws(shifts, scale, offset, noise, zooms, flips)
+        angles = None
+        if strengths.rotation > 0:
+            angles = torch.empty(n, device=device).uniform_(-strengths.rotation, strengths.rotation, generator=generator)
+        return Draws(shifts, scale, offset, noise, zooms, flips, angles)
 
     def apply(self, canvas: Tensor, margin: int, draws: Draws) -> Tensor:
         """(I, 3, S, S) canvas -> (I*copies, 3, V, V) augmented copies, image-major order."""
         x = jitter_crop(canvas, margin, draws.shifts, copies=self.copies)
         if draws.zooms is not None or draws.flips is not None:
             x = zoom_and_flip(x, draws.zooms, draws.flips)
+        if draws.angles is not None:
+            x = rotate(x, draws.angles)
         if draws.scale is not None and draws.offset is not None:
             x = x * draws.scale + draws.offset
         if draws.noise is not None:
@@ -274,5 +324,6 @@ class Augmentations:
             f"Augmentations(batch_size={self.batch_size}, jitter={self.jitter}, color_shift={self.color_shift}, "
             f"noise={self.noise}, enabled=(jitter={self.jitter_enabled}, color={self.color_shift_enabled}, noise={self.noise_enabled}), "
             f"jitter_reaches_zero={self.jitter_reaches_zero}, single_copy_when_off={self.single_copy_when_off}, "
-            f"zoom={self.zoom} ({'on' if self.zoom_enabled else 'off'}), flip={self.flip} ({'on' if self.flip_enabled else 'off'}))"
+            f"zoom={self.zoom} ({'on' if self.zoom_enabled else 'off'}), flip={self.flip} ({'on' if self.flip_enabled else 'off'}), "
+            f"rotation={self.rotation} ({'on' if self.rotation_enabled else 'off'}))"
         )

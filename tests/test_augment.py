@@ -144,3 +144,40 @@ def test_zoom_and_flip_are_seeded_batched_and_off_by_default() -> None:
     assert plain.strengths(0, 10, 8).zoom == 0.0 and plain.draw(2, 16, plain.strengths(0, 10, 8), step_generator(0, 3, "cpu"), "cpu").zooms is None
     with pytest.raises(ValueError, match="flip is a probability"):
         Augmentations(flip=1.5)
+
+
+def test_rotation_is_exact_at_zero_and_at_right_angles_and_keeps_the_picture_inside() -> None:
+    from dasag.augment import rotate
+
+    x = torch.rand(3, 2, 9, 9)
+    assert torch.allclose(rotate(x, torch.zeros(3)), x, atol=1e-6)
+    quarter = rotate(x, torch.tensor([90.0, -90.0, 180.0]))
+    assert torch.allclose(quarter[0], x[0].rot90(1, dims=(-2, -1)), atol=1e-5)  # counter-clockwise
+    assert torch.allclose(quarter[1], x[1].rot90(-1, dims=(-2, -1)), atol=1e-5)
+    assert torch.allclose(quarter[2], x[2].rot90(2, dims=(-2, -1)), atol=1e-5)
+    flat = torch.full((1, 3, 16, 16), 0.7)
+    assert torch.allclose(rotate(flat, torch.tensor([10.0])), flat)  # corners reflected, never black
+    small = rotate(x, torch.tensor([5.0, 5.0, 5.0]))
+    assert 0 < float((small - x).abs().mean()) < float((quarter[2] - x).abs().mean())
+    grad_in = x.clone().requires_grad_(True)
+    rotate(grad_in, torch.tensor([10.0, -7.0, 3.0])).sum().backward()
+    assert grad_in.grad is not None and float(grad_in.grad.sum()) == pytest.approx(x.numel(), rel=1e-4)
+
+
+def test_rotation_is_seeded_off_by_default_and_last_in_the_draw_order() -> None:
+    from dasag.augment import Augmentations, step_generator
+
+    aug = Augmentations(batch_size=4, zoom_enabled=True, rotation=8.0, rotation_enabled=True)
+    strengths = aug.strengths(0, 10, 8)
+    assert strengths.rotation == pytest.approx(8.0)
+    draws = aug.draw(2, 16, strengths, step_generator(0, 3, "cpu"), "cpu")
+    assert draws.angles.shape == (8,) and float(draws.angles.abs().max()) <= 8.0 and float(draws.angles.std()) > 0
+    without = Augmentations(batch_size=4, zoom_enabled=True)
+    before = without.draw(2, 16, without.strengths(0, 10, 8), step_generator(0, 3, "cpu"), "cpu")
+    assert before.angles is None and torch.equal(before.zooms, draws.zooms)  # earlier draws unchanged
+    canvas = torch.rand(2, 3, 32, 32) * 2 - 1
+    a = aug(canvas, 8, strengths, step_generator(0, 3, "cpu"))
+    assert torch.equal(a, aug(canvas, 8, strengths, step_generator(0, 3, "cpu")))
+    assert not torch.equal(a, without(canvas, 8, without.strengths(0, 10, 8), step_generator(0, 3, "cpu")))
+    with pytest.raises(ValueError, match="rotation"):
+        Augmentations(rotation=-1.0)
