@@ -71,11 +71,16 @@ def method_config(config_file: Path, overrides: dict[str, Any] | None = None, si
     return cfg
 
 
-def task_config(base: dict[str, Any], task: Task, steps: int | None) -> dict[str, Any]:
-    """One task's config: its seed, its prompt (if it has one) and the step budget."""
+def task_config(base: dict[str, Any], task: Task, steps: int | None, step_share: float = 1.0) -> dict[str, Any]:
+    """One task's config: its seed, its prompt (if it has one) and the step budget (``--steps``,
+    else the config's), of which a method with a ``step_share`` below 1 runs that share."""
     cfg = deep_merge(base, {"seed_everything": task.seed})
     if steps is not None:
         cfg = deep_merge(cfg, {"trainer": {"max_steps": steps}})
+    if step_share != 1.0:
+        budget = (cfg.get("trainer") or {}).get("max_steps")
+        if isinstance(budget, int) and not isinstance(budget, bool) and budget >= 1:  # else steps_of says what is wrong
+            cfg = deep_merge(cfg, {"trainer": {"max_steps": max(1, round(budget * step_share))}})
     if task.prompt is not None:
         cfg = deep_merge(cfg, {"data": {"positive_prompts": [task.prompt], "negative_prompts": []}})
     return cfg
@@ -123,7 +128,7 @@ class Generator:
         if task.method not in self._method_configs:
             method = self.suite.method(task.method)
             self._method_configs[task.method] = method_config(method.config, self.overrides, method.single_resolution)
-        return task_config(self._method_configs[task.method], task, self.steps)
+        return task_config(self._method_configs[task.method], task, self.steps, self.suite.method(task.method).step_share)
 
     def columns(self) -> list[str]:
         """Every column of this run's ``scores.csv``, in order."""

@@ -41,6 +41,10 @@ class Method:
     #: Optimise pixels at one resolution: the pyramid's ``min_size`` is set to its ``max_size``
     #: after every override, so the baseline always matches the pyramid's canvas and budget.
     single_resolution: bool = False
+    #: This method's share of the run's step budget (rounded, at least 1 step). Below 1 for a
+    #: method that costs more per step, so that it runs at the same wall time per image as the
+    #: baseline; the share is a measured cost ratio, given with its measurement in the config.
+    step_share: float = 1.0
 
 
 @dataclass(frozen=True)

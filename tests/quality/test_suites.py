@@ -21,3 +21,16 @@ def test_narrowing_keeps_each_remaining_tasks_seed():
     assert [t.prompt for t in narrow] == list(TRANSFER_CLASSES[:2])
     assert all(full[t.key] == t for t in narrow)
     assert [t.seed for t in das_ag_v2_tasks(["das"], 3, base_seed=5)] == [5, 6, 7]  # every sample its own seed
+
+
+def test_a_methods_step_share_scales_the_runs_step_budget_whichever_sets_it():
+    from dasag.quality.make import task_config
+    from dasag.quality.suites import Task
+
+    task = Task("m", 0, 3, prompt="goldfish")
+    base = {"trainer": {"max_steps": 60}}
+    assert task_config(base, task, None)["trainer"]["max_steps"] == 60
+    assert task_config(base, task, None, step_share=0.55)["trainer"]["max_steps"] == 33  # the config's budget
+    assert task_config(base, task, 10, step_share=0.55)["trainer"]["max_steps"] == 6  # --steps, then the share
+    assert task_config(base, task, 1, step_share=0.4)["trainer"]["max_steps"] == 1  # never 0 steps
+    assert task_config({"trainer": {}}, task, None, step_share=0.5)["trainer"] == {}  # a missing budget is left for steps_of to name
