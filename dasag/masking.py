@@ -85,6 +85,7 @@ class MaskedPyramid(ImagePyramid):
         level_step: int | None = None,
         colour: ColourBasis = "rgb",
         level_weights: Literal["uniform", "per_octave"] = "uniform",
+        contrast: float | None = None,
     ) -> None:
         """
         Args:
@@ -94,7 +95,8 @@ class MaskedPyramid(ImagePyramid):
             invert: change the black region instead of the white one.
             feather: soften the mask's inner edge over this many px (0: hard edge).
             fill: what the masked region starts from: the image (edit it) or noise (replace it).
-            max_size / max_shift / num_images / interpolation / min_size / level_step / colour / level_weights: as :class:`ImagePyramid`.
+            max_size / max_shift / num_images / interpolation / min_size / level_step / colour / level_weights /
+                contrast: as :class:`ImagePyramid`.
         """
         if (mask is None) == (box is None):
             raise ValueError(f"MaskedPyramid needs exactly one of mask (an image file) or box ([x0, y0, x1, y1]); got mask={mask!r}, box={box!r}.")
@@ -105,7 +107,7 @@ class MaskedPyramid(ImagePyramid):
         if mask is not None:
             check_mask_fits(mask, init_image)  # before anything is allocated
         super().__init__(max_size=max_size, max_shift=max_shift, num_images=num_images, interpolation=interpolation, min_size=min_size,
-                         level_step=level_step, colour=colour, level_weights=level_weights)
+                         level_step=level_step, colour=colour, level_weights=level_weights, contrast=contrast)
         v, m = self.visible_size, self.max_shift
         region = box_mask(box, v) if box is not None else file_mask(mask, v)
         if invert:

@@ -126,8 +126,9 @@ class ImagePyramid(nn.Module):
                 octaves (64 of 65 levels at step 4 are finer than 4 px) and act like a pixel image.
             contrast: ``None`` (default): the render as it is. A number c: each image's pre-tanh
                 values are standardised to mean 0 and standard deviation c before tanh, so the
-                picture's contrast is set by construction rather than left to the step size
-                (no ``init_image`` then: the standardisation has no exact inverse).
+                picture's contrast is set by construction rather than left to the step size.
+                A start image (``init_image``, :meth:`set_image`) keeps its own mean and spread
+                instead, so it renders as itself and an edit keeps its contrast.
         """
         super().__init__()
         if not _is_power_of_two(max_size):
@@ -157,9 +158,11 @@ class ImagePyramid(nn.Module):
         self.level_weights = level_weights
         if contrast is not None and not contrast > 0:
             raise ValueError(f"pyramid contrast must be a positive number (the pre-tanh standard deviation) or null; got {contrast!r}.")
-        if contrast is not None and init_image is not None:
-            raise ValueError("pyramid contrast cannot be combined with init_image: the standardisation has no exact inverse.")
         self.contrast = contrast
+        # With contrast, set_image stores each image's own pre-tanh mean and spread here, so the
+        # render of a start image is that image exactly (the standardisation alone has no inverse)
+        # and an edit keeps the photograph's contrast. Rebuilt from the config, never saved.
+        self.register_buffer("tone", None, persistent=False)
         weights = [1.0] * len(self.sizes) if level_weights == "uniform" else [octave_weight(s, level_step) for s in self.sizes]
         self.register_buffer("weights", torch.tensor(weights) / sum(weights), persistent=False)
         # Seed formula: randn(1, 3, s, s) / s per level; finer levels start quieter.
@@ -211,7 +214,8 @@ class ImagePyramid(nn.Module):
             total = to_rgb(total, self.colour_matrix)
         if self.contrast is not None:
             centred = total - total.mean(dim=(1, 2, 3), keepdim=True)
-            total = centred / (centred.std(dim=(1, 2, 3), keepdim=True) + 1e-6) * self.contrast
+            spread = centred / (centred.std(dim=(1, 2, 3), keepdim=True) + 1e-6)
+            total = spread * self.contrast if self.tone is None else self.tone[:, :1, None, None] + spread * self.tone[:, 1:, None, None]
         return torch.tanh(total)
 
     def crop(self, canvas: Tensor) -> Tensor:
@@ -242,6 +246,9 @@ class ImagePyramid(nn.Module):
             image = torch.nn.functional.pad(image, (m, m, m, m), mode="reflect" if m < v else "replicate")
         eps = 1e-6
         target = torch.atanh(image.clamp(-1 + eps, 1 - eps))
+        if self.contrast is not None:  # the standardisation then gives back this mean and spread: target itself
+            flat = target.flatten(1)
+            self.tone = torch.stack([flat.mean(1), flat.std(1) + 1e-6], dim=1)
         if self.colour != "rgb":
             target = from_rgb(target, self.colour_matrix)
         target = target * len(self.levels) if self.level_weights == "uniform" else target / self.weights[-1]

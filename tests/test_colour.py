@@ -50,5 +50,21 @@ def test_a_contrast_setting_fixes_each_images_pre_tanh_spread() -> None:
     assert torch.allclose(z.mean(dim=(1, 2, 3)), torch.zeros(2), atol=1e-4)
     with pytest.raises(ValueError, match="contrast must be a positive number"):
         ImagePyramid(max_size=64, max_shift=8, contrast=0.0)
-    with pytest.raises(ValueError, match="cannot be combined with init_image"):
-        ImagePyramid(max_size=64, max_shift=8, contrast=0.5, init_image="examples/images/portrait.png")
+
+
+@pytest.mark.parametrize("colour", ["rgb", "decorrelated"])
+def test_with_contrast_a_start_image_renders_as_itself_and_keeps_its_own_spread(colour: str, in_repo) -> None:
+    from dasag.images import load_image
+    from dasag.masking import MaskedPyramid
+
+    pyramid = ImagePyramid(max_size=64, max_shift=8, contrast=0.5, colour=colour, init_image="examples/images/portrait.png")
+    photo = load_image("examples/images/portrait.png", pyramid.visible_size)
+    assert torch.allclose(pyramid()[0], photo.clamp(-1 + 1e-6, 1 - 1e-6), atol=2e-4)  # the render's exact inverse
+    assert "tone" not in pyramid.state_dict()  # rebuilt from the config; checkpoints stay levels-only
+    with torch.no_grad():  # after a step the spread is still the photograph's, not the 0.5 asked of a noise start
+        for level in pyramid.levels:
+            level.add_(torch.randn_like(level) * 0.05)
+    z = torch.atanh(pyramid.canvas().clamp(-0.999999, 0.999999))
+    assert float(z.std()) == pytest.approx(float(pyramid.tone[0, 1]), rel=1e-3) and abs(float(pyramid.tone[0, 1]) - 0.5) > 0.05
+    masked = MaskedPyramid(init_image="examples/images/portrait.png", box=[0.25, 0.25, 0.75, 0.75], max_size=64, max_shift=8, contrast=0.5)
+    assert torch.allclose(masked()[0], photo.clamp(-1 + 1e-6, 1 - 1e-6), atol=2e-4)
