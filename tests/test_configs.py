@@ -162,3 +162,34 @@ def test_feature_config_runs_from_cli(name: str, tmp_path: Path, in_repo) -> Non
     assert next(tmp_path.rglob("final.png")).stat().st_size > 0
     if name in ("value_guided", "best_of_k"):
         assert next(tmp_path.rglob("best.png")).stat().st_size > 0
+
+
+PRESETS = sorted(p.stem for p in (CONFIGS / "quality").glob("*.yaml"))
+#: Every preset on a SigLIP method, the masked pyramid and the Lite0 setups; the Lite ensemble
+#: guides ImageNet-class methods only (a SigLIP prompt is not a class).
+PRESET_PAIRS = [(m, p) for p in PRESETS for m in ("das_ag_plus", "inpaint", "transfer", "demo")
+                if not (p == "ensemble_lite" and load_config(CONFIGS / f"{m}.yaml")["model"]["scorer"]["class_path"].endswith("SigLIP"))]
+
+
+@pytest.mark.parametrize(("method", "preset"), PRESET_PAIRS)
+def test_quality_presets_stack_on_any_method_and_keep_its_classes(method: str, preset: str, tiny_weights_env, in_repo, tmp_path: Path) -> None:
+    """Stacked as a user does (a second ``--config``), a preset only sets its values: the
+    method's pyramid class (inpaint's masked one), its scorer (unless the preset is the
+    ensemble, which fits the ImageNet-class methods) and its objective stay."""
+    alone = load_config(CONFIGS / f"{method}.yaml")
+    preset_values = load_config(CONFIGS / "quality" / f"{preset}.yaml")
+    args = expand_config_args(["--config", str(CONFIGS / f"{method}.yaml"), "--config", str(CONFIGS / "quality" / f"{preset}.yaml")])
+    cli = DasagCLI(args=[*args, "--trainer.default_root_dir", str(tmp_path / "run"), "--trainer.logger", "false"], run=False)
+    model = cli.model
+    assert type(model.pyramid).__name__ == alone["model"]["pyramid"].get("class_path", "dasag.ImagePyramid").rsplit(".", 1)[-1]
+    assert type(model.objective).__name__ == alone["model"]["objective"]["class_path"].rsplit(".", 1)[-1]
+    for key, value in (preset_values.get("model", {}).get("pyramid", {}).get("init_args") or {}).items():
+        assert getattr(model.pyramid, key) == value
+    for key, value in (preset_values.get("model", {}).get("augment", {}).get("init_args") or {}).items():
+        got = getattr(model.augment, key)
+        assert (got(0, 1) if callable(got) else got) == value
+    assert cli.trainer.max_steps == preset_values.get("trainer", {}).get("max_steps", alone["trainer"].get("max_steps", 60))
+    if preset == "ensemble_lite":
+        assert model.scorer.names == ["lite0", "lite1"]
+    else:
+        assert type(model.scorer.members[0]).__name__ == alone["model"]["scorer"]["class_path"].rsplit(".", 1)[-1]
