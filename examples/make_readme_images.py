@@ -2,9 +2,9 @@
 
     python examples/make_readme_images.py [--out-dir docs/images]     # from the repository root
 
-Runs ``configs/demo.yaml`` twice on CPU (about 15 s each on 2 cores): once as shipped (the
-pyramid) and once with a single-resolution canvas (``min_size 256``: plain pixels, same
-budget). Writes ``demo_final.png`` (the demo's ``final.png``, byte for byte) and
+Runs ``configs/demo.yaml`` twice on CPU: once as shipped (the pyramid) and once with a
+single-resolution canvas (``min_size`` set to the canvas size: plain pixels, same budget and
+recipe). Writes ``demo_final.png`` (the demo's ``final.png``, byte for byte) and
 ``das_effect.png`` (pyramid left, pixels right), then prints what EfficientNet-Lite1 and
 Lite2, which never guided either image, make of them. Deterministic: a second run writes the
 same bytes.
@@ -21,7 +21,14 @@ from make_feature_images import run_config  # the sibling script (examples/ is o
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-PIXELS = ["--model.pyramid.init_args.min_size", "256"]
+
+
+
+def pixels_override() -> list[str]:
+    """One level at the demo's canvas size: plain pixels with the demo's budget and recipe."""
+    from dasag.config import CONFIGS, load_config
+
+    return ["--model.pyramid.init_args.min_size", str(load_config(CONFIGS / "demo.yaml")["model"]["pyramid"]["init_args"]["max_size"])]
 
 
 def side_by_side(left: Path, right: Path, gap: int = 8) -> Image.Image:
@@ -44,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         pyramid = run_config("demo.yaml", Path(tmp) / "pyramid", []) / "final.png"
-        pixels = run_config("demo.yaml", Path(tmp) / "pixels", PIXELS) / "final.png"
+        pixels = run_config("demo.yaml", Path(tmp) / "pixels", pixels_override()) / "final.png"
         shutil.copyfile(pyramid, args.out_dir / "demo_final.png")
         side_by_side(pyramid, pixels).save(args.out_dir / "das_effect.png", optimize=True)
         for judge in ("lite1", "lite2"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dasag.cli import main
+from dasag.config import CONFIGS, load_config
 from dasag.images import load_image
 from dasag.quality import heldout
 from dasag.scorers import EfficientNetLite
@@ -34,7 +35,8 @@ def lite2() -> EfficientNetLite:
 @pytest.mark.slow
 def test_demo_image_transfers_to_a_held_out_classifier_and_pixels_do_not(tmp_path: Path, lite2: EfficientNetLite) -> None:
     pyramid = demo_image(tmp_path / "pyramid")
-    pixels = demo_image(tmp_path / "pixels", "--model.pyramid.init_args.min_size", "256")  # one level: plain pixels
+    canvas = load_config(CONFIGS / "demo.yaml")["model"]["pyramid"]["init_args"]["max_size"]
+    pixels = demo_image(tmp_path / "pixels", "--model.pyramid.init_args.min_size", str(canvas))  # one level: plain pixels
 
     held_out = {}
     for name, png in (("pyramid", pyramid), ("pixels", pixels)):
