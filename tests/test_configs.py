@@ -81,6 +81,20 @@ def test_method_config_runs_end_to_end(method: str, tiny_weights_env, in_repo, t
         assert math.isfinite(meta["scores"][key])
 
 
+@pytest.mark.slow
+def test_the_robust_overlay_runs_end_to_end_on_a_siglip_method(tiny_weights_env, in_repo, tmp_path: Path) -> None:
+    """The recipe offered to SigLIP users: every piece (zoom, flip, decorrelated colour, contrast)
+    runs through the CLI on the tiny SigLIP tower, and the picture keeps the set spread."""
+    root = tmp_path / "robust"
+    args = expand_config_args(["--config", str(CONFIGS / "das_ag_plus.yaml"), "--config", str(CONFIGS / "quality" / "robust.yaml")])
+    assert main(["fit", *args, "--trainer.max_steps", "3", "--trainer.default_root_dir", str(root), *SMALL]) == 0
+    meta = _png_metadata(next(root.rglob("final.png")))
+    assert meta["step"] == 3 and math.isfinite(meta["scores"]["siglip/aesthetic"])
+    pyramid = meta["config"]["model"]["pyramid"]["init_args"]
+    augment = meta["config"]["model"]["augment"]["init_args"]
+    assert (pyramid["colour"], pyramid["contrast"], augment["zoom_enabled"], augment["flip_enabled"]) == ("decorrelated", 0.6, True, True)
+
+
 def test_method_files_hold_only_what_differs() -> None:
     base = yaml.safe_load((CONFIGS / "das_base.yaml").read_text())
     assert base["model"]["pyramid"]["init_args"] == {"max_size": 1024, "max_shift": 128}

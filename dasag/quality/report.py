@@ -170,15 +170,16 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
 
     names = [c.split("/")[1] for c in table.columns if c.startswith("heldout/") and c.endswith("/top1")]
     looks = [c for c in suite.look_columns if c in table.columns]
-    head = "| method | n | guides | " + " | ".join(f"{n} top-1 | {n} p(target)" for n in names)
+    timed = "seconds" in table.columns
+    head = "| method | n | guides | " + ("s/image | " if timed else "") + " | ".join(f"{n} top-1 | {n} p(target)" for n in names)
     head += "".join(f" | {c.split('/')[1]}" for c in looks) + " |"
-    lines = [head, "|---|---|---|" + "---|---|" * len(names) + "---|" * len(looks)]
+    lines = [head, "|---|---|---|" + ("---|" if timed else "") + "---|---|" * len(names) + "---|" * len(looks)]
     for m in suite.methods:
         part = table[table["method"] == m.name]
         if part.empty:
             continue
         mine = guides_of(m.name)
-        cells = []
+        cells = [f"{pd.to_numeric(part['seconds']).mean():.1f}"] if timed else []
         for n in names:
             mark = "†" if n in mine else ""
             cells.append(f"{part[heldout.key(n, 'top1')].mean():.0%}{mark}")

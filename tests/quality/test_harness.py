@@ -44,7 +44,7 @@ def transfer_spec(out: Path, **kw) -> RunSpec:
 def transfer_run(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     out = tmp_path_factory.mktemp("transfer")
     threads = torch.get_num_threads()
-    table = run(transfer_spec(out))  # threads=1 while it runs ...
+    table = run(transfer_spec(out, methods=["pyramid", "pixel"]))  # threads=1 while it runs ...
     assert torch.get_num_threads() == threads  # ... and the caller's count afterwards
     return out, table
 
@@ -76,6 +76,8 @@ def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
     assert stats["heldout/lite2/prob_mean"].iloc[0] == pytest.approx(table["heldout/lite2/prob"][:2].mean())
     report = (out / "report.md").read_text()
     assert "| DAS pyramid | 2 |" in report and "| pixel baseline | 2 |" in report
+    pyramid_seconds = f"{table['seconds'][:2].mean():.1f}"
+    assert f"| DAS pyramid | 2 | lite0 | {pyramid_seconds} |" in report  # each method's mean seconds per image, for equal-time comparisons
     assert "held-out (lite1, lite2) top-1 agreement" in report and "0.82" in report  # the reference figure
     for name in ("scatter.png", "top3.png"):
         with Image.open(out / name) as img:
@@ -343,3 +345,19 @@ def test_an_ensemble_override_goes_through_the_transfer_suite_and_its_report(tmp
     assert "| lite0 + lite1 |" in row and row.count("†") == 4  # both guides' top-1 and p marked, lite2's not
     assert "held-out (lite2) top-1 agreement" in report
     assert spec.overrides == overrides  # the caller's mapping is never turned into Namespaces
+
+
+@pytest.mark.slow
+def test_the_robust_methods_run_their_share_of_the_budget_and_report_their_guides(tmp_path) -> None:
+    """The recipe's methods at the pyramid's wall time: 90 % and 45 % of the step budget (at least
+    one step), the recipe's settings in each image's config, and the ensemble's two guides marked."""
+    spec = transfer_spec(tmp_path / "out", classes=1, steps=4, methods=["robust_same_time", "robust_ensemble_same_time"])
+    table = run(spec)
+    assert list(table["method"]) == ["robust_same_time", "robust_ensemble_same_time"]
+    robust, ensemble = (read_metadata(tmp_path / "out" / "images" / f"{h}.png")["config"] for h in table["file_hash"])
+    assert (robust["trainer"]["max_steps"], ensemble["trainer"]["max_steps"]) == (4, 2)  # round(3.6), round(1.8)
+    assert robust["model"]["pyramid"]["init_args"]["contrast"] == 0.6 and robust["model"]["augment"]["init_args"]["zoom_enabled"] is True
+    report = (tmp_path / "out" / "report.md").read_text()
+    row = next(line for line in report.splitlines() if line.startswith("| robust recipe, Lite0+Lite1, pyramid's time |"))
+    assert "| lite0 + lite1 |" in row and row.count("†") == 4
+    assert {"look/contrast", "look/colourfulness"} <= set(table.columns) and table["look/contrast"].gt(0).all()
