@@ -187,6 +187,10 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
         cells += [_fmt(pd.to_numeric(part[c]).mean(), pd.to_numeric(part[c]).std(), 1 if c.endswith("colourfulness") else 3) for c in looks]
         lines.append(f"| {m.label} | {len(part)} | {' + '.join(sorted(mine))} | " + " | ".join(cells) + " |")
     lines += ["", "† that classifier guided the method's images: what the guide believes, not a held-out judgement."]
+    if timed:
+        lines += ["", "s/image: compute seconds per image, including held-out scoring. Methods run one after another, so a "
+                  "change in how busy the machine is between them shows here as a cost difference; per-step cost ratios timed "
+                  "side by side: `python reproduce/quality_cost.py`."]
     summary = []
     for m in suite.methods:
         part = table[table["method"] == m.name]

@@ -1,0 +1,90 @@
+"""What each quality recipe and preset costs, timed side by side: ``python reproduce/quality_cost.py``.
+
+The transfer report's seconds per image come from methods run one after another, so a change
+in how busy the machine is between two methods looks like a cost difference. Here every
+config runs a few steps in turn, round after round, on the same loaded guide weights, and
+the median of the rounds is compared with the pyramid's (``configs/transfer.yaml``) from the
+same rounds. Prints per-step time, the config's own step count and the cost of one image
+relative to the pyramid's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+#: (label, config files stacked in order); the first row is the reference.
+ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("pyramid (transfer.yaml)", ("transfer.yaml",)),
+    ("robust recipe (transfer_robust.yaml)", ("transfer_robust.yaml",)),
+    ("robust recipe, Lite0+Lite1 (transfer_robust_ensemble.yaml)", ("transfer_robust_ensemble.yaml",)),
+    ("transfer.yaml + quality/draft.yaml", ("transfer.yaml", "quality/draft.yaml")),
+    ("transfer.yaml + quality/best.yaml", ("transfer.yaml", "quality/best.yaml")),
+    ("demo.yaml (256 px, robust recipe)", ("demo.yaml",)),
+)
+
+
+def step_clock(marks: list[float]):  # lightning is imported only when the bench runs
+    """A callback that appends the time at the end of every training step to ``marks``."""
+    from lightning.pytorch.callbacks import Callback
+
+    class _StepClock(Callback):
+        def on_train_batch_end(self, *args, **kwargs) -> None:
+            marks.append(time.perf_counter())
+
+    return _StepClock()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=12, help="steps timed per config and round (after one untimed step)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; each config's median is used")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.rounds < 1 or args.threads < 1:
+        parser.error("--steps, --rounds and --threads must be positive integers")
+
+    import torch
+
+    from dasag.config import CONFIGS, build_run, deep_merge, load_config, quiet_loading_bars
+
+    quiet_loading_bars()
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)  # as the harness runs
+    per_step: dict[str, list[float]] = {label: [] for label, _ in ROWS}
+    own_steps: dict[str, int] = {}
+    copies: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(args.rounds):
+            for label, files in ROWS:
+                cfg: dict = {}
+                for name in files:
+                    cfg = deep_merge(cfg, load_config(CONFIGS / name))
+                own_steps[label] = cfg["trainer"]["max_steps"]
+                trainer = {"default_root_dir": str(Path(tmp) / "run"), "logger": False, "enable_checkpointing": False, "callbacks": [],
+                           "enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu", "max_steps": args.steps + 1}
+                run = build_run(deep_merge(cfg, {"trainer": trainer}))
+                for member in run.model.scorer.members:  # weights read before the clock starts
+                    member.load()
+                copies[label] = run.model.augment.copies
+                marks: list[float] = []
+                run.trainer.callbacks.append(step_clock(marks))
+                run.trainer.fit(run.model, datamodule=run.datamodule)
+                per_step[label].append((marks[-1] - marks[0]) / args.steps)  # the first step (warm-up) untimed
+    ref = statistics.median(per_step[ROWS[0][0]]) * own_steps[ROWS[0][0]]
+    print("| config | copies | steps | ms/step | s/image | image cost vs pyramid |\n|---|---|---|---|---|---|")
+    for label, _ in ROWS:
+        ms = statistics.median(per_step[label])
+        image = ms * own_steps[label]
+        print(f"| {label} | {copies[label]} | {own_steps[label]} | {ms * 1000:.0f} | {image:.1f} | {image / ref:.2f}x |")
+    print(f"\n{args.rounds} rounds of {args.steps} timed steps per config, interleaved; {args.threads} threads; "
+          f"steps and copies are each config's own; s/image = ms/step x steps (no held-out scoring or PNG).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
