@@ -111,7 +111,10 @@ def sidebar(st, d) -> dict:
             sb.warning("No local weights configured for this scorer: it loads from the hub, which needs internet.")
     sb.header("Image")
     resolution = sb.selectbox("Resolution (px)", list(PRESETS), index=list(PRESETS).index(d.resolution), key="resolution",
-                              help="384 and 768 are the DAS-AG v2 presets; 96/192 are quick on a CPU.")
+                              help="384 and 768 are the DAS-AG v2 presets; 256 is the demo's; 96/192 are quick on a CPU.")
+    robust = sb.checkbox("Robust recipe", value=d.robust_recipe, key="robust_recipe",
+                         help="Zoom and flip on every copy, decorrelated colour and a photograph's contrast "
+                              "(configs/quality/robust.yaml): images that transfer better and are not washed out, at about the same cost.")
     interpolation = sb.selectbox("Interpolation", list(MODES), index=list(MODES).index(d.interpolation), key="interpolation")
     sb.header("Optimisation")
     steps = sb.number_input("Steps", min_value=1, max_value=10000, value=d.steps, step=1, key="steps")
@@ -147,7 +150,7 @@ def sidebar(st, d) -> dict:
     preview_every = sb.number_input("Refresh image every N steps", min_value=1, value=d.preview_every, step=1, key="preview_every")
     output_dir = sb.text_input("Output folder", value=d.output_dir, key="output_dir")
     return dict(
-        scorer=scorer, model_path=model_path, aesthetic_head=aesthetic_head, resolution=int(resolution),
+        scorer=scorer, model_path=model_path, aesthetic_head=aesthetic_head, resolution=int(resolution), robust_recipe=bool(robust),
         steps=int(steps), batch_size=int(batch_size), learning_rate=float(learning_rate), prompt_weight=float(prompt_weight),
         arctanh=bool(arctanh), reverse_aesthetic=bool(reverse), aesthetic=aesthetic, deterministic=bool(deterministic),
         seed=int(seed), random_seed=bool(random_seed), interpolation=interpolation, tv_weight=float(10.0**tv_exponent), l1_weight=float(l1_weight),

@@ -45,6 +45,18 @@ def demo_config() -> dict[str, Any]:
     return load_config(CONFIGS / "demo.yaml")
 
 
+@lru_cache(maxsize=1)
+def robust_recipe() -> dict[str, dict[str, Any]]:
+    """The quality recipe's settings (``configs/quality/robust.yaml``), per part: pyramid, augment."""
+    model = load_config(CONFIGS / "quality" / "robust.yaml")["model"]
+    return {part: dict(model[part]["init_args"]) for part in ("pyramid", "augment")}
+
+
+def _demo_uses_robust_recipe() -> bool:
+    model = demo_config()["model"]
+    return all(model[part].get("init_args", {}).get(k) == v for part, values in robust_recipe().items() for k, v in values.items())
+
+
 @dataclass
 class ScheduleSetting:
     """One scheduled value: ``kind`` from start to end at ``rate`` (constant uses ``start``).
@@ -128,6 +140,8 @@ class AppSettings:
     model_path: str = ""
     aesthetic_head: str = ""
     resolution: int = field(default_factory=_demo_resolution)
+    #: The quality recipe (zoom + flip, decorrelated colour, contrast; docs/quality.md), on as in the demo.
+    robust_recipe: bool = field(default_factory=_demo_uses_robust_recipe)
     steps: int = field(default_factory=lambda: int(_demo("trainer", "max_steps")))
     batch_size: int = constructor_default(Augmentations, "batch_size")
     learning_rate: float = ADAM_LR
@@ -217,6 +231,10 @@ class AppSettings:
         }
         if self.jitter.schedule.kind != "auto":
             augment["jitter"] = self.jitter.schedule.to_config()
+        pyramid: dict[str, Any] = {"max_size": max_size, "max_shift": max_shift, "interpolation": self.interpolation}
+        if self.robust_recipe:
+            pyramid.update(robust_recipe()["pyramid"])
+            augment.update(robust_recipe()["augment"])
         return {
             "seed_everything": self.seed,
             "trainer": {
@@ -228,8 +246,7 @@ class AppSettings:
                 "callbacks": [{"class_path": "dasag.ImageExport"}],
             },
             "model": {
-                "pyramid": {"class_path": "dasag.ImagePyramid",
-                            "init_args": {"max_size": max_size, "max_shift": max_shift, "interpolation": self.interpolation}},
+                "pyramid": {"class_path": "dasag.ImagePyramid", "init_args": pyramid},
                 "scorer": self.scorer_config(),
                 "augment": {"class_path": "dasag.Augmentations", "init_args": augment},
                 "objective": {

@@ -20,7 +20,7 @@ from dasag.resize import MODES, resize_matrix
 
 #: Visible output size -> (canvas size, jitter margin). 384 and 768 are the DAS-AG v2 presets;
 #: 96 and 192 keep CPU runs short (192 is the offline demo's image).
-PRESETS: dict[int, tuple[int, int]] = {96: (128, 16), 192: (256, 32), 384: (512, 64), 768: (1024, 128)}
+PRESETS: dict[int, tuple[int, int]] = {96: (128, 16), 192: (256, 32), 256: (512, 128), 384: (512, 64), 768: (1024, 128)}
 
 
 def _is_power_of_two(n: int) -> bool:

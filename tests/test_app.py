@@ -40,9 +40,10 @@ def test_page_shows_every_control(tmp_path: Path) -> None:
     expected = {"scorer", "resolution", "interpolation", "steps", "batch_size", "lr", "prompt_weight", "arctanh_False", "tv", "l1",
                 "reverse", "aesthetic_kind", "aesthetic_start", "aesthetic_end", "aesthetic_rate", "deterministic", "seed", "random_seed",
                 "jitter_on", "jitter_kind", "color_shift_on", "color_shift_kind", "color_shift_start", "color_shift_end",
-                "color_shift_rate", "noise_on", "noise_kind", "imagenet_class", "pos_0", "pos_add", "neg_add", "generate", "stop"}
+                "color_shift_rate", "noise_on", "noise_kind", "imagenet_class", "pos_0", "pos_add", "neg_add", "generate", "stop", "robust_recipe"}
     assert expected <= keys, expected - keys
     assert at.button(key="stop").disabled  # nothing to stop yet
+    assert at.checkbox(key="robust_recipe").value is True  # on, as in the demo
 
 
 def test_tv_and_l1_controls_have_the_original_apps_ranges(tmp_path: Path) -> None:

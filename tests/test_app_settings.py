@@ -24,7 +24,8 @@ def test_defaults_are_the_demo_and_the_constructors_not_restated() -> None:
     d = AppSettings()
     demo = demo_config()
     assert d.steps == demo["trainer"]["max_steps"] and d.positive_prompts == demo["data"]["positive_prompts"]
-    assert d.resolution == 192 and d.batch_size == constructor_default(Augmentations, "batch_size")
+    assert d.resolution == 256 and d.batch_size == constructor_default(Augmentations, "batch_size")
+    assert d.robust_recipe is True  # the demo stacks configs/quality/robust.yaml
     assert d.tv_weight == constructor_default(Objective, "tv_weight")
     assert d.noise.schedule == ScheduleSetting.of(constructor_default(Augmentations, "noise")) and d.jitter.schedule.kind == "auto"
 
@@ -47,6 +48,14 @@ def test_settings_build_through_the_cli(tmp_path: Path) -> None:
     assert built.run_config["data"]["positive_prompts"] == ["goldfish"]
 
 
+def test_the_robust_recipe_switch_adds_exactly_the_presets_settings(tmp_path: Path) -> None:
+    on = build_run(tiny_settings(tmp_path, robust_recipe=True).to_config()).model
+    off = build_run(tiny_settings(tmp_path, robust_recipe=False).to_config()).model
+    assert (on.pyramid.colour, on.pyramid.contrast, on.augment.zoom_enabled, on.augment.flip_enabled) == ("decorrelated", 0.6, True, True)
+    assert (off.pyramid.colour, off.pyramid.contrast, off.augment.zoom_enabled, off.augment.flip_enabled) == ("rgb", None, False, False)
+    assert on.augment.zoom(0, 1) == 0.25 and on.pyramid.max_size == off.pyramid.max_size == 128
+
+
 def test_constant_schedule_and_jitter_are_written_as_numbers(tmp_path: Path) -> None:
     s = tiny_settings(tmp_path, jitter=Augmentation(True, ScheduleSetting("constant", 4.0)))
     cfg = s.to_config()
@@ -58,7 +67,7 @@ def test_constant_schedule_and_jitter_are_written_as_numbers(tmp_path: Path) -> 
     "change, message",
     [
         ({"positive_prompts": ["  ", ""]}, "positive prompts are empty"),
-        ({"resolution": 500}, "resolution must be one of 96, 192, 384, 768 px; got 500"),
+        ({"resolution": 500}, "resolution must be one of 96, 192, 256, 384, 768 px; got 500"),
         ({"learning_rate": 0.0}, "learning rate must be positive; got 0.0"),
         ({"steps": 0}, "trainer.max_steps must be a positive integer"),
         ({"batch_size": 0}, "augment batch_size must be a positive integer; got 0"),
