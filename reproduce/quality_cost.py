@@ -20,6 +20,7 @@ from pathlib import Path
 #: (label, config files stacked in order); the first row is the reference.
 ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("pyramid (transfer.yaml)", ("transfer.yaml",)),
+    ("pixel baseline (transfer.yaml, one level)", ("transfer.yaml",)),
     ("robust recipe (transfer_robust.yaml)", ("transfer_robust.yaml",)),
     ("robust recipe, Lite0+Lite1 (transfer_robust_ensemble.yaml)", ("transfer_robust_ensemble.yaml",)),
     ("transfer.yaml + quality/draft.yaml", ("transfer.yaml", "quality/draft.yaml")),
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
                 cfg: dict = {}
                 for name in files:
                     cfg = deep_merge(cfg, load_config(CONFIGS / name))
+                if label.startswith("pixel"):  # one level at the canvas size, as the suite's pixel method
+                    cfg = deep_merge(cfg, {"model": {"pyramid": {"init_args": {"min_size": cfg["model"]["pyramid"]["init_args"]["max_size"]}}}})
                 own_steps[label] = cfg["trainer"]["max_steps"]
                 trainer = {"default_root_dir": str(Path(tmp) / "run"), "logger": False, "enable_checkpointing": False, "callbacks": [],
                            "enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu", "max_steps": args.steps + 1}

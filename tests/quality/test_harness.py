@@ -36,7 +36,9 @@ TINY_TRANSFER = TINY
 
 
 def transfer_spec(out: Path, **kw) -> RunSpec:
-    defaults = {"suite": "transfer", "out": out, "classes": 2, "seeds": 1, "steps": 2, "overrides": TINY_TRANSFER, "accelerator": "cpu", "threads": 1}
+    # The two baselines: the robust methods have their own test (below).
+    defaults = {"suite": "transfer", "out": out, "classes": 2, "seeds": 1, "steps": 2, "overrides": TINY_TRANSFER, "accelerator": "cpu", "threads": 1,
+                "methods": ["pyramid", "pixel"]}
     return RunSpec(**{**defaults, **kw})
 
 
@@ -44,7 +46,7 @@ def transfer_spec(out: Path, **kw) -> RunSpec:
 def transfer_run(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
     out = tmp_path_factory.mktemp("transfer")
     threads = torch.get_num_threads()
-    table = run(transfer_spec(out, methods=["pyramid", "pixel"]))  # threads=1 while it runs ...
+    table = run(transfer_spec(out))  # threads=1 while it runs ...
     assert torch.get_num_threads() == threads  # ... and the caller's count afterwards
     return out, table
 
@@ -104,7 +106,7 @@ def test_check_passes_on_fresh_run_and_fails_after_one_png_changes(transfer_run,
     copy = tmp_path / "copy"
     shutil.copytree(out, copy)
     # A subset: only the first class, through the command line.
-    assert harness_main(["transfer", "--out", str(copy), "--check", "--classes", "1", "--seeds", "1"]) == 0
+    assert harness_main(["transfer", "--out", str(copy), "--check", "--classes", "1", "--seeds", "1", "--methods", "pyramid", "pixel"]) == 0
     assert "check: every image identical" in capsys.readouterr().out
     victim = copy / "images" / f"{table['file_hash'][2]}.png"
     with Image.open(victim) as img:
@@ -216,7 +218,7 @@ def test_two_harness_processes_started_together_lose_and_duplicate_nothing(tmp_p
     tiny.write_text(yaml.safe_dump(TINY_TRANSFER))
     out = tmp_path / "shared"
     cmd = [sys.executable, str(REPO / "reproduce" / "run.py"), "transfer", "--out", str(out), "--classes", "2", "--seeds", "1",
-           "--steps", "2", "--accelerator", "cpu", "--threads", "1", "--override", str(tiny)]
+           "--steps", "2", "--accelerator", "cpu", "--threads", "1", "--override", str(tiny), "--methods", "pyramid", "pixel"]
     procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
     assert sorted(code for code, _ in results) in ([0, 0], [0, 2]), results
