@@ -223,23 +223,22 @@ class Augmentations:
         self.jitter = None if jitter is None else as_schedule(jitter)
         self.color_shift = as_schedule(color_shift)
         self.noise = as_schedule(noise)
-        for name, schedule in (("jitter", self.jitter), ("color_shift", self.color_shift), ("noise", self.noise)):
+        self.zoom = as_schedule(zoom)
+        self.flip = as_schedule(flip)
+        self.rotation = as_schedule(rotation)
+        strengths = {"jitter": self.jitter, "color_shift": self.color_shift, "noise": self.noise,
+                     "zoom": self.zoom, "flip": self.flip, "rotation": self.rotation}
+        for name, schedule in strengths.items():
             if schedule is not None:
                 check_strength(name, schedule)
+        if max(self.flip.values(_CHECK_POINTS)) > 1:
+            raise ValueError(f"augment flip is a probability and must stay within [0, 1]; its schedule {self.flip} goes above 1.")
         self.jitter_enabled = jitter_enabled
         self.color_shift_enabled = color_shift_enabled
         self.noise_enabled = noise_enabled
-        self.zoom = as_schedule(zoom)
-        self.flip = as_schedule(flip)
-        check_strength("zoom", self.zoom)
-        check_strength("flip", self.flip)
-        self.rotation = as_schedule(rotation)
-        check_strength("rotation", self.rotation)
-        self.rotation_enabled = rotation_enabled
-        if max(self.flip.values(_CHECK_POINTS)) > 1:
-            raise ValueError(f"augment flip is a probability and must stay within [0, 1]; its schedule {self.flip} goes above 1.")
         self.zoom_enabled = zoom_enabled
         self.flip_enabled = flip_enabled
+        self.rotation_enabled = rotation_enabled
 
     @property
     def copies(self) -> int:

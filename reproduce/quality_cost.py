@@ -14,7 +14,6 @@ import argparse
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 #: (label, config files stacked in order); the first row is the reference.
@@ -29,17 +28,6 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def step_clock(marks: list[float]):  # lightning is imported only when the bench runs
-    """A callback that appends the time at the end of every training step to ``marks``."""
-    from lightning.pytorch.callbacks import Callback
-
-    class _StepClock(Callback):
-        def on_train_batch_end(self, *args, **kwargs) -> None:
-            marks.append(time.perf_counter())
-
-    return _StepClock()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=12, help="steps timed per config and round (after one untimed step)")
@@ -52,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from dasag.config import CONFIGS, build_run, deep_merge, load_config, quiet_loading_bars
+    from dasag.speed.measure import StepClock
 
     quiet_loading_bars()
     torch.set_num_threads(args.threads)
@@ -74,10 +63,10 @@ def main(argv: list[str] | None = None) -> int:
                 for member in run.model.scorer.members:  # weights read before the clock starts
                     member.load()
                 copies[label] = run.model.augment.copies
-                marks: list[float] = []
-                run.trainer.callbacks.append(step_clock(marks))
+                clock = StepClock(warmup=1, sync_probe_step=None)  # the first step untimed
+                run.trainer.callbacks.append(clock)
                 run.trainer.fit(run.model, datamodule=run.datamodule)
-                per_step[label].append((marks[-1] - marks[0]) / args.steps)  # the first step (warm-up) untimed
+                per_step[label].append(clock.mean)
     ref = statistics.median(per_step[ROWS[0][0]]) * own_steps[ROWS[0][0]]
     print("| config | copies | steps | ms/step | s/image | image cost vs pyramid |\n|---|---|---|---|---|---|")
     for label, _ in ROWS:

@@ -204,7 +204,8 @@ class Generator:
             built.fit()
         model = built.model
         image = model.images()[0].float().cpu()
-        quantised = from_uint8(to_uint8(image)).unsqueeze(0)  # score what the PNG holds
+        picture = to_uint8(image)
+        quantised = from_uint8(picture).unsqueeze(0)  # score what the PNG holds
         guide = model.evaluate(quantised.to(model.device))[0]
         row: dict[str, Any] = {"method": task.method, "sample": task.sample, "seed": task.seed}
         row.update({column: guide.get(column) for column in self.suite.score_columns})
@@ -214,7 +215,6 @@ class Generator:
         for name in self.eval_names:
             row.update(heldout.score(name, self._eval_scorer(name), quantised, list(prompts.positive), list(prompts.negative)))
         if self.suite.look_columns:
-            picture = to_uint8(image)
             row.update({"look/contrast": rms_contrast(picture), "look/colourfulness": colourfulness(picture)})
         metadata = {
             "suite": self.suite.name,
