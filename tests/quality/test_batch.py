@@ -148,7 +148,11 @@ def test_two_torchrun_nodes_on_localhost_make_the_images_of_one_node(batch_files
         )
         for rank in (0, 1)
     ]
-    logs = [node.communicate(timeout=600)[0] for node in nodes]
+    try:
+        logs = [node.communicate(timeout=600)[0] for node in nodes]
+    finally:  # a node that failed leaves the other waiting at a barrier: never leave it running
+        for node in nodes:
+            node.kill()
     assert [node.returncode for node in nodes] == [0, 0], logs
     table = pd.read_csv(out / "scores.csv")
     assert list(table["sample"]) == [0, 1, 2]
