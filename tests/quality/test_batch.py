@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -144,7 +146,7 @@ def test_two_torchrun_nodes_on_localhost_make_the_images_of_one_node(batch_files
             [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2", "--nproc-per-node", "1", "--node-rank", str(rank),
              "--master-addr", "127.0.0.1", "--master-port", str(port), "-m", "dasag.batch", str(rows_file), "--config", str(config),
              "--out", str(out), "--num-nodes", "2", "--threads", "1", "--accelerator", "cpu"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path,
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path, start_new_session=True,
         )
         for rank in (0, 1)
     ]
@@ -152,7 +154,8 @@ def test_two_torchrun_nodes_on_localhost_make_the_images_of_one_node(batch_files
         logs = [node.communicate(timeout=600)[0] for node in nodes]
     finally:  # a node that failed leaves the other waiting at a barrier: never leave it running
         for node in nodes:
-            node.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGKILL)  # the agent and the worker it started
     assert [node.returncode for node in nodes] == [0, 0], logs
     table = pd.read_csv(out / "scores.csv")
     assert list(table["sample"]) == [0, 1, 2]
