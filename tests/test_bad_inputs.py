@@ -437,7 +437,7 @@ def test_prompts_files_and_inline_configs_get_the_same_checks(tmp_path, capsys) 
     assert cli_main([*base, "--data.prompts_file", str(bomb)]) == 2
     assert "prompts_file" in (line := _one_sentence(capsys)) and "expands to more than 100,000 values" in line, line
     assert cli_main([*base, "--data.prompts_file", str(nested)]) == 2
-    assert "positive_prompts must be a list of prompts" in _one_sentence(capsys)
+    assert "positive_prompts: a prompt must be a text, an ImageNet class index, or a mapping with text or image and weight; got list" in _one_sentence(capsys)
     assert cli_main(["fit", "--config", bomb.read_text(), "--trainer.default_root_dir", str(out)]) == 2
     assert "the --config text expands to more than 100,000 values" in _one_sentence(capsys)
     assert not out.exists()
