@@ -279,10 +279,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from dasag.config import quiet_expected_warnings, quiet_lightning_banners, quiet_loading_bars
     from dasag.files import disk_full_message, is_disk_full
+    from dasag.speed.switches import tune_host_allocator
 
     quiet_expected_warnings()
     quiet_lightning_banners()
     quiet_loading_bars()
+    tune_host_allocator()  # as every entry point: freed host memory is reused, not paged in again each step
     p = ArgumentParser(prog="python -m dasag.grow", description=__doc__.split("\n\n")[0], exit_on_error=False)
     p.add_argument("--config", required=True, help="a run config with a growth block, e.g. configs/large/cpu_1024.yaml")
     p.add_argument("--out", required=True, help="output folder; running again into it continues from the last finished stage")
