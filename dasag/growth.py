@@ -105,6 +105,8 @@ def plan_stages(growth: Any, config: dict[str, Any]) -> list[Stage]:
     if not isinstance(later, dict) or "growth" in later:
         raise ConfigError(f"growth.later_stages must be a mapping of config settings (model, data, ...) merged over every stage after the first; "
                           f"got {later!r}.")
+    if "pyramid" in (later.get("model") or {}):
+        raise ConfigError("growth.later_stages cannot set model.pyramid: every stage's pyramid is the config's, scaled, so that it can carry over.")
     sizes, steps = growth["sizes"], growth["steps"]
     if not isinstance(sizes, list) or len(sizes) < 2 or not all(_positive_int(s) for s in sizes):
         raise ConfigError(f"growth.sizes must be a list of at least two visible sizes in px (positive integers), one per stage; got {sizes!r}.")

@@ -45,6 +45,8 @@ def test_stages_scale_canvas_and_margin_together() -> None:
     ({"sizes": [256], "steps": [10]}, r"growth.sizes must be a list of at least two visible sizes"),
     ({"sizes": [256, 512], "steps": [10, 5], "lr": 0.1}, r"growth has an unknown key 'lr'; allowed: sizes, steps, later_stages"),
     ({"sizes": [256, 512], "steps": [10, 5], "later_stages": [1]}, r"growth.later_stages must be a mapping of config settings"),
+    ({"sizes": [256, 512], "steps": [10, 5], "later_stages": {"model": {"pyramid": {"init_args": {"contrast": 0.3}}}}},
+     r"growth.later_stages cannot set model.pyramid"),
     ({"sizes": [256, 512]}, r"growth needs 'steps'"),
     ([256, 512], r"growth must be a mapping"),
 ])
