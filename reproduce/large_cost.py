@@ -10,9 +10,9 @@ the process just before the first step (weights loaded, run built); on CUDA
 rounds is reported, so a change in how busy the machine is hits every row alike.
 
 CPU rows: EfficientNet-Lite0 (real weights, 224 px) at 256, 512 and 1024 px (``configs/large/cpu_1024.yaml``'s
-three stages, so their s/step times the stages' steps is the cost of its image). CUDA rows: SigLIP so400m with random weights (the real one's cost, bf16) at 1536
-and 2048 px (``siglip_1536.yaml`` and ``siglip_2048.yaml``'s last stages); printed as skipped
-without a GPU. Writes ``large_cost.json`` and ``large_cost.md`` into ``--out``.
+three stages, so their s/step times the stages' steps is the cost of its image). CUDA rows: SigLIP
+so400m with random weights (the real one's cost, bf16) at 1536 and 2048 px (``siglip_1536.yaml`` and
+``siglip_2048.yaml``'s last stages); printed as skipped without a GPU. Writes ``large_cost.json`` and ``large_cost.md`` into ``--out``.
 """
 
 from __future__ import annotations

@@ -127,3 +127,16 @@ def test_a_step_scores_the_crops_and_every_term_reads_them() -> None:
     assert {"tv", "l1", "lite0/positive"} <= set(terms.values) and torch.isfinite(terms.loss).all()
     terms.loss.sum().backward()
     assert all(level.grad is not None and level.grad.abs().sum() > 0 for level in model.pyramid.levels)
+
+
+def test_drawing_and_applying_cutouts_never_reads_a_value_back_to_the_host() -> None:
+    """On a GPU each read-back stalls the step: crop sizes, the box-filter level and the region
+    read are decided from the settings and the jitter strength, never from the draws."""
+    from dasag.speed.switches import HostSyncCounter
+
+    aug = Cutouts(cut_size=16, min_fraction=0.25, batch_size=4, rotation_enabled=True)
+    canvas = torch.randn(2, 3, 128, 128, requires_grad=True)
+    with HostSyncCounter() as counter:
+        draws = aug.draw(2, 96, aug.strengths(3, 10, max_shift=16), step_generator(0, 3, "cpu"), "cpu")
+        aug.apply(canvas, 16, draws).sum().backward()
+    assert counter.calls == []
