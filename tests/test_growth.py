@@ -255,3 +255,10 @@ def test_the_large_configs_are_valid_growth_runs(name: str, tiny_weights_env, tm
     augment = load_config(CONFIGS / "large" / f"{name}.yaml")["model"]["augment"]
     assert augment["class_path"] == "dasag.cutouts.Cutouts"
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_fit_on_a_growth_config_names_the_command_that_runs_it(capsys) -> None:
+    from dasag.cli import main
+
+    assert main(["fit", "--config", str(CONFIGS / "large" / "cpu_1024.yaml")]) == 2
+    assert "has a growth block (stages of growing size): run it with python -m dasag.grow --config" in capsys.readouterr().err
