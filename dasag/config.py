@@ -177,8 +177,12 @@ def expand_config_args(args: Sequence[str]) -> list[str]:
             continue
         p = Path(value)
         if "\n" not in value and (p.suffix in (".yaml", ".yml") or _is_file(p)):  # a file (not inline YAML): checked here, named in any error
-            if "base" in read_config_file(p):
-                out += ["--config", yaml.safe_dump(load_config(p), sort_keys=False)]
+            data = read_config_file(p)
+            merged = load_config(p) if "base" in data else data
+            if "growth" in merged:  # stages of growing size: not one run
+                raise ConfigError(f"config {value!r} has a growth block (stages of growing size): run it with python -m dasag.grow --config {value} --out DIR.")
+            if "base" in data:
+                out += ["--config", yaml.safe_dump(merged, sort_keys=False)]
                 continue
         else:  # inline YAML text: the same checks before the parser copies it
             try:
