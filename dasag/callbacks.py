@@ -24,7 +24,7 @@ def image_metadata(pl_module, step: int, scores: list[dict[str, float]]) -> dict
     """What a PNG carries: prompts, seed, step, scores and the resolved config."""
     prompts = pl_module.prompts
     return {
-        "prompts": {"positive": list(prompts.positive), "negative": list(prompts.negative)} if prompts else None,
+        "prompts": prompts.to_metadata() if prompts else None,
         "seed": pl_module.seed,
         "step": step,
         "scores": scores if len(scores) != 1 else scores[0],

@@ -29,6 +29,7 @@ from dasag.schedules import ScheduledLR
 from dasag.scorers.base import Scorer
 from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.speed import switches
+from dasag.terms import ImagePromptTerm
 
 #: Lightning's ``LRSchedulerCallable`` that is also handed the run's length (``trainer.max_steps``,
 #: the one source of it), so a schedule over the whole run needs no step count in the config.
@@ -132,6 +133,7 @@ class DirectAscent(L.LightningModule):
         self.run_config: dict[str, Any] | None = None
         #: The prompt set the scorer is prepared for (``None`` until the first step).
         self.prompts: PromptSet | None = None
+        self._image_prompts: tuple[tuple, list[ImagePromptTerm]] = ((), [])
 
     # ---------------------------------------------------------------- set-up
     def use_scorer(self, scorer: Scorer | ScorerEnsemble) -> None:
@@ -157,8 +159,23 @@ class DirectAscent(L.LightningModule):
         return self.total_steps + (1 if self.schedule_time_base == "steps" else 0)
 
     def check_prompts(self, prompts: PromptSet) -> None:
-        """Prompts against the scorer, cheaply, before any weights load (``ValueError`` if bad)."""
-        self.scorer.validate_prompts(prompts.positive, prompts.negative, self.objective.needs_prompts)
+        """Prompts against the scorer, cheaply, before any weights load (``ValueError`` if bad);
+        image prompts are read here too, so an unreadable one is refused before any model loads."""
+        self.scorer.validate_prompts(prompts.positive, prompts.negative, self._requires_positive(prompts))
+        self.image_prompt_terms(prompts)
+
+    def _requires_positive(self, prompts: PromptSet) -> bool:
+        """A run guided by the prompt term needs a positive prompt, unless image prompts guide it."""
+        return self.objective.needs_prompts and not prompts.images
+
+    def image_prompt_terms(self, prompts: PromptSet) -> list[ImagePromptTerm]:
+        """One reference-image term per image prompt (made once per prompt set: it reads the file)."""
+        if prompts.images != self._image_prompts[0]:
+            terms = [ImagePromptTerm(path, weight, index=i) for i, (path, weight) in enumerate(prompts.images)]
+            for term in terms:
+                term.check(self.scorer)
+            self._image_prompts = (prompts.images, terms)
+        return self._image_prompts[1]
 
     def check_optimizer(self) -> None:
         """Build the optimiser once on the pyramid (cheap: Adam's state is made lazily) so a bad
@@ -179,7 +196,8 @@ class DirectAscent(L.LightningModule):
     def use_prompts(self, prompts: PromptSet) -> None:
         """Validate, then load the scorer (once) and cache the targets for this prompt set."""
         if prompts != self.prompts:
-            self.scorer.prepare(prompts.positive, prompts.negative, self.objective.needs_prompts)
+            self.image_prompt_terms(prompts)
+            self.scorer.prepare(prompts.positive, prompts.negative, self._requires_positive(prompts), prompts.positive_weights, prompts.negative_weights)
             self.scorer.to(self.device)
             self.prompts = prompts
             self._apply_speedups()
@@ -270,8 +288,9 @@ class DirectAscent(L.LightningModule):
     def ascent_terms(self, plan: Plan) -> StepLoss:
         """Render, augment, score and combine: the loss of one step, per image, with its values."""
         canvas, copies = self.render_and_augment(plan)
-        ctx = StepContext(self.score(copies, plan.step), self.pyramid.crop(canvas), plan.step, self.schedule_steps, self.scorer, copies)
-        return self.objective(ctx)
+        strengths = self.prompts.strengths() if self.prompts is not None else (1.0, 1.0)
+        ctx = StepContext(self.score(copies, plan.step), self.pyramid.crop(canvas), plan.step, self.schedule_steps, self.scorer, copies, strengths)
+        return self.objective(ctx, self._image_prompts[1])
 
     def training_step(self, batch: PromptSet, batch_idx: int) -> Tensor:
         self.use_prompts(PromptSet.of(batch))

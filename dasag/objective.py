@@ -23,6 +23,7 @@ log under their own name (``tv``, ``style``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
@@ -94,6 +95,9 @@ class StepContext:
     #: The augmented copies the members scored, (num_images * B, 3, V, V), image-major;
     #: ``None`` means the clean images were scored as they are.
     copies: Tensor | None = None
+    #: How hard the positive and the negative prompts count: each side's mean prompt weight
+    #: (:meth:`dasag.data.PromptSet.strengths`); 1 and 1 for unweighted prompts.
+    prompt_strengths: tuple[float, float] = (1.0, 1.0)
 
     @cached_property
     def scorer_input(self) -> Tensor:
@@ -138,7 +142,14 @@ class Term:
 
 
 class PromptTerm(Term):
-    """``-λ · (f(pos) - f(neg))`` per member (times the member's weight); logs pos and neg."""
+    """``-λ · (w⁺ f(pos) - w⁻ f(neg))`` per member (times the member's weight); logs pos and neg.
+
+    Weighted prompts (:mod:`dasag.prompts`): ``pos`` is the weight-averaged agreement of the positive
+    prompts and ``w⁺`` their mean weight (likewise for the negative side), so without arctanh a
+    prompt's agreement counts times its weight, divided by the number of prompts on its side, as
+    the plain mean always did. Averaging before ``f`` keeps a similarity inside arctanh's domain.
+    Unweighted prompts have ``w⁺ = w⁻ = 1``: the loss of before, computed the same way.
+    """
 
     name = "prompt"
 
@@ -162,11 +173,16 @@ class PromptTerm(Term):
         expected loss over augmentations whatever the number of copies. ``batch_mean``: f of the
         mean similarity over the copies (DAS-AG v2), whose gradient weights every copy alike.
         """
+        wp, wn = ctx.prompt_strengths
+
+        def weighted(x: Tensor, w: float) -> Tensor:  # no multiplication at weight 1: unweighted runs keep their bytes
+            return x if w == 1.0 else x * w
+
         if not (self.arctanh and scores.bounded):
-            return ctx.per_image(scores.positive - scores.negative)
+            return ctx.per_image(weighted(scores.positive, wp) - weighted(scores.negative, wn))
         if self.arctanh_on == "batch_mean":
-            return safe_arctanh(ctx.per_image(scores.positive)) - safe_arctanh(ctx.per_image(scores.negative))
-        return ctx.per_image(safe_arctanh(scores.positive) - safe_arctanh(scores.negative))
+            return weighted(safe_arctanh(ctx.per_image(scores.positive)), wp) - weighted(safe_arctanh(ctx.per_image(scores.negative)), wn)
+        return ctx.per_image(weighted(safe_arctanh(scores.positive), wp) - weighted(safe_arctanh(scores.negative), wn))
 
     def __call__(self, ctx: StepContext) -> Contribution:
         loss, values = None, {}
@@ -330,10 +346,11 @@ class Objective:
         for term in self.terms:
             term.check(scorer)
 
-    def __call__(self, ctx: StepContext) -> StepLoss:
+    def __call__(self, ctx: StepContext, extra: Sequence[Term] = ()) -> StepLoss:
+        """The step's loss per image; ``extra``: terms that come with the prompts (image prompts)."""
         loss = ctx.images.new_zeros(ctx.num_images, dtype=torch.float32)
         values: dict[str, Tensor] = {}
-        for term in self.terms:
+        for term in [*self.terms, *extra]:
             part = term(ctx)
             if part.loss is not None:
                 loss = loss + part.loss.float()

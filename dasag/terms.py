@@ -137,3 +137,22 @@ class ReferenceImageTerm(EmbeddingTerm):
 
     def __repr__(self) -> str:
         return f"ReferenceImageTerm(image={self.path!r}, weight={self.weight}, member={self.member})"
+
+
+class ImagePromptTerm(ReferenceImageTerm):
+    """An image prompt (``image:PATH:weight`` among the prompts, :mod:`dasag.prompts`): the reference
+    term of one picture, made from the prompt list rather than the objective's config. It logs the
+    similarity itself (``image_prompt/<i>``), which reads like a prompt's agreement; a negative
+    weight pushes the image away from the picture."""
+
+    def __init__(self, image: str, weight: float = 1.0, index: int = 0) -> None:
+        super().__init__(image, weight)
+        self.name = f"image_prompt/{index}"
+
+    def __call__(self, ctx: StepContext) -> Contribution:
+        embedding = ctx.members[self.member].scores.embedding.float()
+        similarity = ctx.per_image(embedding @ self.target(ctx, embedding.device))
+        return Contribution(-self.weight(ctx.step, ctx.schedule_steps) * similarity, {self.name: similarity})
+
+    def __repr__(self) -> str:
+        return f"ImagePromptTerm(image={self.path!r}, weight={self.weight}, name={self.name!r})"

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from dasag.config import ConfigError, build_run, constructor_default, deep_merge, first_line, load_config, resolve_prompts_file, scorer_key
-from dasag.data import PromptSet, read_prompts_file
+from dasag.data import PromptSet, read_prompt_entries
 from dasag.images import from_uint8, png_bytes, to_uint8
 from dasag.pyramid import ImagePyramid
 from dasag.quality import heldout
@@ -64,9 +64,9 @@ def method_config(config_file: Path, overrides: dict[str, Any] | None = None, si
         cfg = deep_merge(cfg, {"model": {"pyramid": {"init_args": {"min_size": size}}}})
     data = dict(cfg.get("data") or {})
     if data.get("prompts_file"):
-        prompts = read_prompts_file(resolve_prompts_file(str(data.pop("prompts_file")), config_file))
-        data["positive_prompts"] = list(prompts.positive) + list(data.get("positive_prompts") or [])
-        data["negative_prompts"] = list(prompts.negative) + list(data.get("negative_prompts") or [])
+        positive, negative = read_prompt_entries(resolve_prompts_file(str(data.pop("prompts_file")), config_file))
+        data["positive_prompts"] = positive + list(data.get("positive_prompts") or [])
+        data["negative_prompts"] = negative + list(data.get("negative_prompts") or [])
     cfg["data"] = data
     return cfg
 
@@ -88,7 +88,10 @@ def task_config(base: dict[str, Any], task: Task, steps: int | None, step_share:
 
 def prompts_of(cfg: dict[str, Any]) -> PromptSet:
     data = cfg.get("data") or {}
-    return PromptSet(tuple(data.get("positive_prompts") or ()), tuple(data.get("negative_prompts") or ()))
+    try:
+        return PromptSet.parse(data.get("positive_prompts") or (), data.get("negative_prompts") or (), where="data.")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def steps_of(cfg: dict[str, Any]) -> int:
@@ -222,7 +225,7 @@ class Generator:
             "sample": task.sample,
             "seed": task.seed,
             "step": steps,
-            "prompts": {"positive": list(prompts.positive), "negative": list(prompts.negative)},
+            "prompts": prompts.to_metadata(),
             "scores": guide,
             "config": built.run_config,
         }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
+from dasag.prompts import mix
 from dasag.resize import MODES, resize
 
 
@@ -119,6 +120,9 @@ class Scorer(nn.Module, ABC):
         self.preprocessing: Preprocessing | None = None
         self._loaded = False
         self._prompts: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        #: Per side, the prompt weights normalised to sum 1, or ``None`` for the plain mean (see :meth:`reduce_prompts`).
+        self._mix: dict[str, Tensor | None] = {"positive": None, "negative": None}
+        self._mix_key: tuple = ((), ())
 
     @property
     def stochastic(self) -> bool:
@@ -160,8 +164,22 @@ class Scorer(nn.Module, ABC):
         """A frozen scorer ignores ``train(True)``: dropout and batch-norm stay in eval mode."""
         return super().train(False)
 
-    def prepare(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
-        """Cache the targets for a prompt set; a repeated call with the same prompts is free."""
+    def prepare(
+        self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True,
+        positive_weights: Sequence[float] = (), negative_weights: Sequence[float] = (),
+    ) -> None:
+        """Cache the targets for a prompt set; a repeated call with the same prompts is free.
+
+        ``positive_weights`` / ``negative_weights`` (one per prompt, or empty for all equal) make
+        ``positive`` / ``negative`` the weighted mean over the prompts instead of the plain mean.
+        """
+        for side, prompts, weights in (("positive", positive, positive_weights), ("negative", negative, negative_weights)):
+            if weights and len(weights) != len(prompts):
+                raise ValueError(f"scorer {self.name!r}: {len(weights)} {side} weights for {len(prompts)} {side} prompts.")
+        mix_key = (tuple(positive_weights), tuple(negative_weights))
+        if mix_key != self._mix_key:
+            self._mix = {side: None if (m := mix(w)) is None else torch.tensor(m) for side, w in zip(("positive", "negative"), mix_key)}
+            self._mix_key = mix_key
         key = (tuple(positive), tuple(negative))
         if key == self._prompts:
             return
@@ -170,6 +188,18 @@ class Scorer(nn.Module, ABC):
         with torch.no_grad():
             self._prepare(list(positive), list(negative))
         self._prompts = key
+
+    def reduce_prompts(self, values: Tensor, side: str) -> Tensor:
+        """Per-prompt values (N, P) -> (N,): the mean over the prompts, or their weighted mean when
+        the prompts of ``side`` have weights that differ; zero with no prompts (an empty negative list)."""
+        if values.shape[1] == 0:
+            return values.new_zeros(values.shape[0])
+        weights = self._mix[side]
+        if weights is None:
+            return values.mean(dim=1)
+        if weights.device != values.device or weights.dtype != values.dtype:
+            weights = self._mix[side] = weights.to(values)
+        return values @ weights
 
     @property
     def prompts(self) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -233,14 +263,3 @@ class Scorer(nn.Module, ABC):
         for t in list(self.parameters()) + list(self.buffers()):
             return t.device
         return torch.device("cpu")
-
-
-def mean_similarity(embedding: Tensor, targets: Tensor) -> Tensor:
-    """Mean cosine similarity of each row of ``embedding`` to the rows of ``targets``.
-
-    Both are L2-normalised already; with no targets the result is zero, which is what the
-    objective wants for an empty negative prompt list.
-    """
-    if targets.numel() == 0:
-        return embedding.new_zeros(embedding.shape[0])
-    return (embedding @ targets.to(embedding.dtype).T).mean(dim=1)

@@ -125,8 +125,8 @@ class EfficientNetLite(Scorer):
         logits = self.net._fc(pooled)
         values = logits.log_softmax(dim=-1) if self.score == "log_prob" else logits
         # No positive prompt (prompt-free run): zero, like an empty negative list.
-        pos = values[:, self.positive_idx].mean(dim=1) if self.positive_idx.numel() else values.new_zeros(values.shape[0])
-        neg = values[:, self.negative_idx].mean(dim=1) if self.negative_idx.numel() else torch.zeros_like(pos)
+        pos = self.reduce_prompts(values[:, self.positive_idx], "positive")
+        neg = self.reduce_prompts(values[:, self.negative_idx], "negative")
         return Scores(positive=pos, negative=neg, bounded=False, embedding=torch.nn.functional.normalize(pooled, dim=-1))
 
 

@@ -33,9 +33,12 @@ class ScorerEnsemble(nn.Module):
         for s in self.members:
             s.validate_prompts(positive, negative, require_positive)
 
-    def prepare(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
+    def prepare(
+        self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True,
+        positive_weights: Sequence[float] = (), negative_weights: Sequence[float] = (),
+    ) -> None:
         for s in self.members:
-            s.prepare(positive, negative, require_positive)
+            s.prepare(positive, negative, require_positive, positive_weights, negative_weights)
 
     def forward(self, images: Tensor) -> list[tuple[float, Scores]]:
         return [(w, s(images)) for w, s in zip(self.weights, self.members)]

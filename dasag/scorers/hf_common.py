@@ -21,7 +21,7 @@ from torch import Tensor
 
 from dasag.config import error_text
 from dasag.scorers.aesthetic_head import AestheticHead, check_head_available, load_aesthetic_head
-from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores, mean_similarity
+from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
 from dasag.weights import NOT_A_FILE_PROBLEM, MissingWeightsError, WeightLocations, default_locations
 
 Dtype = Literal["auto", "bf16", "fp16", "fp32"]
@@ -339,8 +339,8 @@ class HFTextImageScorer(Scorer):
     def _score(self, images: Tensor) -> Scores:
         embedding = self.image_embedding(images)  # one vision pass feeds similarity and aesthetics
         return Scores(
-            positive=mean_similarity(embedding, self.positive_emb),
-            negative=mean_similarity(embedding, self.negative_emb),
+            positive=self.reduce_prompts(embedding @ self.positive_emb.to(embedding.dtype).T, "positive"),
+            negative=self.reduce_prompts(embedding @ self.negative_emb.to(embedding.dtype).T, "negative"),
             bounded=True,
             aesthetic=self.head(embedding).float() if self.head is not None else None,
             embedding=embedding,

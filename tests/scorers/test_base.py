@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from dasag.scorers import EfficientNetLite
-from dasag.scorers.base import mean_similarity
 
 
 def test_prompts_are_checked_without_loading_and_scoring_needs_prepare():
@@ -25,10 +24,20 @@ def test_a_loaded_scorer_is_frozen_and_ignores_train_mode():
     assert not scorer.train(True).training
 
 
-def test_mean_similarity_is_zero_without_targets():
-    emb = torch.nn.functional.normalize(torch.randn(3, 4), dim=-1)
-    assert torch.equal(mean_similarity(emb, torch.zeros(0, 4)), torch.zeros(3))
-    torch.testing.assert_close(mean_similarity(emb, emb[:1]), emb @ emb[0])
+def test_prompt_values_reduce_to_the_mean_or_the_weighted_mean():
+    """Equal weights are the plain mean, computed as before (same bytes); differing weights are a
+    weighted mean; no prompts give zero (an empty negative list)."""
+    scorer = EfficientNetLite("lite0", input_size=64)
+    values = torch.randn(3, 2)
+    scorer._mix = {"positive": None, "negative": None}
+    assert torch.equal(scorer.reduce_prompts(values, "positive"), values.mean(dim=1))
+    assert torch.equal(scorer.reduce_prompts(torch.zeros(3, 0), "negative"), torch.zeros(3))
+    scorer.prepare(["goldfish", "volcano"], [], positive_weights=[3.0, 1.0])
+    torch.testing.assert_close(scorer.reduce_prompts(values, "positive"), 0.75 * values[:, 0] + 0.25 * values[:, 1])
+    scorer.prepare(["goldfish", "volcano"], [], positive_weights=[2.0, 2.0])  # all equal: the plain mean again
+    assert torch.equal(scorer.reduce_prompts(values, "positive"), values.mean(dim=1))
+    with pytest.raises(ValueError, match="1 positive weights for 2 positive prompts"):
+        scorer.prepare(["goldfish", "volcano"], [], positive_weights=[2.0])
 
 
 def test_input_size_interpolation_and_antialias_override_the_weights_record():
