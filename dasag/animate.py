@@ -45,7 +45,8 @@ from lightning.pytorch.callbacks import Callback
 
 from dasag.config import ConfigError, ShareScorer, build_run, check_seed, check_writable, deep_merge, first_line, load_config
 from dasag.files import FolderInUse, folder_lock, remove_stale_temps, write_bytes_atomic
-from dasag.keyframes import Animation, Prompt, parse_animation
+from dasag.keyframes import Animation, parse_animation, prompt_config
+from dasag.prompts import Prompt
 
 #: The options file under ``--out``; a run into a folder holding another animation is refused.
 OPTIONS_FILE = "animation.json"
@@ -123,9 +124,10 @@ class Plan:
         from dasag.quality.make import QUIET_TRAINER
 
         a = self.animation
-        prompts = [p.to_config() for p in a.prompts_at(frame)]
+        prompts = [prompt_config(p) for p in a.prompts_at(frame)]
         trainer = {**QUIET_TRAINER, "max_steps": a.steps_at(frame), "default_root_dir": root}
-        return deep_merge(self.base, {"seed_everything": self.seed + frame, "trainer": trainer, "data": {"positive_prompts": prompts}})
+        base = self.base if frame == 0 else deep_merge(self.base, a.later_frames)
+        return deep_merge(base, {"seed_everything": self.seed + frame, "trainer": trainer, "data": {"positive_prompts": prompts}})
 
 
 # ------------------------------------------------------------------ checking
@@ -207,13 +209,15 @@ def _check_frames(p: Plan, share_scorer: ShareScorer | None) -> None:
     """Build (parse and construct, no weights) the run of every keyframe's frame and of frame 1
     (later frames' step budget), so any bad key, value or prompt is one sentence now; then read
     the guide's weights, so a bad weights file is too."""
-    frames = sorted({k.frame for k in p.animation.keyframes} | ({1} if p.animation.frames > 1 else set()))
+    checks = [(k.frame, f"animation.keyframes[{i}] (frame {k.frame})") for i, k in enumerate(p.animation.keyframes)]
+    if p.animation.frames > 1 and all(frame != 1 for frame, _ in checks):  # later frames: their steps and later_frames settings
+        checks.append((1, "frame 1 (animation.steps and later_frames)"))
     built = None
-    for frame in frames:
+    for frame, what in checks:
         try:
             built = build_run(p.frame_config(frame, tempfile.gettempdir()), share_scorer=share_scorer)
         except ConfigError as e:
-            raise ConfigError(f"frame {frame}: {e}") from None
+            raise ConfigError(f"{what}: {e}") from None
     try:
         for member in built.model.scorer.members:
             member.load()
@@ -275,7 +279,7 @@ def make_frame(p: Plan, frame: int, share_scorer: ShareScorer | None, stop: thre
     negative = list((p.base.get("data") or {}).get("negative_prompts") or [])
     metadata = {
         "animation": {"frame": frame, "frames": a.frames, "fps": a.fps},
-        "prompts": {"positive": [x.to_config() for x in a.prompts_at(frame)], "negative": negative},
+        "prompts": {"positive": [prompt_config(x) for x in a.prompts_at(frame)], "negative": negative},
         "seed": p.seed + frame,
         "step": a.steps_at(frame),
         "camera": camera.to_json() if camera is not None else None,

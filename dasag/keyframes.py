@@ -8,8 +8,10 @@ is plain data; each frame's prompts and camera are pure functions of it
 Between two keyframes the outgoing prompts fade out and the incoming ones fade in: every
 weight is interpolated linearly by frame, a prompt named by both keyframes going from one
 weight to the other, and an entry whose weight is 0 is left out. After the last keyframe its
-prompts hold. One frame's prompts are a ``data.positive_prompts`` list of
-``{text, weight}`` mappings.
+prompts hold. A keyframe's prompts take every form ``data.positive_prompts`` takes
+(:mod:`dasag.prompts`: ``daisy``, ``daisy:0.3``, ``{text: daisy, weight: 0.3}``, a negative
+weight to push away, ``image:PATH``); one frame's prompts are a ``data.positive_prompts`` list
+of ``{text, weight}`` mappings (:func:`prompt_config`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 
 from dasag.camera import Camera
 from dasag.config import ConfigError
+from dasag.prompts import Prompt, parse_entry
 
 #: Keys allowed in the ``animation:`` block, with what each one is.
 ANIMATION_KEYS = {
@@ -29,6 +32,7 @@ ANIMATION_KEYS = {
     "first_steps": "ascent steps of frame 0, from noise (default: trainer.max_steps)",
     "fps": "frames per second of clip.mp4 and clip.gif",
     "camera": "the move from one frame to the next: {zoom, rotation, translate}",
+    "later_frames": "run settings merged over the config for every frame after the first (e.g. a larger lr)",
 }
 KEYFRAME_KEYS = ("frame", "prompts", "camera")
 CAMERA_KEYS = ("zoom", "rotation", "translate")
@@ -38,15 +42,10 @@ DEFAULT_FPS = 8
 WEIGHT_DECIMALS = 6
 
 
-@dataclass(frozen=True)
-class Prompt:
-    """One weighted prompt: text (or an ImageNet class name) and its weight (negative: pushed away)."""
-
-    text: str
-    weight: float = 1.0
-
-    def to_config(self) -> dict[str, Any]:
-        return {"text": self.text, "weight": self.weight}
+def prompt_config(prompt: Prompt) -> dict[str, Any]:
+    """A frame's prompt as a ``data.positive_prompts`` entry: always the mapping form, so every
+    frame's list reads alike (``{text, weight}``, or ``{image, weight}`` for an image prompt)."""
+    return {"image" if prompt.image else "text": prompt.text, "weight": prompt.weight}
 
 
 @dataclass(frozen=True)
@@ -67,6 +66,9 @@ class Animation:
     first_steps: int
     fps: float = DEFAULT_FPS
     camera: Camera = field(default_factory=Camera)
+    #: Config settings merged over the run config for frames 1, 2, ...: they start from a picture,
+    #: not from noise, and repaint it in a few steps (see docs/animation.md for why a larger lr).
+    later_frames: dict[str, Any] = field(default_factory=dict)
 
     def prompts_at(self, frame: int) -> list[Prompt]:
         """The frame's prompts: the keyframes around it blended linearly by frame (see the module)."""
@@ -76,11 +78,11 @@ class Animation:
             return [p for p in keys[-1].prompts if p.weight != 0]
         before, nxt = keys[after - 1], keys[after]
         t = (frame - before.frame) / (nxt.frame - before.frame)
-        old = {p.text: p.weight for p in before.prompts}
-        new = {p.text: p.weight for p in nxt.prompts}
-        texts = list(old) + [text for text in new if text not in old]  # outgoing first, then incoming
-        blended = [Prompt(text, round((1 - t) * old.get(text, 0.0) + t * new.get(text, 0.0), WEIGHT_DECIMALS)) for text in texts]
-        return [p for p in blended if p.weight != 0]
+        old = {(p.text, p.image): p.weight for p in before.prompts}
+        new = {(p.text, p.image): p.weight for p in nxt.prompts}
+        names = list(old) + [name for name in new if name not in old]  # outgoing first, then incoming
+        weights = {name: round((1 - t) * old.get(name, 0.0) + t * new.get(name, 0.0), WEIGHT_DECIMALS) for name in names}
+        return [Prompt(text, weights[(text, image)], image) for text, image in names if weights[(text, image)] != 0]
 
     def camera_at(self, frame: int) -> Camera | None:
         """The move that turns frame ``frame - 1`` into frame ``frame``'s start (``None`` at frame 0):
@@ -131,28 +133,6 @@ def parse_camera(value: Any, key: str) -> Camera:
     return Camera(float(zoom), rotation, (dx, dy))
 
 
-def parse_prompt(value: Any, key: str) -> Prompt:
-    """One keyframe prompt: ``"daisy"``, ``"daisy:0.3"`` or ``{text: daisy, weight: 0.3}``."""
-    if isinstance(value, dict):
-        value = _mapping(value, key, ("text", "weight"))
-        text, weight = value.get("text"), value.get("weight", 1.0)
-        if not isinstance(text, (str, int)) or isinstance(text, bool) or not str(text).strip():
-            raise ConfigError(f"{key}.text must be a non-empty prompt (text, or an ImageNet class name or index); got {text!r}.")
-        return Prompt(str(text).strip(), _number(weight, f"{key}.weight"))
-    if isinstance(value, bool) or not isinstance(value, (str, int)) or not str(value).strip():
-        raise ConfigError(f"{key} must be a prompt (text, 'text:weight' or {{text, weight}}); got {value!r}.")
-    text = str(value).strip()
-    head, sep, tail = text.rpartition(":")
-    if sep and head.strip():
-        try:
-            weight = float(tail)
-        except ValueError:
-            return Prompt(text)
-        if math.isfinite(weight):
-            return Prompt(head.strip(), weight)
-    return Prompt(text)
-
-
 def _keyframe(value: Any, i: int, frames: int) -> Keyframe:
     key = f"animation.keyframes[{i}]"
     value = _mapping(value, key, KEYFRAME_KEYS)
@@ -164,11 +144,14 @@ def _keyframe(value: Any, i: int, frames: int) -> Keyframe:
     prompts = value["prompts"]
     if not isinstance(prompts, list) or not prompts:
         raise ConfigError(f"{key}.prompts must be a non-empty list of prompts; got {prompts!r}.")
-    parsed = tuple(parse_prompt(p, f"{key}.prompts[{j}]") for j, p in enumerate(prompts))
-    texts = [p.text for p in parsed]
-    twice = next((t for t in texts if texts.count(t) > 1), None)
+    try:
+        parsed = tuple(p for j, entry in enumerate(prompts) for p in parse_entry(entry, f"{key}.prompts[{j}]"))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    names = [(p.text, p.image) for p in parsed]
+    twice = next((n for n in names if names.count(n) > 1), None)
     if twice is not None:
-        raise ConfigError(f"{key}.prompts names {twice!r} twice; name each prompt once with its weight.")
+        raise ConfigError(f"{key}.prompts names {twice[0]!r} twice; name each prompt once with its weight.")
     if all(p.weight == 0 for p in parsed):
         raise ConfigError(f"{key}.prompts all have weight 0; give at least one a non-zero weight.")
     camera = parse_camera(value["camera"], f"{key}.camera") if "camera" in value else None
@@ -205,7 +188,13 @@ def parse_animation(block: Any, max_steps: Any = None) -> Animation:
             raise ConfigError(f"animation.keyframes[{i}] repeats frame {b.frame}; each keyframe needs its own frame.")
         if b.frame < a.frame:
             raise ConfigError(f"animation.keyframes must be in frame order; keyframes[{i}] (frame {b.frame}) comes after frame {a.frame}.")
-    animation = Animation(frames, keyframes, steps, first_steps, float(fps), camera)
+    later = block.get("later_frames") or {}
+    if not isinstance(later, dict):
+        raise ConfigError(f"animation.later_frames must be a mapping of run settings (like the config's own, e.g. model: ...); got {later!r}.")
+    banned = [k for k in ("animation", "base", "seed_everything") if k in later]
+    if banned:
+        raise ConfigError(f"animation.later_frames cannot set {banned[0]} (frame f's seed is seed_everything + f); set run settings such as model or trainer.")
+    animation = Animation(frames, keyframes, steps, first_steps, float(fps), camera, later)
     empty = next((f for f in range(frames) if not animation.prompts_at(f)), None)
     if empty is not None:
         raise ConfigError(f"animation.keyframes blend to no prompt at frame {empty} (every weight is 0 there); change a weight so that frame keeps one.")
