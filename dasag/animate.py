@@ -356,7 +356,7 @@ def _make_locked(p: Plan, share: ShareScorer, on_frame, stop, log) -> ClipResult
             result.made.append(frame)
             result.seconds.append(seconds)
             prompts = p.animation.prompts_at(frame)
-            log(f"frame {frame + 1}/{p.animation.frames} ({', '.join(f'{x.text} {x.weight:g}' for x in prompts)}): {seconds:.1f} s")
+            log(f"frame {frame}/{p.animation.frames - 1} ({', '.join(f'{x.text} {x.weight:g}' for x in prompts)}): {seconds:.1f} s")
             writer.add_image("clip/frame", picture, global_step=frame, dataformats="HWC")
             writer.flush()
             if on_frame is not None:
