@@ -230,11 +230,13 @@ def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
-def read_picture(path: Path) -> np.ndarray:
-    """A frame PNG as (H, W, 3) uint8, exactly as stored."""
+def read_picture(png: Path | bytes) -> np.ndarray:
+    """A frame PNG (a file or its bytes) as (H, W, 3) uint8, exactly as stored."""
+    import io
+
     from PIL import Image
 
-    with Image.open(path) as im:
+    with Image.open(io.BytesIO(png) if isinstance(png, bytes) else png) as im:
         return np.asarray(im.convert("RGB"))
 
 
@@ -251,8 +253,6 @@ class StopFrame(Callback):
 
 def make_frame(p: Plan, frame: int, share_scorer: ShareScorer | None, stop: threading.Event | None = None) -> tuple[bytes, np.ndarray] | None:
     """One frame's PNG bytes and picture (``None`` when ``stop`` was set during it)."""
-    import torch
-
     from dasag.camera import move
     from dasag.images import from_uint8, png_bytes, to_uint8
 
@@ -263,9 +263,9 @@ def make_frame(p: Plan, frame: int, share_scorer: ShareScorer | None, stop: thre
         built = build_run(p.frame_config(frame, root), callbacks=[StopFrame(stop)] if stop is not None else (), share_scorer=share_scorer)
         if frame > 0:
             previous = p.frame_path(frame - 1)
-            before = previous.read_bytes()
+            before = previous.read_bytes()  # read once: the picture moved is the one whose hash is recorded
             start = {"frame": frame - 1, "sha256": hashlib.sha256(before).hexdigest()}
-            picture = from_uint8(read_picture(previous))
+            picture = from_uint8(read_picture(before))
             built.model.pyramid.set_image(move(picture, camera))
         built.fit()
     model = built.model
@@ -274,9 +274,8 @@ def make_frame(p: Plan, frame: int, share_scorer: ShareScorer | None, stop: thre
     image = model.images()[0].float().cpu()
     picture = to_uint8(image)
     quantised = from_uint8(picture).unsqueeze(0)
-    with torch.no_grad():
-        scores = model.evaluate(quantised.to(model.device))[0]
-    negative = list((p.base.get("data") or {}).get("negative_prompts") or [])
+    scores = model.evaluate(quantised.to(model.device))[0]  # what the PNG holds, not the float render
+    negative = list((built.run_config.get("data") or {}).get("negative_prompts") or [])
     metadata = {
         "animation": {"frame": frame, "frames": a.frames, "fps": a.fps},
         "prompts": {"positive": [prompt_config(x) for x in a.prompts_at(frame)], "negative": negative},
