@@ -51,6 +51,14 @@ class ScoreMetrics(MetricCollection):
                 metrics[score_key(name, "aesthetic")] = AestheticScore()
         super().__init__(metrics, prefix=prefix, compute_groups=False)
 
+    def sync_across_processes(self, enabled: bool) -> None:
+        """Whether ``compute`` gathers every process's values: only when one run spans several
+        processes (DDP). Workers of the harness each make their own images in a process group
+        of their own; a gather there would wait for a worker busy with another image (for ever)."""
+        for metric in self.values(copy_state=False):
+            metric.sync_on_compute = enabled
+            metric._to_sync = enabled  # torchmetrics copies the flag here at construction and after each compute
+
     def update(self, values: dict[str, Tensor]) -> None:  # type: ignore[override]
         """Feed per-image values keyed ``<member>/<field>`` (a step's objective values or clean scores)."""
         for key, metric in self.items(keep_base=True, copy_state=False):

@@ -218,6 +218,7 @@ class DirectAscent(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         _ = self.total_steps  # fail early on a missing/invalid max_steps
+        self.train_metrics.sync_across_processes(self.trainer.world_size > 1)
         prompts = getattr(getattr(self.trainer, "datamodule", None), "prompts", None)
         if prompts is None:
             raise RuntimeError("DirectAscent needs a datamodule with a `prompts` attribute (e.g. PromptDataModule).")

@@ -69,6 +69,10 @@ CLI_CASES = [
     (["--model.scorer.class_path", "os.system"], "model.scorer: import path os.system does not correspond to a subclass of Scorer", True),
     (["--data.positive_prompts", "[goldfsh]"], "unknown ImageNet class 'goldfsh'", False),
     (["--data.positive_prompts", "[]"], "at least one positive prompt", False),
+    (["--data.positive_prompts", "[goldfish:lots]"], "data.positive_prompts: the weight after the last ':' in 'goldfish:lots' is not a number", False),
+    (["--data.positive_prompts", "[goldfish | volcano:-1 | goldfsh]"], "unknown ImageNet class 'goldfsh'", False),
+    (["--data.positive_prompts", "[goldfish | image:missing.png]"], "image prompt 'missing.png' is not a file", False),
+    (["--data.negative_prompts", "[daisy:-1]"], "in negative_prompts a weight is how hard", False),
     (["--model.pyramid.init_args.init_image", "missing.png"], "missing.png' does not exist", False),
     (["--model.pyramid.init_args.max_size", "65536"], "max_size 65536 with 1 image(s) needs at least 448.0 GiB for its levels, gradients, "
      "optimiser state and canvas, more than this machine's 24.0 GiB of memory; allowed here: max_size up to 8192", False),
@@ -433,7 +437,7 @@ def test_prompts_files_and_inline_configs_get_the_same_checks(tmp_path, capsys) 
     assert cli_main([*base, "--data.prompts_file", str(bomb)]) == 2
     assert "prompts_file" in (line := _one_sentence(capsys)) and "expands to more than 100,000 values" in line, line
     assert cli_main([*base, "--data.prompts_file", str(nested)]) == 2
-    assert "positive_prompts must be a list of prompts" in _one_sentence(capsys)
+    assert "positive_prompts: a prompt must be a text, an ImageNet class index, or a mapping with text or image and weight; got list" in _one_sentence(capsys)
     assert cli_main(["fit", "--config", bomb.read_text(), "--trainer.default_root_dir", str(out)]) == 2
     assert "the --config text expands to more than 100,000 values" in _one_sentence(capsys)
     assert not out.exists()

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import pandas as pd
 from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners
 from dasag.files import DiskFullError, FolderInUse, folder_lock, remove_stale_temps, write_bytes_atomic
 from dasag.quality import rows
+from dasag.quality.batch import batch_suite, batch_tasks, row_digest
 from dasag.quality.make import Generator
 from dasag.quality.suites import TRANSFER_CLASSES, Suite, Task, das_ag_v2_tasks, get_suite, transfer_tasks
 from dasag.speed.switches import tune_host_allocator
@@ -56,11 +57,25 @@ class RunSpec:
     #: Finished runs of the same suite (their folders) shown beside this one in report.md, e.g.
     #: the corrected mode beside the original (compat overlay); read only, never changed.
     compare: list[Path] = field(default_factory=list)
+    #: Batch runs (suite ``batch``): the rows file and the config every row starts from.
+    rows: Path | None = None
+    config: Path | None = None
+    #: Machines taking part (each running ``devices`` workers), launched by torchrun or SLURM's srun:
+    #: every process runs the same command and they share the tasks and the output folder.
+    num_nodes: int = 1
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunSpec:
+        """The inverse of :meth:`to_json` (what a spawned worker is handed)."""
+        paths = {k: None if d.get(k) is None else Path(d[k]) for k in ("rows", "config")}
+        return cls(**{**d, "out": Path(d["out"]), "compare": [Path(c) for c in d.get("compare", [])], **paths})
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["out"] = str(self.out)
         d["compare"] = [str(c) for c in self.compare]
+        for key in ("rows", "config"):
+            d[key] = None if d[key] is None else str(d[key])
         return d
 
 
@@ -119,14 +134,16 @@ def resolve_accelerator(name: str) -> str:
 
 def _check_narrowing(spec: RunSpec, suite: Suite) -> None:
     """Counts are positive and each narrowing option belongs to its suite."""
-    for name in ("samples", "classes", "seeds", "steps", "devices", "threads"):
+    for name in ("samples", "classes", "seeds", "steps", "devices", "threads", "num_nodes"):
         _positive(name, getattr(spec, name))
+    if suite.name != "batch" and (spec.rows is not None or spec.config is not None):
+        raise ConfigError(f"--rows and --config belong to batch runs, not to the {suite.name} suite.")
     if spec.classes is not None and spec.classes > len(TRANSFER_CLASSES):
         raise ConfigError(f"--classes must be at most {len(TRANSFER_CLASSES)} (the fixed class list); got {spec.classes}.")
     if suite.name != "transfer" and (spec.classes or spec.seeds):
         raise ConfigError(f"--classes/--seeds narrow the transfer suite; for {suite.name} use --samples.")
     if suite.name == "transfer" and spec.samples:
-        raise ConfigError("--samples narrows the das_ag_v2 suite; for transfer use --classes and --seeds.")
+        raise ConfigError("--samples narrows the das_ag_v2 suite (and a batch: its first N rows); for transfer use --classes and --seeds.")
 
 
 def _continue_stored(spec: RunSpec, suite: Suite, out: Path, for_check: bool) -> None:
@@ -162,14 +179,27 @@ def _tasks(spec: RunSpec, suite: Suite) -> list[Task]:
     for m in methods:
         if not suite.method(m).config.is_file():  # unknown names fail in suite.method with the allowed list
             raise ConfigError(f"the config of method {m!r}, {str(suite.method(m).config)!r}, does not exist.")
+    if suite.name == "batch":
+        return batch_tasks(spec.rows, spec.base_seed, spec.samples)
     if suite.name == "transfer":
         return transfer_tasks(methods, spec.classes or suite.extra["default_classes"], spec.seeds or suite.extra["default_seeds"], spec.base_seed)
     return das_ag_v2_tasks(methods, spec.samples or suite.extra["default_samples"], spec.base_seed)
 
 
+def suite_of(spec: RunSpec) -> Suite:
+    """The spec's suite: a fixed benchmark, or a batch made from its config."""
+    if spec.suite == "batch":
+        if spec.config is None or spec.rows is None:
+            raise ConfigError("a batch run needs a rows file and --config (the config every row starts from).")
+        if not Path(spec.config).is_file():
+            raise ConfigError(f"--config {str(spec.config)!r} does not exist.")
+        return batch_suite(Path(spec.config))
+    return get_suite(spec.suite)
+
+
 def plan(spec: RunSpec, for_check: bool = False) -> Plan:
     """Validate every option and config against each other and ``out``; loads no model, writes nothing."""
-    suite = get_suite(spec.suite)
+    suite = suite_of(spec)
     _check_narrowing(spec, suite)
     _continue_stored(spec, suite, Path(spec.out), for_check)
     if spec.base_seed is None:
@@ -188,7 +218,24 @@ def plan(spec: RunSpec, for_check: bool = False) -> Plan:
     p = Plan(spec, suite, tasks, accelerator)
     p.generator().validate(tasks)  # also finds each method's guides, kept on the plan's generator
     _check_compare(spec, suite)
+    if suite.name == "batch":
+        _check_rows_unchanged(p)
     return p
+
+
+def _check_rows_unchanged(p: Plan) -> None:
+    """A batch row whose image exists must still be the row that made it: an edited row would
+    otherwise be skipped as done and its stale image reported as its result."""
+    out = Path(p.spec.out)
+    stored: dict[int, str] = {}
+    for frame in [rows.read_rows(out / "scores.csv")] + [rows.read_rows(f) for f in rows.part_paths(out)]:
+        if not frame.empty and "row_digest" in frame:
+            stored.update(zip(frame["sample"].astype(int), frame["row_digest"].astype(str)))
+    generator = p.generator()
+    for task in p.tasks:
+        if task.sample in stored and stored[task.sample] != row_digest(generator.config(task)):
+            raise ConfigError(f"row {task.sample + 1} of {str(p.spec.rows)!r} differs from the row that made its image in {str(out)!r}; "
+                              f"put the row back, add changed rows at the end of the file instead, or use another --out.")
 
 
 def _check_compare(spec: RunSpec, suite: Suite) -> None:
@@ -240,19 +287,26 @@ def _pending(p: Plan) -> list[Task]:
     return [t for t in p.tasks if t.key not in done]
 
 
-def run_tasks(p: Plan, rank: int = 0, world: int = 1, device_index: int = 0, on_row: Callable[[dict], None] | None = None) -> int:
-    """Make this worker's share of the missing images (task i when i % world == rank)."""
+def my_tasks(p: Plan, rank: int = 0, world: int = 1) -> list[Task]:
+    """This worker's share of the missing images: pending task i when i % world == rank. Every worker
+    must compute it before any of them writes a row (the pending list would shift under it)."""
+    return [t for i, t in enumerate(_pending(p)) if i % world == rank]
+
+
+def run_tasks(p: Plan, rank: int = 0, world: int = 1, device_index: int = 0, on_row: Callable[[dict], None] | None = None,
+              tasks: list[Task] | None = None) -> int:
+    """Make this worker's share of the missing images (``tasks``, else :func:`my_tasks`)."""
     out = Path(p.spec.out)
     generator = p.generator(device_index)
     target = out / "scores.csv" if world == 1 else out / rows.PARTS_DIR / f"scores.rank{rank}.csv"
     log = rows.RowLog(target, generator.columns())
-    mine = [t for i, t in enumerate(_pending(p)) if i % world == rank]
+    mine = my_tasks(p, rank, world) if tasks is None else tasks
     with run_threads(p):
         for task in mine:
             made = generator.make(task)
             made.row["file_hash"] = _write_image(out, made.png)  # image first: a row always has its file
             log.append(made.row)
-            print(f"[{rank}] {task.method}/{task.sample} seed {task.seed}: {made.row['seconds']:.1f}s", flush=True)
+            print(f"[{rank}] {generator.task_name(task)} seed {task.seed}: {made.row['seconds']:.1f}s", flush=True)
             if on_row is not None:
                 on_row(made.row)
     return len(mine)
@@ -263,16 +317,23 @@ def _shard(fabric, spec_json: dict[str, Any]) -> None:
     quiet_lightning_banners()
     quiet_expected_warnings()
     tune_host_allocator()
-    spec = RunSpec(**{**spec_json, "out": Path(spec_json["out"])})
-    p = plan(spec)
-    run_tasks(p, fabric.global_rank, fabric.world_size, fabric.local_rank)
+    p = plan(RunSpec.from_json(spec_json))
+    mine = my_tasks(p, fabric.global_rank, fabric.world_size)
+    fabric.barrier()  # every worker has its share before any row is written
+    run_tasks(p, fabric.global_rank, fabric.world_size, fabric.local_rank, tasks=mine)
     fabric.barrier()
 
 
-def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataFrame:
-    """Make every missing image of ``spec``, merge the rows and write the report files."""
+def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataFrame | None:
+    """Make every missing image of ``spec``, merge the rows and write the report files.
+
+    With ``num_nodes`` above 1 this process is one of the workers torchrun or srun started on each
+    machine; the first one (global rank 0) merges and reports and is the one that returns the table.
+    """
     quiet_lightning_banners()
     quiet_expected_warnings()
+    if spec.num_nodes > 1:
+        return _run_on_nodes(spec, on_row)
     p = plan(spec)
     out = Path(spec.out)
     try:
@@ -282,14 +343,32 @@ def run(spec: RunSpec, on_row: Callable[[dict], None] | None = None) -> pd.DataF
         raise ConfigError(str(e)) from None
 
 
-def _run_locked(p: Plan, spec: RunSpec, out: Path, on_row: Callable[[dict], None] | None) -> pd.DataFrame:
-    from dasag.quality import report
-
+def _start_run(p: Plan, spec: RunSpec, out: Path) -> None:
+    """Clear a killed run's temp files and store the options that decide the images."""
     for folder in (out, out / "images"):  # half-written files of a killed earlier run
         remove_stale_temps(folder)
     stored = {k: getattr(spec, k) for k in IMAGE_OPTIONS} | {"eval_scorers": list(spec.eval_scorers)}
     write_bytes_atomic(out / "run.json", json.dumps(stored, indent=2, sort_keys=True).encode())  # whole or absent, even if killed
     tune_host_allocator()
+
+
+def _finish_run(p: Plan, spec: RunSpec, out: Path) -> pd.DataFrame:
+    """Fold the workers' rows into scores.csv and write the report (a batch: its contact sheet)."""
+    from dasag.quality import report
+
+    generator = p.generator()
+    table = rows.merge(out, generator.columns(), [m.name for m in p.suite.methods])
+    if p.suite.name == "batch":
+        from dasag.quality.batch import write_report
+
+        write_report(table, out, spec)
+    else:
+        report.write_all(p.suite, table, out, spec, compared_runs(spec), generator.guide_names)
+    return table
+
+
+def _run_locked(p: Plan, spec: RunSpec, out: Path, on_row: Callable[[dict], None] | None) -> pd.DataFrame:
+    _start_run(p, spec, out)
     if spec.devices > 1 and _pending(p):
         from lightning.fabric import Fabric
 
@@ -303,10 +382,47 @@ def _run_locked(p: Plan, spec: RunSpec, out: Path, on_row: Callable[[dict], None
             raise DiskFullError(errno.ENOSPC, f"no space left on device while a worker wrote into {str(out)!r}", str(out)) from None
     else:
         run_tasks(p, on_row=on_row)
-    generator = p.generator()
-    table = rows.merge(out, generator.columns(), [m.name for m in p.suite.methods])
-    report.write_all(p.suite, table, out, spec, compared_runs(spec), generator.guide_names)
-    return table
+    return _finish_run(p, spec, out)
+
+
+def launched_on_a_cluster() -> bool:
+    """Whether torchrun (TorchElastic) or SLURM's srun started this process as one of many."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
+
+    return TorchElasticEnvironment.detect() or SLURMEnvironment.detect()
+
+
+def _run_on_nodes(spec: RunSpec, on_row: Callable[[dict], None] | None) -> pd.DataFrame | None:
+    """One worker of a multi-node run (Fabric's ``num_nodes`` over the launcher's process group:
+    gloo on CPU, NCCL on GPUs). Rank 0 holds the folder lock, writes run.json and, once every worker
+    is done, merges the per-worker rows files; every worker validates the whole run first, so a bad
+    option stops all of them before anything is written."""
+    from lightning.fabric import Fabric
+
+    if not launched_on_a_cluster():
+        raise ConfigError(f"--num-nodes {spec.num_nodes} needs a launcher that starts the workers on every machine: torchrun "
+                          f"(torchrun --nnodes {spec.num_nodes} --nproc-per-node {spec.devices} ... -m dasag.quality ...) or srun under SLURM.")
+    p = plan(spec)
+    out = Path(spec.out)
+    accelerator = "cuda" if p.accelerator == "gpu" else "cpu"
+    fabric = Fabric(accelerator=accelerator, devices=spec.devices, num_nodes=spec.num_nodes, strategy="ddp")
+    fabric.launch()  # joins the launcher's process group; starts nothing
+    lock = folder_lock(out, "--out") if fabric.global_rank == 0 else nullcontext()
+    try:
+        with lock:
+            if fabric.global_rank == 0:
+                _start_run(p, spec, out)
+            fabric.barrier()  # run.json and a clean folder before any worker reads what is pending
+            mine = my_tasks(p, fabric.global_rank, fabric.world_size)
+            fabric.barrier()  # every worker has its share before any row is written
+            device = fabric.local_rank if p.accelerator == "gpu" else 0
+            run_tasks(p, fabric.global_rank, fabric.world_size, device, on_row, tasks=mine)
+            fabric.barrier()
+            table = _finish_run(p, spec, out) if fabric.global_rank == 0 else None
+            fabric.barrier()
+            return table
+    except FolderInUse as e:
+        raise ConfigError(str(e)) from None
 
 
 # ------------------------------------------------------------------ checking

@@ -22,6 +22,7 @@ from dasag.data import PromptSet, read_prompt_entries
 from dasag.images import from_uint8, png_bytes, to_uint8
 from dasag.pyramid import ImagePyramid
 from dasag.quality import heldout
+from dasag.quality.batch import row_digest
 from dasag.quality.image_stats import colourfulness, rms_contrast
 from dasag.quality.suites import Suite, Task
 from dasag.scorers.ensemble import ScorerEnsemble
@@ -83,6 +84,8 @@ def task_config(base: dict[str, Any], task: Task, steps: int | None, step_share:
             cfg = deep_merge(cfg, {"trainer": {"max_steps": max(1, round(budget * step_share))}})
     if task.prompt is not None:
         cfg = deep_merge(cfg, {"data": {"positive_prompts": [task.prompt], "negative_prompts": []}})
+    if task.overrides:
+        cfg = deep_merge(cfg, task.overrides)
     return cfg
 
 
@@ -123,6 +126,8 @@ class Generator:
         self._method_configs: dict[str, dict[str, Any]] = {}
         #: The scorer names that guide each method (an ensemble's members), found by :meth:`validate`.
         self.guide_names: dict[str, list[str]] = {}
+        #: Every guide score key (``lite0/positive``) of the validated tasks: a batch's score columns.
+        self.guide_columns: list[str] = []
         self._guides: dict[str, ScorerEnsemble] = {}
         self._eval: dict[str, Any] = {}
 
@@ -136,6 +141,8 @@ class Generator:
     def columns(self) -> list[str]:
         """Every column of this run's ``scores.csv``, in order."""
         cols = list(self.suite.key_columns) + list(self.suite.score_columns)
+        if self.suite.name == "batch":  # any scorer a row chooses: its own score keys
+            cols += self.guide_columns
         for name in self.eval_names:
             cols += heldout.columns(name, heldout.EVAL_SCORERS[name]())
         return cols + list(self.suite.look_columns) + ["seconds", "device"]
@@ -146,26 +153,42 @@ class Generator:
         read, so a bad value or file is one sentence before the run's folder or run.json exist."""
         checkers = {name: heldout.EVAL_SCORERS[name]() for name in self.eval_names}  # unloaded: prompt checks only
         for task in tasks:
-            cfg = self.config(task)
-            steps_of(cfg)
-            if task.method not in self.guide_names:  # the first task of its method
-                trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
-                run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; writes nothing
-                self.guide_names[task.method] = list(run.model.scorer.names)
-                self._load_guide(cfg, run.model.scorer)
-            prompts = prompts_of(cfg)
-            if not prompts.positive:
-                raise ConfigError(f"method {task.method!r} has no positive prompts.")
-            for name, checker in checkers.items():
-                try:
-                    checker.validate_prompts(prompts.positive, prompts.negative)
-                except ValueError as e:
-                    raise ConfigError(f"--eval-scorer {name} cannot score method {task.method!r}: {e}") from None
+            try:
+                self._validate_task(task, checkers)
+            except ConfigError as e:
+                if task.columns is None:
+                    raise
+                raise ConfigError(f"{self.task_name(task)}: {e}") from None  # a batch row: which one
         for name in self.eval_names:  # every weights file the run reads, read now: a bad one is one sentence before run.json
             try:
                 self._eval_scorer(name)
             except (ValueError, OSError) as e:
                 raise ConfigError(f"--eval-scorer {name}: {first_line(e)}") from None
+
+    def _validate_task(self, task: Task, checkers: dict[str, Any]) -> None:
+        cfg = self.config(task)
+        steps_of(cfg)
+        if task.method not in self.guide_names or task.overrides:  # the first task of its method; every batch row
+            trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
+            run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; writes nothing
+            self.guide_names[task.method] = list(run.model.scorer.names)
+            for name, member in zip(run.model.scorer.names, run.model.scorer.members):
+                fields = ("positive", "negative", "aesthetic") if member.capabilities.aesthetic else ("positive", "negative")
+                self.guide_columns += [k for k in (f"{name}/{f}" for f in fields) if k not in self.guide_columns]
+            self._load_guide(cfg, run.model.scorer)
+        prompts = prompts_of(cfg)
+        if not prompts.positive and not prompts.images:
+            raise ConfigError(f"method {task.method!r} has no positive prompts.")
+        for name, checker in checkers.items():
+            try:
+                checker.validate_prompts(prompts.positive, prompts.negative)
+            except ValueError as e:
+                raise ConfigError(f"--eval-scorer {name} cannot score method {task.method!r}: {e}") from None
+
+    @staticmethod
+    def task_name(task: Task) -> str:
+        """How messages name a task: a batch row by its number, else method/sample."""
+        return f"row {task.sample + 1}" if task.columns is not None else f"{task.method}/{task.sample}"
 
     def _load_guide(self, cfg: dict[str, Any], fresh: ScorerEnsemble) -> None:
         """Read the guide's weights now (shared with every task that uses this scorer config)."""
@@ -215,6 +238,10 @@ class Generator:
         if task.prompt is not None:
             row["class_name"] = task.prompt
             row["class_index"] = resolve_class(task.prompt)
+        if task.columns is not None:  # a batch row: its own columns, every guide score and its config's fingerprint
+            row.update(task.columns)
+            row.update(guide)
+            row["row_digest"] = row_digest(cfg)
         for name in self.eval_names:
             row.update(heldout.score(name, self._eval_scorer(name), quantised, list(prompts.positive), list(prompts.negative)))
         if self.suite.look_columns:

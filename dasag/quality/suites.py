@@ -56,6 +56,10 @@ class Task:
     seed: int
     #: The positive prompt set for this task; ``None`` keeps the method config's prompts.
     prompt: str | None = None
+    #: Config overrides of this task alone (a batch row's prompts and dotted keys), merged last.
+    overrides: dict[str, Any] | None = field(default=None, compare=False)
+    #: Values written as they are into this task's ``scores.csv`` row (a batch row's name and prompts).
+    columns: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[str, int]:
