@@ -65,6 +65,7 @@ def page() -> None:
         **form,
     )
     run_controls(st, settings, shared_scorers())
+    clip_controls(st, settings, shared_scorers())
 
 
 def init_prompt_rows(state, defaults) -> None:
@@ -231,6 +232,94 @@ def watch(st, run) -> None:
         time.sleep(0.3)
     bar.empty()
     picture.empty()
+
+
+def clip_controls(st, settings, shared) -> None:
+    """"Make a clip": from the first positive prompt to another, zooming in, with the sidebar's
+    settings (frame 0 takes the sidebar's steps). Frames show as they finish, then the GIF."""
+    from dasag.config import ConfigError
+    from dasag.live_clip import ClipForm, ClipRun, clip_config, clip_folder
+
+    state = st.session_state
+    clip: ClipRun | None = state.get("clip")
+    image_run = state.get("run")
+    busy = (clip is not None and clip.running) or (image_run is not None and image_run.running)
+    with st.expander("Make a clip", expanded=clip is not None):
+        positive, _ = settings.prompts()
+        defaults = ClipForm(start=positive[0] if positive else "", end="volcano" if not settings.text_scorer else "")
+        a, b = st.columns(2)
+        start = a.text_input("From", value=defaults.start, key="clip_from", help="Frame 0's prompt (default: the first positive prompt).")
+        end = b.text_input("To", value=defaults.end, key="clip_to", help="The last frame's prompt; the frames between fade from one to the other.")
+        c, d, e = st.columns(3)
+        frames = c.number_input("Frames", min_value=1, max_value=1000, value=defaults.frames, step=1, key="clip_frames")
+        steps = d.number_input("Steps per later frame", min_value=1, max_value=1000, value=defaults.steps, step=1, key="clip_steps",
+                               help="Frame 0 takes the sidebar's Steps from noise; every later frame starts from the one before.")
+        zoom = e.number_input("Zoom per frame", min_value=0.5, max_value=2.0, value=float(defaults.zoom), step=0.01, format="%.3f",
+                              key="clip_zoom", help="Above 1 flies in, below 1 out.")
+        m, s, _ = st.columns([1, 1, 4])
+        make = m.button("Make clip", disabled=busy, key="clip_make")
+        stop = s.button("Stop clip", disabled=not (clip is not None and clip.running), key="clip_stop")
+        if stop and clip is not None:
+            clip.stop()
+        if make and not busy:
+            try:
+                form = ClipForm(start, end, int(frames), int(steps), float(zoom), defaults.fps)
+                config = clip_config(settings.for_run().to_config(), form)
+            except (ConfigError, ValueError) as error:
+                st.error(str(error))
+            else:
+                state["clip"] = ClipRun(config, clip_folder(settings.output_dir.strip(), config), shared).start()
+                st.rerun()
+        if clip is None:
+            return
+        if clip.running:
+            watch_clip(st, clip)
+            st.rerun()
+        show_clip(st, clip)
+
+
+def watch_clip(st, clip) -> None:
+    """Redraw the clip's progress and its latest frame until it ends."""
+    bar, picture = st.empty(), st.empty()
+    shown = None
+    while clip.running:
+        done = clip.latest
+        if done is None:
+            bar.progress(0.0, text="loading the model and making frame 0 from noise…")
+        elif done is not shown:
+            bar.progress((done.frame + 1) / done.frames, text=f"frame {done.frame + 1} of {done.frames}: {done.seconds:.1f} s")
+            picture.image(done.picture, caption=f"frame {done.frame}", width=min(512, done.picture.shape[1] * 2))
+            shown = done
+        time.sleep(0.3)
+    bar.empty()
+    picture.empty()
+
+
+def show_clip(st, clip) -> None:
+    """The finished GIF and its downloads, or what a stopped or failed clip kept."""
+    if clip.error:
+        st.error(f"The clip failed: {clip.error}")
+    result = clip.result
+    if result is None:
+        return
+    done = sum(path.is_file() for path in result.frames)
+    if result.gif is None:
+        st.info(f"Stopped with {done} of {len(result.frames)} frames; Make clip with the same settings continues from there.")
+        return
+    st.subheader(f"Clip finished: {len(result.frames)} frames")
+    gif = result.gif.read_bytes()
+    st.image(gif, caption="clip.gif", width=min(512, 2 * _png_side(result.frames[0])))
+    a, b, _ = st.columns([1, 1, 3])
+    a.download_button("Download GIF", data=gif, file_name="clip.gif", mime="image/gif", key="clip_gif")
+    b.download_button("Download MP4", data=result.mp4.read_bytes(), file_name="clip.mp4", mime="video/mp4", key="clip_mp4")
+    st.caption(f"Frames (PNG with metadata), clip.mp4 and TensorBoard events in {result.out}")
+
+
+def _png_side(path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.width
 
 
 def schedule_inputs(where, name: str, default, kinds: Sequence[str]):

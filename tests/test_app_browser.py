@@ -136,3 +136,26 @@ def test_live_progress_then_stop_keeps_image(page, tmp_path: Path) -> None:
     page.get_by_text(re.compile(r"Result \(stopped at step \d+ of 5000\)")).wait_for(timeout=120_000)
     page.get_by_role("button", name="Download PNG").wait_for()
     page.screenshot(path=str(tmp_path / "app_stopped.png"), full_page=True)
+
+
+def test_make_a_clip_shows_frames_then_the_gif(page, tmp_path: Path) -> None:
+    setup_tiny(page, steps=3)
+    page.get_by_text("Make a clip").click()
+    set_number(page, "Frames", 2)
+    set_number(page, "Steps per later frame", 2)
+    page.wait_for_timeout(1000)
+    page.get_by_role("button", name="Make clip").click()
+    page.get_by_text("Clip finished: 2 frames").wait_for(timeout=240_000)
+    gif = page.locator('[data-testid="stImage"] img').last
+    gif.wait_for()
+    assert page.evaluate("(el) => el.naturalWidth", gif.element_handle()) == 96
+    page.get_by_role("button", name="Download GIF").wait_for()
+    page.get_by_role("button", name="Download MP4").wait_for()
+    assert not page.locator('[data-testid="stException"]').count() and not page.get_by_text("The clip failed").count()
+    page.screenshot(path=str(tmp_path / "app_clip.png"), full_page=True)
+    files = list(tmp_path.glob("runs/app/clips/*/clip.gif"))
+    assert len(files) == 1
+    from PIL import Image
+
+    with Image.open(files[0]) as clip:
+        assert clip.n_frames == 2
