@@ -378,7 +378,7 @@ def _tensorboard(out: Path):
 
 def write_clip(out: Path, pictures: list[np.ndarray], fps: float) -> tuple[Path, Path]:
     """``clip.mp4`` and ``clip.gif`` from the frames, each written whole or not at all."""
-    from dasag.clip import gif_bytes, mp4_bytes
+    from dasag.video import gif_bytes, mp4_bytes
 
     mp4 = write_bytes_atomic(out / "clip.mp4", mp4_bytes(pictures, fps))
     gif = write_bytes_atomic(out / "clip.gif", gif_bytes(pictures, fps))

@@ -160,6 +160,12 @@ def sidebar(st, d) -> dict:
     )
 
 
+#: The weighted prompt syntax (dasag.prompts), as the prompt lists' help.
+PROMPT_SYNTAX = ("Weights as in VQGAN+CLIP: `a castle | misty:0.5 | text:-1` (a negative weight pushes away), "
+                 "`goldfish:2` pulls twice as hard; `image:PATH:0.3` adds an image prompt.")
+NEGATIVE_SYNTAX = "Pushed away; `blurry:0.5` pushes half as hard."
+
+
 def prompt_lists(st, text: bool) -> None:
     """The ImageNet class picker (classifiers) and the two editable prompt lists."""
     from dasag.scorers.imagenet import class_names
@@ -175,7 +181,7 @@ def prompt_lists(st, text: bool) -> None:
     cols = st.columns(2)
     for col, key in zip(cols, LISTS):
         with col:
-            st.subheader(LISTS[key])
+            st.subheader(LISTS[key], help=PROMPT_SYNTAX if key == "pos" else NEGATIVE_SYNTAX)
             for i in state[f"{key}_ids"]:
                 a, b = st.columns([6, 1], vertical_alignment="bottom")
                 a.text_input(f"{LISTS[key][:-1]} {i}", key=f"{key}_{i}", label_visibility="collapsed")

@@ -1,4 +1,4 @@
-"""Encoding frames as a clip: MP4 (H.264 by imageio-ffmpeg) and GIF (Pillow), as bytes.
+"""Video encoding of a finished animation: MP4 (libx264 through imageio-ffmpeg) and GIF (Pillow), as bytes.
 
 Both encoders return bytes, so the caller writes each file atomically (temp file + rename)
 and a kill never leaves half a clip. The bytes depend only on the frames and the fps:
