@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from lightning.pytorch.callbacks import Callback
 
-from dasag.config import ConfigError, ShareScorer, build_run, check_seed, check_writable, deep_merge, first_line, load_config
+from dasag.config import ConfigError, ShareScorer, build_run, check_seed, check_writable, deep_merge, first_line, load_config, read_stored_json
 from dasag.files import FolderInUse, folder_lock, remove_stale_temps, write_bytes_atomic
 from dasag.keyframes import Animation, parse_animation, prompt_config
 from dasag.prompts import Prompt
@@ -148,17 +148,7 @@ def first_difference(stored: Any, given: Any, path: str = "") -> tuple[str, Any,
 
 
 def _read_stored(out: Path) -> dict[str, Any] | None:
-    path = out / OPTIONS_FILE
-    if not path.is_file():
-        return None
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        stored = None
-    if not isinstance(stored, dict) or "config" not in stored:
-        raise ConfigError(f"{str(path)!r} is unreadable (not the options of an animation): delete it and run again with the same config "
-                          f"(finished frames are kept and reused).")
-    return stored
+    return read_stored_json(out / OPTIONS_FILE, "delete it and run again with the same config (finished frames are kept and reused).", "config")
 
 
 def _check_out(p: Plan, stored: dict[str, Any] | None) -> None:

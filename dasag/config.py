@@ -117,6 +117,24 @@ def checked_yaml(data: Any, source: str) -> dict[str, Any]:
     return data
 
 
+def read_stored_json(path: str | os.PathLike, advice: str, required_key: str | None = None) -> dict[str, Any] | None:
+    """The JSON mapping a run stored at ``path`` to continue from (``None``: no run there yet). A file
+    a kill or another program left unreadable is one sentence: what is wrong with it, then ``advice``."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        stored = None
+    if isinstance(stored, dict) and (required_key is None or required_key in stored):
+        return stored
+    reason = "empty" if path.stat().st_size == 0 else "not a JSON mapping" if not isinstance(stored, dict) else f"it has no {required_key!r}"
+    raise ConfigError(f"{str(path)!r} is unreadable ({reason}): {advice}")
+
+
 def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
     """One YAML config file as a mapping (its ``base:`` not followed); see :func:`read_yaml_file`."""
     return read_yaml_file(path, "config file")

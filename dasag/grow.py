@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from dasag.config import ConfigError, build_run, check_writable, deep_merge, first_line, load_config, resolve_prompts_file
+from dasag.config import ConfigError, build_run, check_writable, deep_merge, first_line, load_config, read_stored_json, resolve_prompts_file
 from dasag.files import FolderInUse, folder_lock, remove_stale_temps, write_bytes_atomic
 from dasag.growth import Stage, grow_pyramid, plan_stages, pyramid_settings, stage_config
 from dasag.pyramid import ImagePyramid, check_fits_in_memory, host_memory_bytes
@@ -85,16 +85,7 @@ def quiet_trainer(root: str) -> dict[str, Any]:
 
 
 def _stored(out: Path) -> dict[str, Any] | None:
-    path = out / STATE_FILE
-    if not path.is_file():
-        return None
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        stored = None
-    if not isinstance(stored, dict) or "config" not in stored:
-        raise ConfigError(f"{str(path)!r} is unreadable: delete it and run again with the same config (finished stages are kept and reused).")
-    return stored
+    return read_stored_json(out / STATE_FILE, "delete it and run again with the same config (finished stages are kept and reused).", "config")
 
 
 def prepare(config_file: str | os.PathLike, out: str | os.PathLike, threads: int | None = None) -> GrowthRun:

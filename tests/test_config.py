@@ -137,3 +137,16 @@ def test_parser_reports_become_one_sentence_with_the_key_path(report, sentence):
     from dasag.config import parser_sentence
 
     assert parser_sentence(report) == sentence
+
+
+def test_a_stored_json_file_a_kill_broke_is_one_sentence_with_the_advice(tmp_path) -> None:
+    from dasag.config import read_stored_json
+
+    path = tmp_path / "state.json"
+    assert read_stored_json(path, "advice.") is None  # no run yet
+    path.write_text('{"config": {}}')
+    assert read_stored_json(path, "advice.", "config") == {"config": {}}
+    for text, reason in (("", "empty"), ("[1, 2]", "not a JSON mapping"), ("{oops", "not a JSON mapping"), ('{"a": 1}', "it has no 'config'")):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=rf"state.json' is unreadable \({reason}\): advice\.$"):
+            read_stored_json(path, "advice.", "config")

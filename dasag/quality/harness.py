@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners
+from dasag.config import ConfigError, quiet_expected_warnings, quiet_lightning_banners, read_stored_json
 from dasag.files import DiskFullError, FolderInUse, folder_lock, remove_stale_temps, write_bytes_atomic
 from dasag.quality import rows
 from dasag.quality.batch import batch_suite, batch_tasks, row_digest
@@ -105,19 +105,7 @@ def _positive(name: str, value: int | None) -> None:
 
 def _stored(out: Path) -> dict[str, Any] | None:
     """The options stored with a run (``None``: no run there yet); an unreadable file is one sentence."""
-    path = out / "run.json"
-    if not path.is_file():
-        return None
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        stored = None
-    if not isinstance(stored, dict):
-        raise ConfigError(
-            f"{str(path)!r} is unreadable ({'empty' if path.stat().st_size == 0 else 'not a JSON mapping'}): delete it and run again "
-            f"with the same options (finished images and scores.csv are kept and reused)."
-        )
-    return stored
+    return read_stored_json(out / "run.json", "delete it and run again with the same options (finished images and scores.csv are kept and reused).")
 
 
 def resolve_accelerator(name: str) -> str:
