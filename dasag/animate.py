@@ -393,8 +393,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``dasag-animate`` / ``python -m dasag.animate``; returns the exit status."""
-    from dasag.config import quiet_loading_bars
-    from dasag.files import disk_full_message, is_disk_full
+    from dasag.config import command_failed, quiet_loading_bars
     from dasag.speed.switches import tune_host_allocator
 
     quiet_loading_bars()
@@ -402,15 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser().parse_args(list(sys.argv[1:] if argv is None else argv))
         result = make_clip(ClipSpec.from_file(args.config, args.out, args.threads))
-    except (ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {first_line(e)}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        if not is_disk_full(e):
-            raise
-        print(f"error: {disk_full_message(e)}; every finished frame is kept in {str(args.out)!r}: free some space and run the same "
-              f"command again to make the rest.", file=sys.stderr)
-        return 1
+    except (ConfigError, ValueError, OSError) as e:
+        return command_failed(e, lambda: f"every finished frame is kept in {str(args.out)!r}: free some space and run the same "
+                                         f"command again to make the rest.")
     if result.made:
         later = [s for f, s in zip(result.made, result.seconds) if f > 0]
         per = f", {sum(later) / len(later):.1f} s per later frame" if later else ""

@@ -374,6 +374,24 @@ def first_line(error: BaseException) -> str:
     return bounded(error_text(root))
 
 
+def command_failed(error: BaseException, kept: Callable[[], str]) -> int:
+    """How a command-line entry point (the harness, batch, animation, growth) ends on ``error``:
+    bad input is its one sentence and exit status 2; a full disk is one sentence saying what is
+    kept (``kept()``, asked only then: the parsed options exist by that time) and exit status 1;
+    any other error is not a user's to read as a sentence and is raised again."""
+    import sys
+
+    from dasag.files import disk_full_message, is_disk_full
+
+    if isinstance(error, OSError) and not isinstance(error, FileNotFoundError):
+        if not is_disk_full(error):
+            raise error
+        print(f"error: {disk_full_message(error)}; {kept()}", file=sys.stderr)
+        return 1
+    print(f"error: {first_line(error)}", file=sys.stderr)
+    return 2
+
+
 def quiet_expected_warnings() -> None:
     """Silence :data:`EXPECTED_WARNINGS` and Lightning's product tips (entry points call this)."""
     quiet_lightning_tips()

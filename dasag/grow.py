@@ -268,8 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m dasag.grow``: 0 done, 2 bad input (one sentence), 1 a full disk."""
     from jsonargparse import ArgumentError, ArgumentParser
 
-    from dasag.config import quiet_expected_warnings, quiet_lightning_banners, quiet_loading_bars
-    from dasag.files import disk_full_message, is_disk_full
+    from dasag.config import command_failed, quiet_expected_warnings, quiet_lightning_banners, quiet_loading_bars
     from dasag.speed.switches import tune_host_allocator
 
     quiet_expected_warnings()
@@ -284,15 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         g = prepare(args.config, args.out, args.threads)
         final = run(g)
-    except (ArgumentError, ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {first_line(e)}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        if not is_disk_full(e):
-            raise
-        print(f"error: {disk_full_message(e)}; every finished stage is kept in {str(args.out)!r}: free some space and run the same command again.",
-              file=sys.stderr)
-        return 1
+    except (ArgumentError, ConfigError, ValueError, OSError) as e:
+        return command_failed(e, lambda: f"every finished stage is kept in {str(args.out)!r}: free some space and run the same command again.")
     print(f"wrote {final}")
     return 0
 

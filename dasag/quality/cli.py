@@ -49,8 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse, run or check; bad options are one sentence and exit status 2."""
     from jsonargparse import ArgumentError
 
-    from dasag.config import ConfigError, deep_merge, first_line, load_config, quiet_loading_bars
-    from dasag.files import disk_full_message, is_disk_full
+    from dasag.config import ConfigError, command_failed, deep_merge, load_config, quiet_loading_bars
     from dasag.quality import RunSpec, check, run
 
     quiet_loading_bars()
@@ -71,15 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"check: {len(problems)} mismatch(es)" if problems else "check: every image identical")
             return 1 if problems else 0
         table = run(spec)
-    except (ArgumentError, ConfigError, ValueError, FileNotFoundError) as e:
-        print(f"error: {first_line(e)}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        if not is_disk_full(e):
-            raise
-        print(f"error: {disk_full_message(e)}; every finished image and its row are kept in {str(args.out)!r}: free some space and run the same "
-              f"command again to make the rest.", file=sys.stderr)
-        return 1
+    except (ArgumentError, ConfigError, ValueError, OSError) as e:
+        return command_failed(e, lambda: f"every finished image and its row are kept in {str(args.out)!r}: free some space and run the same "
+                                         f"command again to make the rest.")
     if table is not None:  # on several machines, the worker of global rank 0 reports
         print(f"{len(table)} images in {args.out}; report: {args.out / 'report.md'}")
     return 0
