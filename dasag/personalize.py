@@ -1,6 +1,6 @@
 """Make a personal aesthetic embedding from a folder of images.
 
-    python -m dasag.personalize --images DIR --out style.pt --config configs/style.yaml
+    dasag personalize --images DIR --out style.pt --config style
 
 The embedding is the mean of the L2-normalised image embeddings of the config's scorer
 (``model.scorer``; a member of an ensemble with ``--member``), as in Aesthetic Gradients.
@@ -11,23 +11,21 @@ call leaves nothing behind.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dasag.config import check_writable, load_config
-from dasag.embeddings import EMBED_SIZE, StyleEmbedding, image_embeddings, mean_embedding, scorer_identity
-from dasag.images import load_images
+from dasag.core.config import config_file, load_config
+from dasag.core.files import check_writable
+from dasag.image.picture import load_images
+from dasag.objective.embedding_terms import list_images
 from dasag.scorers.base import Scorer
+from dasag.scorers.embeddings import EMBED_SIZE, StyleEmbedding, image_embeddings, mean_embedding, scorer_identity
 from dasag.scorers.ensemble import ScorerEnsemble
-from dasag.terms import list_images
 
 
 def scorer_spec(config_path: str | Path) -> dict[str, Any]:
     """``model.scorer`` of a run config (``base:`` files merged), as its YAML mapping."""
-    config = load_config(config_path)
+    config = load_config(config_file(config_path))
     spec = (config.get("model") or {}).get("scorer")
     if not isinstance(spec, dict) or "class_path" not in spec:
         raise ValueError(f"config {str(config_path)!r} has no model.scorer with a class_path; it must name the scorer to embed with.")
@@ -80,31 +78,3 @@ def personalize(images: str | Path, out: str | Path, config: str | Path, member:
     )
     style.save(out)
     return style
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m dasag.personalize``; returns the exit status (2 on a bad argument)."""
-    parser = argparse.ArgumentParser(prog="python -m dasag.personalize", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", required=True, help="folder of images (png, jpg, webp, bmp) or one image file")
-    parser.add_argument("--out", required=True, help="the .pt file to write")
-    parser.add_argument("--config", required=True, help="run config whose model.scorer embeds the images")
-    parser.add_argument("--member", type=int, default=0, help="which scorer of an ensemble (default 0)")
-    parser.add_argument("--size", type=int, default=EMBED_SIZE, help="side images are centre-cropped and resized to first")
-    args = parser.parse_args(argv)
-    from jsonargparse import ArgumentError
-
-    from dasag.config import first_line, quiet_loading_bars
-
-    quiet_loading_bars()
-
-    try:
-        style = personalize(args.images, args.out, args.config, args.member, args.size)
-    except (ArgumentError, ValueError, FileNotFoundError) as e:  # a bad scorer spec is jsonargparse's ArgumentError
-        print(f"error: {first_line(e)}", file=sys.stderr)
-        return 2
-    print(f"wrote {args.out}: mean of {style.num_images} image embeddings, {style.scorer.describe()}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

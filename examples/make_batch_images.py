@@ -3,7 +3,7 @@
     python examples/make_batch_images.py [--out-dir docs/images]     # from the repository root
 
 Runs two batches of ``configs/demo.yaml`` (EfficientNet-Lite0, real weights, CPU) with
-:func:`dasag.batch.run_batch`: ``examples/batch/weights.csv`` (one seed, the weight moving from
+:func:`dasag.batch.rows_file.run_batch`: ``examples/batch/weights.csv`` (one seed, the weight moving from
 goldfish to volcano, then volcano as a negative prompt) and ``examples/batch/rows.csv`` (six rows
 with their own prompts, negatives, seeds and config overrides). Writes
 ``prompt_weights.png`` (the first batch in one row) and ``batch_contact_sheet.png`` (the second
@@ -13,26 +13,29 @@ peak memory. Two CPU threads per image, fixed, so a second run writes the same b
 
 from __future__ import annotations
 
-import argparse
 import resource
 import shutil
 import tempfile
 from pathlib import Path
+
+from dasag.commands.skeleton import Command, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 #: CPU threads per image: CPU convolution sums in a thread-dependent order, so the bytes depend on it.
 THREADS = 2
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "images")
-    args = parser.parse_args(argv)
-    from dasag.batch import run_batch
-    from dasag.files import write_bytes_atomic
-    from dasag.quality.batch import contact_sheet
 
-    config = ROOT / "configs" / "demo.yaml"
+
+def run(args) -> int:
+    from dasag.batch.report import contact_sheet
+    from dasag.batch.rows_file import run_batch
+    from dasag.core.config import CONFIGS
+    from dasag.core.files import write_bytes_atomic
+
+    config = CONFIGS / "demo.yaml"
     with tempfile.TemporaryDirectory(prefix="dasag-batch-") as tmp:
         weights = run_batch(ROOT / "examples" / "batch" / "weights.csv", config, Path(tmp) / "weights", threads=THREADS)
         write_bytes_atomic(args.out_dir / "prompt_weights.png", contact_sheet(weights, Path(tmp) / "weights", columns=len(weights)))
@@ -47,5 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+COMMAND = Command('make_batch_images', "Regenerate the README's weighted-prompt strip and batch contact sheet.", run, add_options)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(COMMAND))

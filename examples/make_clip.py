@@ -2,8 +2,8 @@
 
     python examples/make_clip.py [--out-dir docs/images] [--keep runs/daisy_to_volcano]   # from the repository root
 
-Runs ``configs/animation/daisy_to_volcano.yaml`` through :func:`dasag.animate.make_clip` (the
-code behind ``python -m dasag.animate``) on 2 CPU threads into a temporary folder, then writes
+Runs ``configs/animation/daisy_to_volcano.yaml`` through :func:`dasag.animation.animate.make_clip` (the
+code behind ``python -m dasag.animation.animate``) on 2 CPU threads into a temporary folder, then writes
 ``animation_daisy_to_volcano.gif`` (the run's ``clip.gif``, byte for byte) and
 ``animation_frames.png`` (every fourth frame side by side, for pages that do not play GIFs).
 Prints seconds per frame (frame 0 from noise; the later ones, which start from the previous
@@ -14,13 +14,14 @@ thread-dependent order, hence the fixed thread count).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import platform
 import shutil
 import statistics
 import tempfile
 from pathlib import Path
+
+from dasag.commands.skeleton import Command, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "dasag" / "configs" / "animation" / "daisy_to_volcano.yaml"
@@ -43,12 +44,13 @@ def contact_sheet(frames: list[Path], gap: int = 4):
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "images")
-    parser.add_argument("--keep", type=Path, default=None, help="make the clip here (and keep its frames, MP4 and TensorBoard events)")
-    args = parser.parse_args(argv)
-    from dasag.animate import ClipSpec, make_clip
+    parser.add_argument("--keep", type=Path | None, default=None, help="make the clip here (and keep its frames, MP4 and TensorBoard events)")
+
+
+def run(args) -> int:
+    from dasag.animation.animate import ClipSpec, make_clip
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dasag-clip-") as tmp:
@@ -70,5 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+COMMAND = Command('make_clip', 'Regenerate the README clip and its contact sheet, and print its cost.', run, add_options)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(COMMAND))

@@ -1,12 +1,12 @@
-"""Regenerate the example inputs under examples/ (deterministic; run from the repository root).
+"""Regenerate the pictures the shipped configs name, under dasag/configs/assets/ (deterministic).
 
     python examples/make_example_images.py
 
-* ``examples/style/*.png``: four "stained glass" pictures (random Voronoi cells in saturated
+* ``assets/style/*.png``: four "stained glass" pictures (random Voronoi cells in saturated
   colours with dark lead lines), the image set a personal aesthetic embedding is made from.
-* ``examples/images/portrait.png``: Grace Hopper's portrait (US Navy photograph, public
+* ``assets/images/portrait.png``: Grace Hopper's portrait (US Navy photograph, public
   domain), as shipped in matplotlib's sample data, centre-cropped to 128 px.
-* ``examples/images/mask_eyes.png``: a white band over the eyes = the region to inpaint.
+* ``assets/images/mask_eyes.png``: a white band over the eyes = the region to inpaint.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1] / "dasag" / "configs" / "assets"
 
 
 def stained_glass(seed: int, size: int = 128, cells: int = 18) -> Image.Image:

@@ -2,9 +2,9 @@
 
     python examples/make_feature_images.py [--out-dir docs/images]
 
-1. ``examples/stained_glass_lite0.pt``: the stained-glass embedding, made again by
-   ``dasag.personalize`` from ``examples/style`` with ``configs/style.yaml``'s scorer.
-2. Each shipped feature config runs through the CLI (``dasag.cli.main(["fit", ...])``) into a
+1. ``assets/stained_glass_lite0.pt``: the stained-glass embedding, made again by
+   ``dasag.personalize`` from ``assets/style`` with the ``style`` config's scorer.
+2. Each shipped feature config runs through the command (``dasag fit --config NAME``) into a
    temporary folder, with the config's own settings; its final image (``best.png`` for the
    value-guided / best-of-K pair) is copied to ``<out-dir>/features_<name>.png``. The input
    montages (``features_style_set.png``, ``features_portrait.png``) are written too.
@@ -20,7 +20,6 @@ Nothing here optimises an image itself: every image comes from the library's ent
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sys
@@ -31,8 +30,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from dasag.commands.skeleton import Command, run_command
+
 ROOT = Path(__file__).resolve().parents[1]
-EMBEDDING = "examples/stained_glass_lite0.pt"
+#: The shipped embedding the style configs name as ``assets/stained_glass_lite0.pt``: made again here.
+EMBEDDING = ROOT / "dasag" / "configs" / "assets" / "stained_glass_lite0.pt"
 
 #: (output name, config, its prompt class or None, which file of the run is shown)
 RUNS = [
@@ -50,9 +52,9 @@ QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summa
 
 def run_config(config: str, root: Path, extra: list[str]) -> Path:
     """``fit --config configs/<config>`` into ``root``; the folder holding its final.png."""
-    from dasag.cli import main
+    from dasag.commands import main
 
-    rc = main(["fit", "--config", f"configs/{config}", "--trainer.default_root_dir", str(root), *QUIET, *extra])
+    rc = main(["fit", "--config", config, "--trainer.default_root_dir", str(root), *QUIET, *extra])
     if rc != 0:
         raise SystemExit(f"configs/{config} failed with exit status {rc}")
     return next(root.rglob("final.png")).parent
@@ -71,10 +73,10 @@ def small_margins(seeds: tuple[int, ...] = (0, 1, 2, 3)) -> list[tuple[int, floa
     """(seed, best-of-K kB, value-guided kB) at the tests' tiny setting (K = 4, 12 steps)."""
     import lightning as L
 
-    from dasag import Augmentations, DirectAscent, ImagePyramid, PromptDataModule
-    from dasag.rewards import JpegCompressibility
+    from dasag import Augmentations, DirectAscent, ImagePyramid, PromptDataModule, ScheduleAnnealing
+    from dasag.run.rewards import JpegCompressibility
+    from dasag.run.value_guidance import BestOfK, ValueGuidance
     from dasag.scorers import EfficientNetLite
-    from dasag.value_guidance import BestOfK, ValueGuidance
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,38 +88,40 @@ def small_margins(seeds: tuple[int, ...] = (0, 1, 2, 3)) -> list[tuple[int, floa
                                      augment=Augmentations(batch_size=2), seed=seed)
                 trainer = L.Trainer(max_steps=12, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
                                     default_root_dir=Path(tmp) / f"{type(selector).__name__}_{seed}", enable_progress_bar=False,
-                                    enable_model_summary=False, callbacks=[selector])
+                                    enable_model_summary=False, callbacks=[ScheduleAnnealing(), selector])
                 trainer.fit(model, datamodule=PromptDataModule(positive_prompts=["goldfish"]))
                 kb[type(selector).__name__] = -selector.best_reward
             rows.append((seed, kb["BestOfK"], kb["ValueGuidance"]))
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--out-dir", default="docs/images", help="where the features_*.png files go (default docs/images)")
     parser.add_argument("--skip-small", action="store_true", help="leave out the seeds 0-3 value-guided vs best-of-K comparison")
-    args = parser.parse_args(argv)
-    os.chdir(ROOT)  # the configs name example files relative to the repository root
+
+
+def run(args) -> int:
+    os.chdir(ROOT)  # --out-dir is relative to the repository root
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    from dasag.embeddings import load_style_embedding
-    from dasag.images import load_image, read_metadata
+    from dasag.core.files import user_file
+    from dasag.image.picture import load_image, read_metadata
+    from dasag.objective.embedding_terms import list_images
     from dasag.personalize import personalize
-    from dasag.quality.heldout import score as heldout_score
-    from dasag.rewards import jpeg_kilobytes
+    from dasag.run.rewards import jpeg_kilobytes
     from dasag.scorers import EfficientNetLite
-    from dasag.terms import list_images
+    from dasag.scorers.embeddings import load_style_embedding
+    from dasag.scorers.heldout import score as heldout_score
 
     # 1. The stained-glass embedding, with the (fixed) classifier.
-    style = personalize("examples/style", EMBEDDING, "configs/style.yaml")
+    style = personalize("assets/style", EMBEDDING, "style")
     print(f"wrote {EMBEDDING}: mean of {style.num_images} image embeddings, {style.scorer.describe()}", file=sys.stderr)
 
     # Input montages.
-    style_files = list_images("examples/style")
+    style_files = list_images("assets/style")
     montage(style_files).save(out_dir / "features_style_set.png")
-    shutil.copyfile("examples/images/portrait.png", out_dir / "features_portrait.png")
+    shutil.copyfile(user_file("assets/images/portrait.png"), out_dir / "features_portrait.png")
 
     # 2. Every feature config, as shipped.
     shown: dict[str, Path] = {}
@@ -145,11 +149,11 @@ def main(argv: list[str] | None = None) -> int:
 
         rows = []
         set_cos = [cosine(f) for f in style_files]
-        rows.append(("style set (`examples/style`, mean of 4)", "-", f"{np.mean(set_cos):.2f}", "-", "-", "-"))
-        portrait = load_image("examples/images/portrait.png")
-        rows.append(("portrait (`examples/images/portrait.png`)", "-", f"{cosine('examples/images/portrait.png'):.2f}", "-",
+        rows.append(("style set (`assets/style`, mean of 4)", "-", f"{np.mean(set_cos):.2f}", "-", "-", "-"))
+        portrait = load_image("assets/images/portrait.png")
+        rows.append(("portrait (`assets/images/portrait.png`)", "-", f"{cosine('assets/images/portrait.png'):.2f}", "-",
                      f"{heldout_score('lite2', lite2, portrait[None], ['sunglasses'], [])['heldout/lite2/prob']:.4f} (sunglasses)",
-                     f"{jpeg_kilobytes(load_image('examples/images/portrait.png')):.2f}"))
+                     f"{jpeg_kilobytes(load_image('assets/images/portrait.png')):.2f}"))
         for name, config, prompt, _ in RUNS:
             image = load_image(shown[name])
             scores = meta[name]["scores"]
@@ -182,5 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+COMMAND = Command("make_feature_images", "Regenerate every image and figure in docs/features.md.", run, add_options)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(COMMAND))

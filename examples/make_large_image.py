@@ -2,8 +2,8 @@
 
     python examples/make_large_image.py [--out-dir docs/images]     # from the repository root
 
-Runs ``python -m dasag.grow --config configs/large/cpu_1024.yaml --threads 2`` (through
-``dasag.grow.main``) into a temporary folder, then writes
+Runs ``python -m dasag.growth.grow --config configs/large/cpu_1024.yaml --threads 2`` (through
+``dasag.growth.grow.main``) into a temporary folder, then writes
 
 * ``large_1024.png``: the run's ``final.png``, byte for byte (its metadata says how to make it);
 * ``large_detail.png``: one 320 px window at full size, left the first stage's 256 px image
@@ -16,7 +16,6 @@ so it is fixed (2). Deterministic: a second run writes the same bytes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import tempfile
@@ -24,8 +23,10 @@ from pathlib import Path
 
 from PIL import Image
 
+from dasag.commands.skeleton import Command, run_command
+
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "configs" / "large" / "cpu_1024.yaml"
+CONFIG = ROOT / "dasag" / "configs" / "large" / "cpu_1024.yaml"
 #: The window shown in large_detail.png, (left, top) in px of the 1024 px image.
 WINDOW = (544, 352)
 SIDE = 320
@@ -45,20 +46,20 @@ def detail(stage_1: Path, final: Path, gap: int = 8) -> Image.Image:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "images")
-    args = parser.parse_args(argv)
-    from dasag.grow import main as grow
-    from dasag.images import load_image, read_metadata
-    from dasag.quality import heldout
-    from dasag.scorers import EfficientNetLite
+
+
+def run(args) -> int:
+    from dasag.growth.grow import prepare
+    from dasag.growth.grow import run as grow
+    from dasag.image.picture import load_image, read_metadata
+    from dasag.scorers import EfficientNetLite, heldout
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "large"
-        if grow(["--config", str(CONFIG), "--out", str(out), "--threads", "2"]) != 0:
-            raise SystemExit("the growth run failed")
+        grow(prepare(CONFIG, out, threads=2))
         shutil.copyfile(out / "final.png", args.out_dir / "large_1024.png")
         detail(next(out.glob("stage_1_*px.png")), out / "final.png").save(args.out_dir / "large_detail.png", optimize=True)
         timings = json.loads((out / "timings.json").read_text())
@@ -74,5 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+COMMAND = Command('make_large_image', 'Regenerate the 1024 px README picture and its detail figure.', run, add_options)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(COMMAND))

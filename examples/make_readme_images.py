@@ -2,7 +2,7 @@
 
     python examples/make_readme_images.py [--out-dir docs/images]     # from the repository root
 
-Runs ``configs/demo.yaml`` twice on CPU: once as shipped (the pyramid) and once with a
+Runs the ``demo`` config twice on CPU: once as shipped (the pyramid) and once with a
 single-resolution canvas (``min_size`` set to the canvas size: plain pixels, same budget and
 recipe). Writes ``demo_final.png`` (the demo's ``final.png``, byte for byte) and
 ``das_effect.png`` (pyramid left, pixels right), then prints what EfficientNet-Lite1 and
@@ -12,7 +12,6 @@ same bytes.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import tempfile
 from pathlib import Path
@@ -20,13 +19,15 @@ from pathlib import Path
 from make_feature_images import run_config  # the sibling script (examples/ is on sys.path)
 from PIL import Image
 
+from dasag.commands.skeleton import Command, run_command
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 
 def pixels_override() -> list[str]:
     """One level at the demo's canvas size: plain pixels with the demo's budget and recipe."""
-    from dasag.config import CONFIGS, load_config
+    from dasag.core.config import CONFIGS, load_config
 
     return ["--model.pyramid.init_args.min_size", str(load_config(CONFIGS / "demo.yaml")["model"]["pyramid"]["init_args"]["max_size"])]
 
@@ -40,13 +41,13 @@ def side_by_side(left: Path, right: Path, gap: int = 8) -> Image.Image:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "docs" / "images")
-    args = parser.parse_args(argv)
-    from dasag.images import load_image
-    from dasag.quality import heldout
-    from dasag.scorers import EfficientNetLite
+
+
+def run(args) -> int:
+    from dasag.image.picture import load_image
+    from dasag.scorers import EfficientNetLite, heldout
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,5 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+COMMAND = Command("make_readme_images", "Regenerate the README's demo and DAS-effect pictures and print their figures.", run, add_options)
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_command(COMMAND))

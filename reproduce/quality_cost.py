@@ -10,11 +10,12 @@ relative to the pyramid's.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
 from pathlib import Path
+
+from dasag.commands.skeleton import Command, run_command
 
 #: (label, config files stacked in order); the first row is the reference.
 ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -28,23 +29,20 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def add_options(parser) -> None:
     parser.add_argument("--steps", type=int, default=12, help="steps timed per config and round (after one untimed step)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each config's median is used")
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args(argv)
-    if args.steps < 1 or args.rounds < 1 or args.threads < 1:
-        parser.error("--steps, --rounds and --threads must be positive integers")
 
-    import torch
 
-    from dasag.config import CONFIGS, build_run, deep_merge, load_config, quiet_loading_bars
+def run(args) -> int:
+    from dasag.core.config import CONFIGS, deep_merge, load_config
+    from dasag.core.errors import ConfigError
+    from dasag.run.build import QUIET_TRAINER, build_run
     from dasag.speed.measure import StepClock
 
-    quiet_loading_bars()
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True)  # as the harness runs
+    if args.steps < 1 or args.rounds < 1 or args.threads < 1:
+        raise ConfigError("--steps, --rounds and --threads must be positive integers.")
     per_step: dict[str, list[float]] = {label: [] for label, _ in ROWS}
     own_steps: dict[str, int] = {}
     copies: dict[str, int] = {}
@@ -57,15 +55,14 @@ def main(argv: list[str] | None = None) -> int:
                 if label.startswith("pixel"):  # one level at the canvas size, as the suite's pixel method
                     cfg = deep_merge(cfg, {"model": {"pyramid": {"init_args": {"min_size": cfg["model"]["pyramid"]["init_args"]["max_size"]}}}})
                 own_steps[label] = cfg["trainer"]["max_steps"]
-                trainer = {"default_root_dir": str(Path(tmp) / "run"), "logger": False, "enable_checkpointing": False, "callbacks": [],
-                           "enable_progress_bar": False, "enable_model_summary": False, "accelerator": "cpu", "max_steps": args.steps + 1}
-                run = build_run(deep_merge(cfg, {"trainer": trainer}))
+                trainer = {**QUIET_TRAINER, "default_root_dir": str(Path(tmp) / "run"), "accelerator": "cpu", "max_steps": args.steps + 1}
+                run = build_run(deep_merge(cfg, {"trainer": trainer, "threads": args.threads}))  # deterministic, as the harness runs
                 for member in run.model.scorer.members:  # weights read before the clock starts
                     member.load()
                 copies[label] = run.model.augment.copies
                 clock = StepClock(warmup=1, sync_probe_step=None)  # the first step untimed
                 run.trainer.callbacks.append(clock)
-                run.trainer.fit(run.model, datamodule=run.datamodule)
+                run.fit()
                 per_step[label].append(clock.mean)
     ref = statistics.median(per_step[ROWS[0][0]]) * own_steps[ROWS[0][0]]
     print("| config | copies | steps | ms/step | s/image | image cost vs pyramid |\n|---|---|---|---|---|---|")
@@ -78,5 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+COMMAND = Command("quality_cost", "Time each quality recipe and preset side by side against the pyramid.", run, add_options)
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(COMMAND))

@@ -4,12 +4,12 @@
     python reproduce/run.py transfer --out runs/transfer --check --classes 2 --seeds 1
     python reproduce/run.py das_ag_v2 --out runs/das_ag_v2 --samples 5 --devices 4
 
-The harness is :mod:`dasag.quality` (installed with the package: ``python -m dasag.quality``).
+The same as ``dasag quality`` (installed with the package).
 """
 
 import sys
 
-from dasag.quality.cli import main
+from dasag.commands.quality import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 . .venv/bin/activate
-python cli.py fit --config configs/demo.yaml "$@"
+dasag fit --config demo "$@"
 echo "final image: $(ls -t runs/demo/lightning_logs/*/final.png | head -1)"

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from dasag.config import quiet_expected_warnings
+from dasag.core.process import pin_cpu_kernels, quiet_expected_warnings
+
+# As every command does at its edge, before the first tensor operation: pictures made in this
+# process have the bytes the commands' pictures have (docs/reproduce.md).
+pin_cpu_kernels()
 
 #: The repository checkout the tests run in (configs/ and examples/ live here).
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(autouse=True)
 def _expected_warnings_are_quiet() -> None:
-    """The warnings every run expects (one list, in dasag.config), silenced as the entry points do."""
+    """The warnings every run expects (one list, in dasag.core.config), silenced as the entry points do."""
     quiet_expected_warnings()
 
 
@@ -65,7 +70,7 @@ def tiny_laion_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_weights_env(monkeypatch: pytest.MonkeyPatch, tiny_siglip_dir: Path, tiny_clip_dir: Path,
                      tiny_v25_head: Path, tiny_laion_head: Path) -> dict[str, str]:
     """Point every weight variable at the tiny files and declare the machine offline."""
-    from dasag.weights import use_weight_locations
+    from dasag.scorers.weights import use_weight_locations
 
     env = {
         "SIGLIP_MODEL_PATH": str(tiny_siglip_dir),
@@ -82,3 +87,56 @@ def tiny_weights_env(monkeypatch: pytest.MonkeyPatch, tiny_siglip_dir: Path, tin
     yield env
     use_weight_locations(None)
 # ----------------------------------------------------------- end tiny scorers
+
+
+@pytest.fixture(scope="session")
+def transfer_run(tmp_path_factory) -> tuple[Path, Any]:
+    """A tiny transfer run (2 classes, 1 seed, 2 steps, the two baselines), made once for every test that reads one."""
+    out = tmp_path_factory.mktemp("transfer")
+    import torch
+
+    from dasag.quality.harness import run
+    from feature_helpers import transfer_spec
+
+    threads = torch.get_num_threads()
+    table = run(transfer_spec(out))  # threads=1 while it runs ...
+    assert torch.get_num_threads() == threads  # ... and the caller's count afterwards
+    return out, table
+
+
+@pytest.fixture
+def siglip(tiny_weights_env):
+    """The tiny SigLIP tower with its head, loaded and prepared with one positive and one negative prompt."""
+    from dasag.scorers import SigLIP
+    from feature_helpers import NEGATIVE, PROMPT
+
+    scorer = SigLIP()
+    scorer.prepare([PROMPT], [NEGATIVE])
+    return scorer
+
+
+#: The demo (Lite0, real weights) at 48 px visible, two copies, two steps: seconds per row.
+TINY_BATCH_CONFIG = """base: {demo}
+trainer: {{max_steps: 2}}
+model:
+  pyramid: {{init_args: {{max_size: 64, max_shift: 8}}}}
+  augment: {{init_args: {{batch_size: 2}}}}
+"""
+BATCH_ROWS = """prompt,negative,seed,name,trainer.max_steps
+goldfish,,7,fish,
+goldfish:2 | volcano:0.5,daisy,,blend,3
+"volcano | image:{ref}:0.5",,,,
+"""
+
+
+@pytest.fixture
+def batch_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A rows file of three rows and a tiny config for it: used by the batch tests, one and two nodes."""
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (200, 40, 30)).save(tmp_path / "red.png")
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_BATCH_CONFIG.format(demo=ROOT / "configs" / "demo.yaml"))
+    rows = tmp_path / "rows.csv"
+    rows.write_text(BATCH_ROWS.format(ref=tmp_path / "red.png"))
+    return rows, config

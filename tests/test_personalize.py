@@ -1,4 +1,4 @@
-"""``python -m dasag.personalize``: a personal aesthetic embedding from a folder of images."""
+"""``dasag personalize``: a personal aesthetic embedding from a folder of images."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 import torch
 
 from dasag import DirectAscent, ImagePyramid, Objective
-from dasag.embeddings import ScorerIdentity, load_style_embedding
-from dasag.images import load_image
-from dasag.personalize import main as personalize_main
-from dasag.terms import StyleTerm
+from dasag.commands.personalize import main as personalize_main
+from dasag.image.picture import load_image
+from dasag.objective.embedding_terms import StyleTerm
+from dasag.scorers.embeddings import ScorerIdentity, load_style_embedding
 from feature_helpers import SMALL, lite0, write_config, write_images
 
 

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from dasag.data import PromptSet
+from dasag.run.callbacks import ScheduleAnnealing
+from dasag.run.data import PromptSet
 from dasag.speed.random_siglip import VISION_SIZES, siglip_config
 
 if TYPE_CHECKING:
@@ -214,7 +215,7 @@ def ready(module: DirectAscent, prompts=PROMPTS, max_steps: int = 10) -> DirectA
 def loss_and_grads(module: DirectAscent, prompts=PROMPTS, step: int = 3) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """One step's loss and pyramid gradients, without a Trainer."""
     ready(module, prompts)
-    loss = module.ascent_terms(module.plan_at(step)).loss.sum()
+    loss = module.ascent_terms(ScheduleAnnealing.plan_at(module, step)).loss.sum()
     loss.backward()
     grads = [p.grad.detach().clone() for p in module.pyramid.parameters()]
     module.pyramid.zero_grad(set_to_none=True)

@@ -1,10 +1,7 @@
-"""The deterministic reproduction harness behind ``reproduce/run.py``.
+"""Quality: the benchmarks that measure whether images transfer and match the published table.
 
-``run(RunSpec(...))`` makes every missing image of a suite and writes its tables, plots and
-report; ``check(RunSpec(...))`` regenerates images and compares them byte for byte.
+The suites (:mod:`.suites`), the harness that runs them on the task engine (:mod:`.harness`;
+``dasag quality`` or ``python reproduce/run.py``), their reports (:mod:`.report`), the published
+reference tables, and the fidelity table (:mod:`.fidelity`: each difference from DAS-AG v2
+measured on one step).
 """
-
-from dasag.quality.harness import Plan, RunSpec, check, plan, run
-from dasag.quality.suites import SUITES, TRANSFER_CLASSES, Suite, Task
-
-__all__ = ["Plan", "RunSpec", "SUITES", "Suite", "TRANSFER_CLASSES", "Task", "check", "plan", "run"]

@@ -3,6 +3,8 @@
     python reproduce/fidelity.py                          # print the table
     python reproduce/fidelity.py --write docs/fidelity.md  # and replace it in the document
 
+Single-threaded (:func:`table`), so the figures are the same on every machine.
+
 Every row switches one setting from our default to the original's and compares one ascent
 step with the same weights, the same pyramid and the same random draws (both modules have
 the same seed): the cosine between the two gradients of the pyramid and the ratio of their
@@ -17,16 +19,15 @@ every machine.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import functools
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
+
+from dasag.run.callbacks import ScheduleAnnealing
 
 START = "<!-- fidelity-table:start (made by python reproduce/fidelity.py --write docs/fidelity.md) -->"
 END = "<!-- fidelity-table:end -->"
@@ -71,8 +72,11 @@ def _module(scorer=None, augment: dict | None = None, objective: dict | None = N
     """A 768 px DirectAscent with the same pyramid initialisation and seed every time."""
     import lightning as L
 
-    from dasag import Augmentations, DirectAscent, ImagePyramid, Objective
-    from dasag.data import PromptSet
+    from dasag.image.augment import Augmentations
+    from dasag.image.pyramid import ImagePyramid
+    from dasag.objective.loss import Objective
+    from dasag.run.data import PromptSet
+    from dasag.run.module import DirectAscent
 
     torch.manual_seed(0)
     pyramid = ImagePyramid(max_size=1024, max_shift=128)
@@ -88,13 +92,13 @@ def _module(scorer=None, augment: dict | None = None, objective: dict | None = N
 
 def _photograph(size: int) -> torch.Tensor:
     """The repository's photograph at ``size`` px in [-1, 1]: real image statistics for the regularisers."""
-    from dasag.images import load_image
+    from dasag.image.picture import load_image
 
-    return load_image(str(Path(__file__).resolve().parents[2] / "examples" / "images" / "portrait.png"), size)
+    return load_image("assets/images/portrait.png", size)  # the shipped photograph
 
 
 def _grads(model, step: int = STEP) -> list[torch.Tensor]:
-    loss = model.ascent_terms(model.plan_at(step)).loss.sum()
+    loss = model.ascent_terms(ScheduleAnnealing.plan_at(model, step)).loss.sum()
     loss.backward()
     grads = [p.grad.detach().clone().flatten() for p in model.pyramid.levels]
     model.pyramid.zero_grad(set_to_none=True)
@@ -115,13 +119,21 @@ def _compare(a: list[torch.Tensor], b: list[torch.Tensor], sizes: Sequence[int])
 
 
 def measure() -> list[Row]:
-    from dasag.schedules import Cosine, ExponentialWarmup
-
-    rows: list[Row] = []
+    """Every row of the table, in its order; each group builds its modules from the same seed and weights."""
     ours = _module()
     sizes = ours.pyramid.sizes
     reference = _grads(ours)
+    rows = _numerics_rows(reference, sizes)
+    rows += _schedule_rows()
+    rows.append(_regulariser_row())
+    rows += _batch_rows(reference, sizes)
+    rows += _aesthetic_and_png_rows(ours, sizes)
+    return rows
 
+
+def _numerics_rows(reference: list[torch.Tensor], sizes: Sequence[int]) -> list[Row]:
+    """The scorer's precision and the resize to its input, against our default step."""
+    rows: list[Row] = []
     # precision: fp16 weights computing in fp16, no autocast, no loss scaling; against fp32 (and bf16 autocast, our GPU default)
     fp16 = _grads(_module(_scorer(torch.float16), scorer_precision="none"))
     bf16 = _grads(_module(_scorer(), scorer_precision="bf16"))
@@ -133,7 +145,14 @@ def measure() -> list[Row]:
     only_alias = _grads(_module(_scorer(interpolation="bilinear", antialias=False)))
     rows.append(Row("resize to the scorer input", "386 px, bilinear, no antialias", "384 px, bicubic, antialias (the checkpoint's processor)",
                     f"{_compare(reference, resized, sizes)} (bilinear without antialias at 384 alone: {_compare(reference, only_alias, sizes)})"))
+    return rows
 
+
+def _schedule_rows() -> list[Row]:
+    """The schedule time base and jitter's end: values of the schedules themselves, no step taken."""
+    from dasag.core.schedules import Cosine, ExponentialWarmup
+
+    rows: list[Row] = []
     # the schedule time base: values on the last step and the final lr
     last = STEPS - 1
     noise = ExponentialWarmup(start=0.2, end=0.5, rate=0.03)
@@ -149,8 +168,11 @@ def measure() -> list[Row]:
     j_o = int(ExponentialWarmup(start=128.0, end=0.0, rate=0.03)(last, STEPS + 1))
     j_u = int(ExponentialWarmup(start=128.0, end=0.0, rate=0.03, exact_end=True)(last, STEPS))
     rows.append(Row("jitter on the last step", "warmup formula, stops short", "rescaled to end at 0 (a documented fix)", f"{j_o} px vs {j_u} px"))
+    return rows
 
-    # TV and L1 units: at one weight, how much stronger the sums over the clean image pull (gradient norms, on a photograph)
+
+def _regulariser_row() -> Row:
+    """TV and L1 units: at one weight, how much stronger the sums over the clean image pull (gradient norms, on a photograph)."""
     strength = {}
     for term in ("tv", "l1"):
         norms = {}
@@ -160,11 +182,15 @@ def measure() -> list[Row]:
             model.pyramid.set_image(_photograph(model.pyramid.visible_size))
             norms[units] = float(torch.cat(_grads(model)).norm())
         strength[term] = norms["image_sum"] / norms["original"]
-    rows.append(Row("TV and L1 definition", "mean \\|Δ\\| and mean \\|x\\| over the augmented batch resized to the scorer input",
-                    "the same by default (`regulariser_units: original`); `image_sum`: sum of Δ² and of \\|x\\| over the clean image",
-                    f"at one weight, `image_sum` pulls ×{strength['tv']:.3g} (TV) and ×{strength['l1']:.3g} (L1) as hard "
-                    "(gradient norm on the pyramid; the photograph examples/images/portrait.png, 128 px upsampled to 768)"))
+    return Row("TV and L1 definition", "mean \\|Δ\\| and mean \\|x\\| over the augmented batch resized to the scorer input",
+               "the same by default (`regulariser_units: original`); `image_sum`: sum of Δ² and of \\|x\\| over the clean image",
+               f"at one weight, `image_sum` pulls ×{strength['tv']:.3g} (TV) and ×{strength['l1']:.3g} (L1) as hard "
+               "(gradient norm on the pyramid; the photograph assets/images/portrait.png, 128 px upsampled to 768)")
 
+
+def _batch_rows(reference: list[torch.Tensor], sizes: Sequence[int]) -> list[Row]:
+    """How the batch of copies is scored: where arctanh goes, and one copy or eight with every augmentation off."""
+    rows: list[Row] = []
     # arctanh placement
     per_batch = _grads(_module(objective={"arctanh_on": "batch_mean"}))
     s_lo, s_hi, m = 0.25, 0.35, 0.30
@@ -178,7 +204,12 @@ def measure() -> list[Row]:
     rows.append(Row("every augmentation off", "scores a batch of 1", "the same by default (`single_copy_when_off`)",
                     f"{eight.augment.copies} identical copies against {one.augment.copies}: {_compare(_grads(one), _grads(eight), sizes)}, "
                     f"at {eight.augment.copies}× the scorer's work"))
+    return rows
 
+
+def _aesthetic_and_png_rows(ours, sizes: Sequence[int]) -> list[Row]:
+    """The aesthetic head's dropout and the 8-bit rounding, both measured on the photograph."""
+    rows: list[Row] = []
     # the aesthetic head's dropout: the aesthetic term alone, with and without
     dropout = _scorer(dropout=(0.5, 0.5, 0.5, 0.2))
     image = _photograph(ours.pyramid.visible_size).unsqueeze(0)
@@ -208,7 +239,7 @@ def markdown(rows: list[Row]) -> str:
 
 def write(path: Path, table: str) -> None:
     """Replace the marked table in ``path`` (its text outside the markers is kept)."""
-    from dasag.files import write_bytes_atomic
+    from dasag.core.files import write_bytes_atomic
 
     text = path.read_text()
     if START not in text or END not in text:
@@ -218,30 +249,9 @@ def write(path: Path, table: str) -> None:
     write_bytes_atomic(path, (head + table + tail).encode())
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python reproduce/fidelity.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--write", type=Path, default=None, help="replace the table between the markers in this file (docs/fidelity.md)")
-    args = parser.parse_args(argv)
-    if args.write is not None and not args.write.is_file():
-        print(f"error: --write {str(args.write)!r} does not exist.", file=sys.stderr)
-        return 2
-    from dasag.config import quiet_expected_warnings
+def table() -> str:
+    """The fidelity table, measured on one CPU thread (figures independent of the machine's core count)."""
+    from dasag.core.process import threads
 
-    quiet_expected_warnings()
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # figures independent of the machine's core count
-    try:
-        start = time.perf_counter()
-        table = markdown(measure())
-    finally:
-        torch.set_num_threads(threads)
-    print(table)
-    print(f"\n({time.perf_counter() - start:.0f} s)", file=sys.stderr)
-    if args.write is not None:
-        write(args.write, table)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
+    with threads(1):
+        return markdown(measure())

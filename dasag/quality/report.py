@@ -15,10 +15,10 @@ from typing import Any
 import pandas as pd
 import torch
 
-from dasag.files import write_bytes_atomic
-from dasag.images import from_uint8, grid, write_png
-from dasag.quality import heldout
-from dasag.quality.suites import Suite
+from dasag.batch.tasks import Suite
+from dasag.core.files import write_bytes_atomic
+from dasag.image.picture import from_uint8, grid, write_png
+from dasag.scorers import heldout
 
 #: Columns that are not scores (never averaged).
 _NOT_SCORES = {"method", "sample", "seed", "file_hash", "class_name", "class_index", "seconds", "device"}
@@ -205,14 +205,14 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
               "held-out lite2 p(goldfish) = 0.82 for the pyramid, 0.001 for single-resolution pixels."]
     if looks:
         lines += ["", "contrast: RMS of the grey level in [0, 1]; colourfulness: Hasler and Süsstrunk's M "
-                  "(the photograph `examples/images/portrait.png`: 0.265 and 72)."]
+                  "(the photograph `assets/images/portrait.png`: 0.265 and 72)."]
     return lines
 
 
 def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: dict[str, Any],
              others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None, guides: dict[str, Sequence[str]] | None = None) -> str:
     lines = [f"# Benchmark `{suite.name}`", "",
-             f"Made by `python reproduce/run.py {suite.name} --out DIR` (deterministic mode; sample i has seed base_seed + i).", "",
+             f"Made by `dasag quality {suite.name} --out DIR` (deterministic mode; sample i has seed base_seed + i).", "",
              "Settings: `" + json.dumps(settings, sort_keys=True) + "`", ""]
     devices = sorted(set(map(str, table["device"]))) if "device" in table else []
     total = float(pd.to_numeric(table.get("seconds", pd.Series(dtype=float))).sum())
@@ -232,7 +232,7 @@ def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
               guides: dict[str, Sequence[str]] | None = None) -> dict[str, Path]:
     """stats.csv, scatter.png, top3.png and report.md for the rows in ``table``; ``guides``: per
     method, the scorer names that guided its images (default: the suite's own guide)."""
-    from dasag.quality.rows import write_atomic
+    from dasag.batch.scores_file import write_atomic
 
     out = Path(out)
     written: dict[str, Path] = {}

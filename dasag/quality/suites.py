@@ -1,6 +1,7 @@
-"""What a benchmark suite is: its methods (one config file each), its tasks and its columns.
+"""The quality benchmarks: DAS-AG v2's published table and the transfer suite, as suites of the task engine.
 
-A *task* is one image: a method, a sample index and the seed derived from it. Seeds are
+Each suite names its methods (one config file each), its columns and how its tasks are listed
+(:mod:`dasag.batch.tasks`). A *task* is one image: a method, a sample index and the seed derived from it. Seeds are
 ``base_seed + index`` so every sample differs (the published benchmark reused seed 0 for
 all five), and the same index gets the same seed under every method, which makes the
 methods' comparison paired. Narrowing a suite (fewer samples, classes or methods) keeps
@@ -9,12 +10,13 @@ each remaining task's seed, so a narrowed ``--check`` regenerates the same image
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-from dasag.config import CONFIGS
+from dasag.batch.tasks import Method, RunSpec, Suite, Task
+from dasag.core.config import CONFIGS
+from dasag.core.errors import ConfigError
+from dasag.quality.report import write_all
 
 #: Published reference tables (package data, like the configs, so an installed wheel runs its own suites).
 REFERENCE = Path(str(resources.files("dasag.quality") / "reference"))
@@ -31,71 +33,43 @@ TRANSFER_CLASSES: tuple[str, ...] = (
 SEED_STRIDE = 100
 
 
-@dataclass(frozen=True)
-class Method:
-    """One method of a suite: a short name, its label in tables and its config file."""
-
-    name: str
-    label: str
-    config: Path
-    #: Optimise pixels at one resolution: the pyramid's ``min_size`` is set to its ``max_size``
-    #: after every override, so the baseline always matches the pyramid's canvas and budget.
-    single_resolution: bool = False
-    #: This method's share of the run's step budget (rounded, at least 1 step). Below 1 for a
-    #: method that costs more per step, so that it runs at the same wall time per image as the
-    #: baseline; the share is a measured cost ratio, given with its measurement in the config.
-    step_share: float = 1.0
 
 
-@dataclass(frozen=True)
-class Task:
-    """One image to make: ``(method, sample)`` is its key in ``scores.csv``."""
-
-    method: str
-    sample: int
-    seed: int
-    #: The positive prompt set for this task; ``None`` keeps the method config's prompts.
-    prompt: str | None = None
-    #: Config overrides of this task alone (a batch row's prompts and dotted keys), merged last.
-    overrides: dict[str, Any] | None = field(default=None, compare=False)
-    #: Values written as they are into this task's ``scores.csv`` row (a batch row's name and prompts).
-    columns: dict[str, Any] | None = field(default=None, compare=False)
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.method, self.sample)
 
 
-@dataclass(frozen=True)
-class Suite:
-    """A named benchmark: methods, default step budget and the columns it reports."""
 
-    name: str
-    methods: tuple[Method, ...]
-    #: Columns of ``scores.csv`` that identify a row and the image, before any score.
-    key_columns: tuple[str, ...]
-    #: The guide's clean-image scores written for every row, by their score keys (``<member>/<field>``);
-    #: held-out columns (``heldout/<name>/<field>``) are appended after these.
-    score_columns: tuple[str, ...]
-    #: Held-out scorers this suite always uses (``--eval-scorer`` adds more).
-    heldout: tuple[str, ...] = ()
-    #: Measures of the 8-bit picture itself (:mod:`dasag.quality.image_stats`), after the held-out columns.
-    look_columns: tuple[str, ...] = ()
-    #: Column the top-3 grid ranks by, and the scatter plot's (x, y) columns.
-    rank_by: str = ""
-    scatter: tuple[str, str] = ("", "")
-    #: Published reference: stats file shipped in ``dasag/quality/reference/``.
-    reference_stats: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def method(self, name: str) -> Method:
-        for m in self.methods:
-            if m.name == name:
-                return m
-        raise ValueError(f"unknown method {name!r} for suite {self.name!r}; allowed: {', '.join(m.name for m in self.methods)}.")
+def das_ag_v2_tasks(methods: list[str], samples: int, base_seed: int) -> list[Task]:
+    """``samples`` images per method; sample i has seed ``base_seed + i`` under every method."""
+    return [Task(m, i, base_seed + i) for m in methods for i in range(samples)]
 
-    def label(self, name: str) -> str:
-        return self.method(name).label
+
+def transfer_tasks(methods: list[str], classes: int, seeds: int, base_seed: int) -> list[Task]:
+    """The first ``classes`` classes x ``seeds`` seeds per method (class-major, paired seeds)."""
+    out = []
+    for m in methods:
+        for c, name in enumerate(TRANSFER_CLASSES[:classes]):
+            for s in range(seeds):
+                index = c * SEED_STRIDE + s
+                out.append(Task(m, index, base_seed + index, prompt=name))
+    return out
+
+def _das_ag_v2_tasks_of(suite: Suite, spec: RunSpec) -> list[Task]:
+    """das_ag_v2's tasks for a run's options (``--samples``; ``--classes``/``--seeds`` are refused)."""
+    if spec.classes or spec.seeds:
+        raise ConfigError(f"--classes/--seeds narrow the transfer suite; for {suite.name} use --samples.")
+    methods = spec.methods or [m.name for m in suite.methods]
+    return das_ag_v2_tasks(methods, spec.samples or suite.extra["default_samples"], spec.base_seed)
+
+
+def _transfer_tasks_of(suite: Suite, spec: RunSpec) -> list[Task]:
+    """The transfer suite's tasks for a run's options (``--classes``, ``--seeds``; ``--samples`` is refused)."""
+    if spec.samples:
+        raise ConfigError("--samples narrows the das_ag_v2 suite (and a batch: its first N rows); for transfer use --classes and --seeds.")
+    if spec.classes is not None and spec.classes > len(TRANSFER_CLASSES):
+        raise ConfigError(f"--classes must be at most {len(TRANSFER_CLASSES)} (the fixed class list); got {spec.classes}.")
+    methods = spec.methods or [m.name for m in suite.methods]
+    return transfer_tasks(methods, spec.classes or suite.extra["default_classes"], spec.seeds or suite.extra["default_seeds"], spec.base_seed)
 
 
 DAS_AG_V2 = Suite(
@@ -113,6 +87,8 @@ DAS_AG_V2 = Suite(
     scatter=("siglip/positive", "siglip/aesthetic"),
     reference_stats=REFERENCE / "das_ag_v2_stats.csv",
     extra={"default_samples": 5},
+    make_tasks=_das_ag_v2_tasks_of,
+    write_report=write_all,
 )
 
 TRANSFER = Suite(
@@ -135,6 +111,8 @@ TRANSFER = Suite(
     rank_by="heldout/lite2/prob",
     scatter=("heldout/lite0/prob", "heldout/lite2/prob"),
     extra={"default_classes": 20, "default_seeds": 3, "guide": "lite0"},
+    make_tasks=_transfer_tasks_of,
+    write_report=write_all,
 )
 
 SUITES: dict[str, Suite] = {s.name: s for s in (DAS_AG_V2, TRANSFER)}
@@ -146,17 +124,16 @@ def get_suite(name: str) -> Suite:
     return SUITES[name]
 
 
-def das_ag_v2_tasks(methods: list[str], samples: int, base_seed: int) -> list[Task]:
-    """``samples`` images per method; sample i has seed ``base_seed + i`` under every method."""
-    return [Task(m, i, base_seed + i) for m in methods for i in range(samples)]
 
 
-def transfer_tasks(methods: list[str], classes: int, seeds: int, base_seed: int) -> list[Task]:
-    """The first ``classes`` classes x ``seeds`` seeds per method (class-major, paired seeds)."""
-    out = []
-    for m in methods:
-        for c, name in enumerate(TRANSFER_CLASSES[:classes]):
-            for s in range(seeds):
-                index = c * SEED_STRIDE + s
-                out.append(Task(m, index, base_seed + index, prompt=name))
-    return out
+def suite_of(spec: RunSpec) -> Suite:
+    """The spec's suite: a quality benchmark by name, or a batch made from its rows file and config."""
+    if spec.suite == "batch":
+        from dasag.batch.rows_file import batch_suite
+
+        if spec.config is None or spec.rows is None:
+            raise ConfigError("a batch run needs a rows file and --config (the config every row starts from).")
+        if not Path(spec.config).is_file():
+            raise ConfigError(f"--config {str(spec.config)!r} does not exist.")
+        return batch_suite(Path(spec.config))
+    return get_suite(spec.suite)

@@ -1,8 +1,8 @@
 """Frozen models behind one small interface (see :mod:`dasag.scorers.base`)."""
 
 from dasag.scorers.base import Scorer, Scores
-from dasag.scorers.classifier import EfficientNetLite
 from dasag.scorers.clip import CLIP
+from dasag.scorers.efficientnet import EfficientNetLite
 from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.scorers.siglip import SigLIP
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from dasag.weights import MissingWeightsError, load_state_dict
+from dasag.scorers.weights import MissingWeightsError, load_state_dict
 
 _KEY = re.compile(r"^(?:.*\.)?(\d+)\.(weight|bias)$")
 

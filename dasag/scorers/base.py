@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 import torch
 from torch import Tensor, nn
 
-from dasag.prompts import mix
-from dasag.resize import MODES, resize
+from dasag.core.prompts import mix
+from dasag.image.resize import MODES, resize
 
 
 @dataclass
@@ -263,3 +263,8 @@ class Scorer(nn.Module, ABC):
         for t in list(self.parameters()) + list(self.buffers()):
             return t.device
         return torch.device("cpu")
+
+
+def score_key(member: str, field: str) -> str:
+    """The one name of a scorer's value everywhere: ``<member>/<field>``."""
+    return f"{member}/{field}"

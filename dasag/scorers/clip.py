@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 from torch import Tensor
 
-from dasag.scorers.hf_common import Attention, Dtype, HFTextImageScorer
-from dasag.weights import CLIP_DEFAULT, LAION_AESTHETIC_URL, WeightLocations
+from dasag.scorers.hf_text_image import Attention, Dtype, HFTextImageScorer
+from dasag.scorers.weights import CLIP_DEFAULT, LAION_AESTHETIC_URL, WeightLocations
 
 
 class CLIP(HFTextImageScorer):

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from torch import Tensor
 
-from dasag.scorers.hf_common import Attention, Dtype, HFTextImageScorer
-from dasag.weights import AESTHETIC_V25_URL, SIGLIP_DEFAULT, WeightLocations
+from dasag.scorers.hf_text_image import Attention, Dtype, HFTextImageScorer
+from dasag.scorers.weights import AESTHETIC_V25_URL, SIGLIP_DEFAULT, WeightLocations
 
 
 class SigLIP(HFTextImageScorer):

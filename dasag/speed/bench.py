@@ -1,7 +1,7 @@
 """The speed bench: how fast is an ascent step, and how close to the hardware? ``python reproduce/bench.py --out DIR``
 
 In one process: the device's matmul peak (bf16 on a GPU, fp32 on CPU), then for each
-configuration and each speed variant a short real run (config -> :func:`~dasag.config.build_run`
+configuration and each speed variant a short real run (config -> :func:`~dasag.core.config.build_run`
 -> ``fit``) that reports seconds per step and per image, images per minute, counted TFLOP/s
 and its fraction of the peak, peak memory, the share of the step spent outside the scorer's
 forward+backward, and the host syncs of one non-logging step. Every variant is also shown
@@ -18,30 +18,19 @@ from __future__ import annotations
 import copy
 import gc
 import itertools
-import json
-import platform
-import sys
 import time
 from argparse import Namespace
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from jsonargparse import ArgumentParser
 
-from dasag.cli import LOG_EVERY_N_STEPS
-from dasag.config import (
-    CONFIGS,
-    build_run,
-    constructor_default,
-    deep_merge,
-    load_config,
-    quiet_expected_warnings,
-    quiet_lightning_banners,
-    resolve_prompts_file,
-)
-from dasag.module import DirectAscent
+from dasag.core.config import CONFIGS, deep_merge, load_config
+from dasag.run.build import LOG_EVERY_N_STEPS, build_run
+from dasag.run.data import resolve_prompts_file
+from dasag.run.metadata import constructor_default
+from dasag.run.module import DirectAscent
 
 # --------------------------------------------------------------------------- variants
 #: Speed variants: config overrides on top of the plain eager fp32 baseline. ``scorer`` keys go
@@ -297,36 +286,6 @@ def plan_cases(args: Namespace, device: torch.device) -> list[Case]:
     return cases
 
 
-def parser() -> ArgumentParser:
-    p = ArgumentParser(prog="python reproduce/bench.py", description=__doc__.split("\n")[0], exit_on_error=False)
-    p.add_argument("--out", type=Path, default=Path("bench_out"), help="where bench.json, bench.md and run logs go")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--steps", type=int | None, default=None, help="timed steps per row (default: 10 on CPU, 20 on GPU)")
-    p.add_argument("--warmup", type=int | None, default=None, help="untimed steps first (default 2 on CPU, 3 on GPU; compile happens here)")
-    p.add_argument("--families", nargs="+", choices=("demo", "siglip"), default=["demo", "siglip"], help="which configurations")
-    p.add_argument("--variants", nargs="+", choices=tuple(VARIANTS), default=[], help="speed variants (default: all that apply)")
-    p.add_argument("--shapes", nargs="+", default=[], help="siglip shapes as px/batch/images, e.g. 768/8/1 (default: all)")
-    p.add_argument("--budget-s", type=float | None, default=None,
-                   help="start no new row after this many seconds (default: 480 on CPU, so the bench ends within 10 min "
-                        "on a busy machine; none on GPU; 0: none)")
-    p.add_argument("--siglip-size", choices=("so400m", "tiny"), default="so400m",
-                   help="das_ag_plus scorer: so400m (the real cost; CUDA only) or tiny (runs anywhere: checks the GPU rows' "
-                        "code path, its figures mean nothing)")
-    p.add_argument("--untuned-allocator", action="store_true",
-                   help="leave glibc malloc at its defaults (every entry point tunes it, see "
-                        "dasag.speed.switches.tune_host_allocator): run once with and once without to see its effect")
-    p.add_argument("--quick", action="store_true", help="2 warm-up + 2 timed steps, eager and shipped variants only")
-    return p
-
-
-def parse_args(argv: list[str] | None) -> Namespace:
-    args = parser().parse_args(argv)
-    if args.quick:
-        args.steps, args.warmup = args.steps or 2, args.warmup if args.warmup is not None else 2
-        args.variants = args.variants or ["eager_fp32", "shipped"]
-    return args
-
-
 def case_config(case: Case) -> dict[str, Any]:
     """The config a row runs: the family's shipped config with its shape and speed variant."""
     return variant_config(base_config(case.family, case.output_px, case.batch, case.num_images, case.siglip_size), case.variant)
@@ -365,46 +324,3 @@ def run_rows(cases: list[Case], device: torch.device, warmup: int, steps: int, o
             run_row(case, cfg, device, warmup, steps, out, flops)
         print(f"{case.family} {case.output_px}/{case.batch}/{case.num_images} {case.variant}: {case.status} "
               f"{_f(case.seconds_per_step, 4)} s/step ({time.perf_counter() - t0:.0f} s)", flush=True)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python reproduce/bench.py``: measure every planned row, then write bench.json and bench.md."""
-    from jsonargparse import ArgumentError
-
-    from dasag.speed.measure import matmul_peak
-    from dasag.speed.switches import tune_host_allocator
-
-    try:
-        args = parse_args(argv)
-    except ArgumentError as e:
-        print(f"error: {str(e).strip().splitlines()[0]}", file=sys.stderr)
-        return 2
-    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()) else "cpu")
-    steps = args.steps or (20 if device.type == "cuda" else 10)
-    warmup = args.warmup if args.warmup is not None else (3 if device.type == "cuda" else 2)
-    args.out.mkdir(parents=True, exist_ok=True)
-    quiet_lightning_banners()
-    quiet_expected_warnings()
-    allocator = "glibc defaults (--untuned-allocator)" if args.untuned_allocator else ("tuned" if tune_host_allocator() else "not glibc: untouched")
-    budget = args.budget_s if args.budget_s is not None else (None if device.type == "cuda" else 480.0)
-    peak = matmul_peak(device)
-    print(f"matmul peak: {peak['tflops']:.3f} TFLOP/s ({peak['dtype']}, {peak['size']}^2) on {device}", flush=True)
-    cases = plan_cases(args, device)
-    run_rows(cases, device, warmup, steps, args.out, budget)
-    finish(cases, peak["tflops"])
-    meta = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or platform.machine()})",
-        "device_type": device.type, "torch": torch.__version__, "threads": torch.get_num_threads(),
-        "date": time.strftime("%Y-%m-%d %H:%M"), "peak": peak, "steps": steps, "warmup": warmup, "host_allocator": allocator,
-        "command": "python reproduce/bench.py " + " ".join(sys.argv[1:] if argv is None else argv),
-    }
-    (args.out / "bench.json").write_text(json.dumps({"meta": meta, "rows": [asdict(c) for c in cases]}, indent=2))
-    (args.out / "bench.md").write_text(markdown(cases, meta))
-    print()
-    print_table(cases)
-    print(f"\nwrote {args.out / 'bench.json'} and {args.out / 'bench.md'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

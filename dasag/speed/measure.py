@@ -30,7 +30,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 
-from dasag.speed.switches import HostSyncCounter
+from dasag.run.callbacks import ScheduleAnnealing
+from dasag.run.speed_switches import HostSyncCounter
 
 
 def synchronize(device: torch.device) -> None:
@@ -81,7 +82,7 @@ def count_step_flops(module, step: int = 0) -> int:
     """
     from lightning.fabric.utilities.throughput import measure_flops
 
-    flops = measure_flops(module, lambda: module.ascent_terms(module.plan_at(step)).loss.sum(), lambda loss: loss)
+    flops = measure_flops(module, lambda: module.ascent_terms(ScheduleAnnealing.plan_at(module, step)).loss.sum(), lambda loss: loss)
     module.pyramid.zero_grad(set_to_none=True)
     return int(flops)
 
@@ -98,7 +99,7 @@ class StepClock(Callback):
 
     The callback also watches one warm-up step that does not log, from its start to the
     optimiser step (render, augment, score, objective, logging decision, backward), for
-    device-to-host reads: :class:`~dasag.speed.switches.HostSyncCounter` on every device, plus
+    device-to-host reads: :class:`~dasag.run.speed_switches.HostSyncCounter` on every device, plus
     ``torch.cuda.set_sync_debug_mode("warn")`` on a GPU, which also sees syncs made inside
     kernels' host code. The optimiser is left out: Adam keeps its step count on the host.
     """
@@ -247,7 +248,7 @@ def scorer_seconds(module, steps: int, step: int = 0) -> float:
     """
     # With grad mode as in training, so a compiled render/augment reuses its graph; the
     # detach frees the render's graph at once.
-    copies = module.render_and_augment(module.plan_at(step))[1].detach().requires_grad_(True)
+    copies = module.render_and_augment(ScheduleAnnealing.plan_at(module, step))[1].detach().requires_grad_(True)
 
     def once() -> Tensor:
         with module.autocast():

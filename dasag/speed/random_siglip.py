@@ -17,7 +17,7 @@ from torch import Tensor
 
 from dasag.scorers.aesthetic_head import AestheticHead
 from dasag.scorers.base import Preprocessing
-from dasag.scorers.hf_common import Attention, Dtype, choose_attention, resolve_dtype
+from dasag.scorers.hf_text_image import Attention, Dtype, choose_attention, resolve_dtype
 from dasag.scorers.siglip import SigLIP
 
 #: Vision tower of google/siglip-so400m-patch14-384 (its config.json), and a tiny one for tests.

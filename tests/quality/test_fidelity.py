@@ -23,9 +23,13 @@ def test_write_replaces_only_the_marked_table(tmp_path: Path) -> None:
     assert plain.read_text() == "no markers\n"
 
 
-def test_bad_write_target_is_one_sentence(tmp_path: Path, capsys) -> None:
-    assert fidelity.main(["--write", str(tmp_path / "missing.md")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+def test_bad_write_target_is_one_sentence(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "reproduce/fidelity.py", "--write", str(tmp_path / "missing.md")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2 and done.stderr.strip() == f"error: --write {str(tmp_path / 'missing.md')!r} does not exist."
 
 
 @pytest.mark.slow

@@ -7,48 +7,22 @@ file takes a couple of minutes on one CPU core; the real budgets are the configs
 from __future__ import annotations
 
 import hashlib
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from PIL import Image
 
-from dasag.config import ConfigError
-from dasag.images import read_metadata
-from dasag.quality import RunSpec, check, run
-from dasag.quality import rows as rows_mod
-from dasag.quality.cli import main as harness_main
-from dasag.quality.harness import plan
+from dasag.batch import scores_file as rows_mod
+from dasag.batch.tasks import RunSpec
+from dasag.commands.quality import main as harness_main
+from dasag.image.picture import read_metadata
+from dasag.quality.harness import check, run
 from dasag.quality.suites import REFERENCE
+from feature_helpers import TINY, transfer_spec
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE_STATS = REFERENCE / "das_ag_v2_stats.csv"
-
-#: Shrinks every method config: 64 px canvas (48 px visible), 2 copies per step.
-TINY = {"model": {"pyramid": {"init_args": {"max_size": 64, "max_shift": 8}}, "augment": {"init_args": {"batch_size": 2}}}}
-#: The transfer guide also reads a 64 px input (held-out scorers keep their native sizes).
-#: The transfer suite's methods guide with Lite0 or an ensemble: no scorer override fits all of them.
-TINY_TRANSFER = TINY
-
-
-def transfer_spec(out: Path, **kw) -> RunSpec:
-    # The two baselines: the robust methods have their own test (below).
-    defaults = {"suite": "transfer", "out": out, "classes": 2, "seeds": 1, "steps": 2, "overrides": TINY_TRANSFER, "accelerator": "cpu", "threads": 1,
-                "methods": ["pyramid", "pixel"]}
-    return RunSpec(**{**defaults, **kw})
-
-
-@pytest.fixture(scope="module")
-def transfer_run(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
-    out = tmp_path_factory.mktemp("transfer")
-    threads = torch.get_num_threads()
-    table = run(transfer_spec(out))  # threads=1 while it runs ...
-    assert torch.get_num_threads() == threads  # ... and the caller's count afterwards
-    return out, table
 
 
 # --------------------------------------------------------------------- transfer
@@ -89,66 +63,6 @@ def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
     assert not (out / rows_mod.PARTS_DIR).exists() or not list((out / rows_mod.PARTS_DIR).iterdir())
 
 
-@pytest.mark.slow
-def test_rerun_skips_finished_images(transfer_run, tmp_path) -> None:
-    out, table = transfer_run
-    copy = tmp_path / "copy"
-    shutil.copytree(out, copy)
-    made: list[dict] = []
-    again = run(transfer_spec(copy), on_row=made.append)
-    assert made == []  # nothing regenerated
-    pd.testing.assert_frame_equal(again, table)
-
-
-@pytest.mark.slow
-def test_check_passes_on_fresh_run_and_fails_after_one_png_changes(transfer_run, tmp_path, capsys) -> None:
-    out, table = transfer_run
-    copy = tmp_path / "copy"
-    shutil.copytree(out, copy)
-    # A subset: only the first class, through the command line.
-    assert harness_main(["transfer", "--out", str(copy), "--check", "--classes", "1", "--seeds", "1", "--methods", "pyramid", "pixel"]) == 0
-    assert "check: every image identical" in capsys.readouterr().out
-    victim = copy / "images" / f"{table['file_hash'][2]}.png"
-    with Image.open(victim) as img:
-        pixels = img.convert("RGB")
-        text = dict(img.text)
-    x = pixels.getpixel((0, 0))
-    pixels.putpixel((0, 0), ((x[0] + 1) % 256, x[1], x[2]))
-    from PIL import PngImagePlugin
-
-    info = PngImagePlugin.PngInfo()
-    for k, v in text.items():
-        info.add_text(k, v)
-    pixels.save(victim, pnginfo=info)
-    problems = check(transfer_spec(copy), log=lambda m: None)
-    assert len(problems) == 1 and "pixel/0" in problems[0] and victim.name in problems[0]
-    assert harness_main(["transfer", "--out", str(copy), "--check"]) == 1
-    printed = capsys.readouterr().out
-    assert "pixel/0: stored image" in printed and "1 mismatch" in printed and "pyramid/0: identical" in printed
-
-
-@pytest.mark.slow
-def test_resume_after_interruption_has_no_duplicate_or_missing_rows(transfer_run, tmp_path) -> None:
-    _, full = transfer_run
-    out = tmp_path / "killed"
-
-    class Killed(BaseException):
-        pass
-
-    def kill_after_first(row: dict) -> None:
-        raise Killed
-
-    with pytest.raises(Killed):
-        run(transfer_spec(out), on_row=kill_after_first)
-    partial = pd.read_csv(out / "scores.csv")
-    assert len(partial) == 1 and partial["method"][0] == "pyramid"
-    resumed = run(transfer_spec(out))
-    assert len(resumed) == 4 and not resumed.duplicated(["method", "sample"]).any()
-    # the same images as the uninterrupted run: every task is a pure function of its seed
-    assert list(resumed["file_hash"]) == list(full["file_hash"])
-    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{h}.png" for h in full["file_hash"])
-
-
 # -------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("kw", "words"),
@@ -166,74 +80,6 @@ def test_bad_options_are_one_sentence_before_anything_is_written(tmp_path, kw, w
         run(transfer_spec(out, **kw))
     assert all(w in str(err.value) for w in words), str(err.value)
     assert not out.exists()
-
-
-@pytest.mark.slow
-def test_a_run_cannot_be_continued_with_another_budget(transfer_run, tmp_path, capsys) -> None:
-    out, _ = transfer_run
-    with pytest.raises(ConfigError, match="steps=2; got steps=5"):
-        plan(transfer_spec(out, steps=5))
-    assert harness_main(["das_ag_v2", "--out", str(out), "--samples", "1"]) == 2
-    assert "holds a 'transfer' run" in capsys.readouterr().err
-
-
-def test_an_unreadable_run_json_is_one_sentence_with_the_fix(tmp_path, capsys) -> None:
-    """A kill while run.json was written by an older version left it empty: say so, say what to do."""
-    out = tmp_path / "cut"
-    out.mkdir()
-    (out / "run.json").write_text("")
-    assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--accelerator", "cpu"]) == 2
-    err = capsys.readouterr().err
-    assert "run.json' is unreadable (empty): delete it and run again with the same options" in err and len(err.strip().splitlines()) == 1
-    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
-
-
-def test_a_second_harness_process_on_the_same_out_is_refused(tmp_path, capsys) -> None:
-    """The lock of a live process (a real one, here a sleeping child): one sentence, nothing touched."""
-    import subprocess
-
-    out = tmp_path / "busy"
-    out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    try:
-        (out / ".lock").write_text(str(holder.pid))
-        assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--accelerator", "cpu"]) == 2
-    finally:
-        holder.kill()
-        holder.wait()
-    err = capsys.readouterr().err
-    assert f"is in use by another process (pid {holder.pid})" in err and len(err.strip().splitlines()) == 1
-    assert sorted(p.name for p in out.iterdir()) == [".lock"]
-
-
-@pytest.mark.slow
-def test_two_harness_processes_started_together_lose_and_duplicate_nothing(tmp_path) -> None:
-    """Two real processes on one --out, started at once: the second is refused while the first
-    runs (or runs after it); either way every row is there once and the lock is released."""
-    import subprocess
-
-    import yaml
-
-    tiny = tmp_path / "tiny.yaml"
-    tiny.write_text(yaml.safe_dump(TINY_TRANSFER))
-    out = tmp_path / "shared"
-    cmd = [sys.executable, str(REPO / "reproduce" / "run.py"), "transfer", "--out", str(out), "--classes", "2", "--seeds", "1",
-           "--steps", "2", "--accelerator", "cpu", "--threads", "1", "--override", str(tiny), "--methods", "pyramid", "pixel"]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
-    assert sorted(code for code, _ in results) in ([0, 0], [0, 2]), results
-    for code, err in results:
-        if code == 2:
-            assert "is in use by another process" in err and "Traceback" not in err
-    table = pd.read_csv(out / "scores.csv")
-    assert len(table) == 4 and not table.duplicated(["method", "sample"]).any()
-    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{h}.png" for h in table["file_hash"])
-    assert not (out / ".lock").exists()
-
-
-def test_check_without_a_run_is_refused(tmp_path) -> None:
-    with pytest.raises(ConfigError, match="no run.json"):
-        check(transfer_spec(tmp_path / "empty"))
 
 
 # ------------------------------------------------------------ das_ag_v2
@@ -271,7 +117,7 @@ def test_das_ag_v2_in_both_modes_side_by_side_with_the_published_table(tiny_weig
     command line, and one report that shows both beside the published figures."""
     import yaml
 
-    from dasag.config import CONFIGS
+    from dasag.core.config import CONFIGS
 
     tiny = tmp_path / "tiny.yaml"
     tiny.write_text(yaml.safe_dump(TINY))
@@ -297,38 +143,6 @@ def test_das_ag_v2_in_both_modes_side_by_side_with_the_published_table(tiny_weig
     # a --compare that is not a finished run is one sentence, before anything is written
     assert harness_main(["das_ag_v2", "--out", str(tmp_path / "third"), *common, "--override", str(tiny), "--compare", str(tmp_path)]) == 2
     assert not (tmp_path / "third").exists()
-
-
-@pytest.mark.slow
-def test_two_worker_processes_make_the_same_images(transfer_run, tmp_path) -> None:
-    """--devices 2: Fabric spawns two workers (gloo on CPU); their rows merge into one table."""
-    _, single = transfer_run
-    out = tmp_path / "sharded"
-    table = run(transfer_spec(out, devices=2))
-    assert list(table["file_hash"]) == list(single["file_hash"])
-    assert not list((out / rows_mod.PARTS_DIR).glob("*.csv"))
-    assert (out / "report.md").is_file()
-
-
-@pytest.mark.slow
-def test_the_harness_of_an_installed_package_runs_outside_the_checkout(tmp_path) -> None:
-    """Configs and reference tables are package data: a wheel installed elsewhere plans and runs a suite."""
-    source, site = tmp_path / "source", tmp_path / "site"  # built from a copy: no build/ or egg-info in the checkout
-    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(".git", ".venv", "runs", "build", "*.egg-info", "results", "images", "tests"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--target", str(site), str(source)],
-                   check=True, capture_output=True, timeout=300)
-    assert (site / "dasag" / "configs" / "transfer.yaml").is_file() and (site / "dasag" / "quality" / "reference" / "das_ag_v2_stats.csv").is_file()
-    work = tmp_path / "elsewhere"
-    work.mkdir()
-    code = ("import sys, dasag.quality.suites as s; assert str(s.CONFIGS).startswith(sys.argv[1]), s.CONFIGS; "
-            "from dasag.quality.cli import main; sys.exit(main(sys.argv[2:]))")
-    args = ["transfer", "--out", "out", "--classes", "1", "--seeds", "1", "--steps", "1", "--methods", "pyramid", "--threads", "1", "--accelerator", "cpu"]
-    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(site)
-    proc = subprocess.run([sys.executable, "-c", code, str(site), *args], cwd=work, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    table = pd.read_csv(work / "out" / "scores.csv")
-    assert list(table["method"]) == ["pyramid"] and (work / "out" / "report.md").is_file()
 
 
 @pytest.mark.slow

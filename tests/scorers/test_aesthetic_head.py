@@ -46,7 +46,7 @@ def test_dropout_rates_make_the_head_stochastic_like_the_seed_codes_train_mode_h
 
 
 def test_bad_dropout_rates_are_one_sentence():
-    from dasag.scorers.hf_common import check_dropout
+    from dasag.scorers.hf_text_image import check_dropout
 
     assert check_dropout(None) == () and check_dropout([0.5, 0]) == (0.5, 0.0)
     for bad in ([1.0], [-0.1], ["x"], "0.5"):

@@ -29,7 +29,6 @@ def test_prompt_values_reduce_to_the_mean_or_the_weighted_mean():
     weighted mean; no prompts give zero (an empty negative list)."""
     scorer = EfficientNetLite("lite0", input_size=64)
     values = torch.randn(3, 2)
-    scorer._mix = {"positive": None, "negative": None}
     assert torch.equal(scorer.reduce_prompts(values, "positive"), values.mean(dim=1))
     assert torch.equal(scorer.reduce_prompts(torch.zeros(3, 0), "negative"), torch.zeros(3))
     scorer.prepare(["goldfish", "volcano"], [], positive_weights=[3.0, 1.0])

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from dasag.speed.bench import main
+from dasag.commands.bench import main
 
 
 @pytest.mark.slow

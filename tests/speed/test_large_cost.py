@@ -1,29 +1,20 @@
-"""reproduce/large_cost.py's rows: each one is a stage of a shipped growth config, with whole-image
+"""The rows of reproduce/large_cost.py (:mod:`dasag.speed.large_cost`): each one is a stage of a shipped growth config, with whole-image
 copies or the config's cutouts, and builds (no weights load) on any machine, so a lent GPU is never
 spent on a crash. The figures themselves are measured by the script, never asserted."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from dasag.config import build_run, deep_merge
-
-SCRIPT = Path(__file__).resolve().parents[2] / "reproduce" / "large_cost.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("large_cost", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from dasag.core.config import deep_merge
+from dasag.run.build import build_run
+from dasag.speed import large_cost as script
 
 
 @pytest.mark.parametrize("kind", ["full", "cutouts"])
 def test_every_row_is_a_stage_of_its_config_and_builds(kind: str, tmp_path: Path) -> None:
-    script = _script()
     for _device, config, size in script.SHAPES:
         cfg = script.row_config(config, size, kind, steps=3)
         cfg = deep_merge(cfg, {"trainer": {"accelerator": "cpu", "default_root_dir": str(tmp_path)}})

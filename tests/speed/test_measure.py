@@ -13,12 +13,13 @@ import pytest
 import torch
 
 from dasag import DirectAscent, PromptDataModule
+from dasag.run.callbacks import ScheduleAnnealing
 from dasag.speed.measure import ScorerShare, StepClock, count_step_flops, matmul_peak, scorer_seconds
 from tiny_models import PROMPTS, ready, siglip_module
 
 
 def _fit(module: DirectAscent, steps: int, log_every: int, callbacks=(), root: Path | None = None) -> L.Trainer:
-    trainer = L.Trainer(accelerator="cpu", max_steps=steps, log_every_n_steps=log_every, logger=False, callbacks=list(callbacks),
+    trainer = L.Trainer(accelerator="cpu", max_steps=steps, log_every_n_steps=log_every, logger=False, callbacks=[ScheduleAnnealing(), *callbacks],
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, default_root_dir=root)
     trainer.fit(module, datamodule=PromptDataModule(positive_prompts=list(PROMPTS.positive), negative_prompts=list(PROMPTS.negative)))
     return trainer

@@ -1,0 +1,149 @@
+"""A clip made in a background thread for the app's "Make a clip" option; nothing here imports Streamlit.
+
+The page's form already describes one run (:meth:`~dasag.app.settings.AppSettings.to_config`);
+:func:`clip_config` adds an ``animation:`` block to it (from one prompt to another, a number of
+frames, a zoom), starting from the shipped offline clip's settings
+(``configs/animation/daisy_to_volcano.yaml``), so the page states no defaults of its own.
+:class:`ClipRun` runs :func:`dasag.animation.animate.make_clip`, the code behind ``dasag animate``,
+in a thread and keeps the latest finished frame for the page to show; Stop drops the frame in
+progress and keeps the finished ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dasag.animation.animate import ClipResult, ClipSpec, FrameDone, make_clip
+from dasag.app.image_run import SharedScorers
+from dasag.core.config import CONFIGS, load_config
+from dasag.core.errors import ConfigError, error_text
+
+#: The shipped clip whose animation settings the form starts from.
+SHIPPED_CLIP = CONFIGS / "animation" / "daisy_to_volcano.yaml"
+#: CPU threads of an app clip: its frames' bytes depend on it, so it is fixed, not the machine's count.
+APP_THREADS = 2
+
+
+@lru_cache(maxsize=1)
+def shipped_animation() -> dict[str, Any]:
+    """The shipped offline clip's ``animation:`` block (frames, steps, camera, later_frames)."""
+    return load_config(SHIPPED_CLIP)["animation"]
+
+
+@dataclass
+class ClipForm:
+    """The "Make a clip" controls: from one prompt to another over ``frames`` frames, zooming in."""
+
+    start: str
+    end: str
+    frames: int = shipped_animation()["frames"]
+    steps: int = shipped_animation()["steps"]
+    zoom: float = shipped_animation()["camera"]["zoom"]
+    fps: float = shipped_animation()["fps"]
+
+    def check(self) -> None:
+        for name, text in (("from", self.start), ("to", self.end)):
+            if not str(text).strip():
+                raise ConfigError(f"the clip's '{name}' prompt is empty: give a prompt (or an ImageNet class name for a classifier).")
+
+
+def clip_config(run: dict[str, Any], form: ClipForm) -> dict[str, Any]:
+    """The page's run config with an animation block: ``form.start`` at frame 0 fading into
+    ``form.end`` at the last frame, the form's steps, zoom and fps, the shipped clip's
+    ``later_frames``; the run's own step budget is frame 0's."""
+    form.check()
+    last = max(int(form.frames) - 1, 0)
+    keyframes = [{"frame": 0, "prompts": [form.start.strip()]}]
+    if last > 0:
+        keyframes.append({"frame": last, "prompts": [form.end.strip()]})
+    animation = {
+        "frames": int(form.frames), "steps": int(form.steps), "fps": float(form.fps),
+        "camera": {"zoom": float(form.zoom)}, "keyframes": keyframes,
+        "later_frames": shipped_animation().get("later_frames", {}),
+    }
+    data = dict(run.get("data") or {})
+    data.pop("positive_prompts", None)  # the keyframes name them
+    return {**run, "data": data, "animation": animation}
+
+
+def clip_folder(output_dir: str, config: dict[str, Any]) -> Path:
+    """``<output>/clips/<hash of the config>``: the same clip settings continue the same folder."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return Path(output_dir) / "clips" / digest
+
+
+class ClipRun:
+    """:func:`~dasag.animation.animate.make_clip` in a daemon thread, holding the shared scorer while it runs."""
+
+    def __init__(self, config: dict[str, Any], out: Path, shared: SharedScorers | None = None) -> None:
+        self.spec = ClipSpec(config, Path(out), APP_THREADS)
+        self.total = int(config["animation"]["frames"])
+        self.shared = shared
+        self.stop_requested = threading.Event()
+        self.result: ClipResult | None = None
+        self.error: str | None = None
+        self._latest: FrameDone | None = None
+        self._lock = threading.Lock()
+        self._held: threading.Lock | None = None
+        self._thread = threading.Thread(target=self._run, name="dasag-clip", daemon=True)
+
+    def start(self) -> ClipRun:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def latest(self) -> FrameDone | None:
+        with self._lock:
+            return self._latest
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def gif(self) -> bytes | None:
+        return self.result.gif.read_bytes() if self.result is not None and self.result.gif is not None else None
+
+    def _share(self, key: str, fresh):
+        """The shared scorer; its lock is taken on first use and held until the clip ends (a scorer
+        holds one prompt set at a time, and a clip changes it every frame)."""
+        scorer = self.shared(key, fresh)
+        if self._held is None:
+            lock = self.shared.lock(scorer)
+            if lock is not None:
+                lock.acquire()
+                self._held = lock
+        return scorer
+
+    def _on_frame(self, done: FrameDone) -> None:
+        with self._lock:
+            self._latest = done
+
+    def _run(self) -> None:
+        try:
+            self.result = make_clip(self.spec, on_frame=self._on_frame, stop=self.stop_requested,
+                                    share_scorer=self._share if self.shared is not None else None, log=lambda _: None)
+        except Exception as e:  # shown in the page as one sentence
+            self.error = error_text(e)
+        finally:
+            if self._held is not None:
+                self._held.release()
+
+
+def latest_picture(run: ClipRun) -> tuple[np.ndarray, int] | None:
+    """The last finished frame and its index, for the page (``None`` before the first)."""
+    done = run.latest
+    return None if done is None else (done.picture, done.frame)

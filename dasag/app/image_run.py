@@ -1,0 +1,158 @@
+"""A run in a background thread, watched live: progress snapshots, a stop switch, the result.
+
+A web page redraws itself on every click, so the Trainer cannot run inside the page's own
+script (a click would interrupt it). It runs here in a thread instead; the page reads the
+latest :class:`Snapshot` and, on Stop, sets a flag that :class:`LiveProgress` turns into
+``trainer.should_stop`` after the current step. Nothing here imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+from lightning.pytorch.callbacks import Callback
+
+from dasag.core.errors import error_text
+from dasag.image.picture import from_uint8
+from dasag.run.build import BuiltRun, ScorerCache
+from dasag.run.callbacks import ImageExport
+from dasag.run.picture import finished_picture
+from dasag.scorers.efficientnet import ClassReadout, EfficientNetLite, class_readout
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The run as last seen: steps done, loss and clean-image scores, the current picture."""
+
+    step: int
+    total: int
+    loss: float | None
+    scores: dict[str, float]
+    image: np.ndarray
+
+
+@dataclass
+class Result:
+    """A finished (or stopped) run: the picture, its scores and the PNG the CLI would write."""
+
+    image: np.ndarray
+    png: bytes
+    scores: dict[str, float]
+    step: int
+    total: int
+    stopped: bool
+    files: list[Path] = field(default_factory=list)
+    #: Each classifier's reading of the image (p(class) and its top-5), for the page.
+    classes: list[ClassReadout] = field(default_factory=list)
+
+
+class LiveProgress(Callback):
+    """Publishes a :class:`Snapshot` every ``every_n_steps`` and honours a stop request.
+
+    Reading the loss and scoring the clean image syncs with the device, so it happens only
+    on the steps that are shown, never every step.
+    """
+
+    def __init__(self, every_n_steps: int = 5) -> None:
+        if every_n_steps < 1:
+            raise ValueError(f"LiveProgress every_n_steps must be at least 1; got {every_n_steps}.")
+        self.every_n_steps = every_n_steps
+        self.stop_requested = threading.Event()
+        self._lock = threading.Lock()
+        self._latest: Snapshot | None = None
+
+    @property
+    def latest(self) -> Snapshot | None:
+        with self._lock:
+            return self._latest
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        step, total = trainer.global_step, int(trainer.max_steps)
+        stopping = self.stop_requested.is_set()
+        if stopping:
+            trainer.should_stop = True
+        if not (stopping or step == 1 or step % self.every_n_steps == 0 or step >= total):
+            return
+        loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
+        picture = finished_picture(pl_module, step)
+        snap = Snapshot(step, total, None if loss is None else float(loss), picture.scores[0], picture.sheet)
+        with self._lock:
+            self._latest = snap
+
+
+#: The app's scorers, shared by every session of its process (the run builder's cache).
+SharedScorers = ScorerCache
+
+
+class LiveRun:
+    """``trainer.fit`` in a daemon thread; the result is kept even when stopped or failed."""
+
+    def __init__(self, built: BuiltRun, progress: LiveProgress, shared: SharedScorers | None = None) -> None:
+        self.built = built
+        self.progress = progress
+        self.shared = shared
+        self.result: Result | None = None
+        self.error: str | None = None
+        self.waiting = False  # True while another run holds the shared model
+        self._thread = threading.Thread(target=self._run, name="dasag-live-run", daemon=True)
+
+    def start(self) -> LiveRun:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        """End after the current step; the image so far becomes the result."""
+        self.progress.stop_requested.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        lock = self.shared.lock(self.built.model.scorer) if self.shared is not None else None
+        self.waiting = lock is not None and lock.locked()
+        if lock is not None:
+            lock.acquire()
+        self.waiting = False
+        try:
+            try:
+                self.built.fit()
+            except Exception as e:  # shown in the page as one sentence; the image is still kept below
+                self.error = error_text(e)
+            try:
+                self.result = self._result()
+            except Exception as e:  # the page must say why there is no result, never go quiet
+                self.error = self.error or f"the result could not be read back: {error_text(e)}"
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def _result(self) -> Result | None:
+        model, trainer = self.built.model, self.built.trainer
+        if model.prompts is None or trainer.global_step == 0:  # no step ran: the starting noise is not a result
+            return None
+        picture = self.built.picture()
+        step = trainer.global_step
+        files = [p for cb in trainer.callbacks if isinstance(cb, ImageExport) for p in cb.final_paths]
+        positive, negative = model.prompts.positive, model.prompts.negative
+        first = from_uint8(picture.images[0]).unsqueeze(0).to(model.device)  # what the PNG holds
+        with model.autocast():
+            classes = [class_readout(m, first, positive, negative, name=name)
+                       for name, m in zip(model.scorer.names, model.scorer.members) if isinstance(m, EfficientNetLite)]
+        return Result(
+            image=picture.sheet,
+            png=picture.png(),
+            scores=picture.scores[0],
+            step=step,
+            total=int(trainer.max_steps),
+            stopped=step < int(trainer.max_steps),
+            files=files,
+            classes=classes,
+        )

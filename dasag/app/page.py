@@ -1,0 +1,446 @@
+"""The DAS-AG demo as a web page: ``dasag app`` (or ``streamlit run dasag/app/page.py``).
+
+The page only draws controls and results. The controls fill an
+:class:`~dasag.app.settings.AppSettings`, which becomes the same config mapping a
+``dasag fit --config`` file holds; :func:`~dasag.run.build.build_run` builds it through the
+CLI's own code, and :class:`~dasag.app.image_run.LiveRun` runs the real Trainer in a thread while
+this script redraws progress. Scorers are shared by every session of the process
+(``st.cache_resource``), so each model's weights load once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+#: Session-state keys of the two prompt lists.
+LISTS = {"pos": "Positive prompts", "neg": "Negative prompts"}
+SCHEDULE_LABELS = {"auto": "auto (margin → 0)", "constant": "constant", "linear": "linear",
+                   "exponential_decay": "exponential decay", "exponential_warmup": "exponential warmup"}
+
+
+# --------------------------------------------------------------------------- page
+def page() -> None:
+    """The whole page: settings in the sidebar, prompts in the main column, then the run."""
+    import streamlit as st
+
+    from dasag.app.image_run import SharedScorers
+    from dasag.app.settings import AppSettings
+    from dasag.commands.skeleton import install_weight_locations
+    from dasag.core.process import set_up_process
+    from dasag.scorers.registry import SCORERS
+
+    set_up_process()  # the app's own process, set up at its edge like a command's (idempotent)
+    install_weight_locations()
+
+    @st.cache_resource(show_spinner=False)
+    def shared_scorers() -> SharedScorers:
+        """One registry per process: every session reuses loaded models."""
+        return SharedScorers()
+
+    st.set_page_config(page_title="dasag: Direct Ascent Synthesis", layout="wide")
+    st.title("Direct Ascent Synthesis with Aesthetic Guidance")
+    st.caption("An image made by gradient ascent on a multi-resolution pyramid against frozen models: no generator.")
+    defaults = AppSettings()
+    init_prompt_rows(st.session_state, defaults)
+    form = sidebar(st, defaults)
+    prompt_lists(st, text=SCORERS[form["scorer"]].text)
+    state = st.session_state
+    settings = AppSettings(
+        positive_prompts=[state[f"pos_{i}"] for i in state["pos_ids"]],
+        negative_prompts=[state[f"neg_{i}"] for i in state["neg_ids"]],
+        **form,
+    )
+    run_controls(st, settings, shared_scorers())
+    clip_controls(st, settings, shared_scorers())
+
+
+def init_prompt_rows(state, defaults) -> None:
+    """Each prompt list is a list of row ids with one text input per row (the first visit fills it)."""
+    for key, texts in (("pos", defaults.positive_prompts), ("neg", defaults.negative_prompts)):
+        if f"{key}_ids" not in state:
+            state[f"{key}_ids"] = list(range(len(texts)))
+            state[f"{key}_next"] = len(texts)
+            for i, text in enumerate(texts):
+                state[f"{key}_{i}"] = text
+
+
+def add_row(state, key: str, text: str = "") -> None:
+    i = state[f"{key}_next"]
+    state[f"{key}_next"] = i + 1
+    state[f"{key}_ids"] = state[f"{key}_ids"] + [i]
+    state[f"{key}_{i}"] = text
+
+
+def remove_row(state, key: str, i: int) -> None:
+    state[f"{key}_ids"] = [j for j in state[f"{key}_ids"] if j != i]
+
+
+def sidebar(st, d) -> dict:
+    """Every setting control; returns the AppSettings fields they fill (all but the prompts).
+    One function per sidebar section, called in the page's order: Streamlit lays widgets out as they are made."""
+    from dasag.scorers.registry import SCORERS
+
+    sb = st.sidebar
+    model = _model_controls(sb)
+    text = SCORERS[model["scorer"]].text
+    image = _image_controls(sb, d)
+    optimisation = _optimisation_controls(sb, d, text)
+    aesthetic = _aesthetic_controls(sb, d, text)
+    augments = _augmentation_controls(st, sb, d, image["resolution"])
+    reproducibility = _reproducibility_controls(sb, d)
+    return {**model, **image, **optimisation, **aesthetic, **augments, **reproducibility}
+
+
+def _model_controls(sb) -> dict:
+    """The scorer and, for a text scorer, where its model and aesthetic head load from."""
+    from dasag.scorers.registry import SCORERS
+    from dasag.scorers.weights import default_locations
+
+    sb.header("Model")
+    scorer = sb.selectbox("Scorer", list(SCORERS), format_func=lambda name: SCORERS[name].label, key="scorer")
+    text = SCORERS[scorer].text
+    model_path = aesthetic_head = ""
+    if text:
+        where = default_locations()
+        configured = where.siglip_model if scorer == "siglip" else where.clip_model
+        model_path = sb.text_input("Model (hub id or local folder)", value=configured or "", key="model_path",
+                                   help="Empty: SIGLIP_MODEL_PATH / CLIP_MODEL_PATH, else the hub default (needs internet).")
+        aesthetic_head = sb.text_input("Aesthetic head (.pth)", value="", key="aesthetic_head",
+                                       help="Empty: AESTHETIC_PREDICTOR_MODEL_PATH / CLIP_AESTHETIC_PREDICTOR_PATH, else the upstream URL.")
+        if not (model_path or configured):
+            sb.warning("No local weights configured for this scorer: it loads from the hub, which needs internet.")
+    return dict(scorer=scorer, model_path=model_path, aesthetic_head=aesthetic_head)
+
+
+def _image_controls(sb, d) -> dict:
+    """Resolution, the robust recipe and the pyramid's interpolation."""
+    from dasag.image.pyramid import PRESETS
+    from dasag.image.resize import MODES
+
+    sb.header("Image")
+    resolution = sb.selectbox("Resolution (px)", list(PRESETS), index=list(PRESETS).index(d.resolution), key="resolution",
+                              help="384 and 768 are the DAS-AG v2 presets; 256 is the demo's; 96/192 are quick on a CPU.")
+    robust = sb.checkbox("Robust recipe", value=d.robust_recipe, key="robust_recipe",
+                         help="Zoom and flip on every copy, decorrelated colour and a photograph's contrast "
+                              "(configs/quality/robust.yaml): images that transfer better and are not washed out, at about the same cost.")
+    interpolation = sb.selectbox("Interpolation", list(MODES), index=list(MODES).index(d.interpolation), key="interpolation")
+    return dict(resolution=int(resolution), robust_recipe=bool(robust), interpolation=interpolation)
+
+
+def _optimisation_controls(sb, d, text: bool) -> dict:
+    """Steps, batch, learning rate, the text-guidance weight and the two suppression sliders."""
+    sb.header("Optimisation")
+    steps = sb.number_input("Steps", min_value=1, max_value=10000, value=d.steps, step=1, key="steps")
+    batch_size = sb.number_input("Batch size (augmented copies)", min_value=1, max_value=256, value=d.batch_size, step=1, key="batch_size")
+    learning_rate = sb.number_input("Learning rate", min_value=0.0, value=d.learning_rate, step=0.01, format="%.4f", key="lr")
+    prompt_weight = sb.number_input("Text-guidance weight", min_value=0.0, value=d.prompt_weight, step=0.1, key="prompt_weight")
+    arctanh = sb.checkbox("arctanh on similarities", value=text, key=f"arctanh_{text}", help="Only affects bounded (text-image) similarities.")
+    # The original app's controls and ranges, in its units (TV and L1 of the scorer's input batch: docs/fidelity.md).
+    tv_exponent = sb.slider("Texture suppression (TV weight 10^x)", min_value=-8, max_value=0, value=tv_slider_value(d.tv_weight), step=1,
+                            key="tv", help="Higher: smoother, less texture. 10^-8 is DAS-AG v2's default.")
+    l1_weight = sb.slider("Colour suppression (L1 weight)", min_value=0.0, max_value=0.5, value=float(d.l1_weight), step=0.05, key="l1",
+                          help="Higher: greyer, less colour.")
+    return dict(steps=int(steps), batch_size=int(batch_size), learning_rate=float(learning_rate), prompt_weight=float(prompt_weight),
+                arctanh=bool(arctanh), tv_weight=float(10.0**tv_exponent), l1_weight=float(l1_weight))
+
+
+def _aesthetic_controls(sb, d, text: bool) -> dict:
+    """Reverse aesthetic guidance and the aesthetic weight's schedule (a text scorer's own default)."""
+    from dasag.app.settings import text_scorer_aesthetic
+
+    sb.header("Aesthetic guidance")
+    reverse = sb.checkbox("Reverse aesthetic (rAG)", value=d.reverse_aesthetic, key="reverse")
+    aesthetic = schedule_inputs(sb, "aesthetic", text_scorer_aesthetic() if text else d.aesthetic,
+                                kinds=("constant", "linear", "exponential_decay", "exponential_warmup"))
+    return dict(reverse_aesthetic=bool(reverse), aesthetic=aesthetic)
+
+
+def _augmentation_controls(st, sb, d, resolution: int) -> dict:
+    """Jitter, colour shift and noise, each switchable with its schedule; jitter starts from the preset's margin."""
+    from dasag.app.settings import Augmentation, ScheduleSetting
+    from dasag.image.pyramid import PRESETS
+
+    sb.header("Augmentations")
+    margin = PRESETS[resolution][1]
+    augments: dict[str, Augmentation] = {}
+    for name, label, default in (("jitter", "Jitter (px)", d.jitter), ("color_shift", "Colour shift", d.color_shift), ("noise", "Noise σ", d.noise)):
+        with sb.expander(label):
+            on = st.checkbox("on", value=default.enabled, key=f"{name}_on")
+            kinds = ("exponential_warmup", "exponential_decay", "linear", "constant")
+            if name == "jitter":
+                kinds = ("auto", "constant", "linear", "exponential_warmup", "exponential_decay")
+            seed_default = ScheduleSetting("auto", float(margin), 0.0) if name == "jitter" else default.schedule
+            augments[name] = Augmentation(on, schedule_inputs(st, name, seed_default, kinds=kinds))
+    return dict(jitter=augments["jitter"], color_shift=augments["color_shift"], noise=augments["noise"])
+
+
+def _reproducibility_controls(sb, d) -> dict:
+    """Determinism, the seed (or a new one each run), the preview rate and the output folder."""
+    sb.header("Reproducibility")
+    deterministic = sb.checkbox("Deterministic mode", value=d.deterministic, key="deterministic")
+    random_seed = sb.checkbox("New random seed each run", value=d.random_seed, key="random_seed",
+                              help="Each Generate draws a seed; the one used is shown with the result and written into the PNG and the config.")
+    seed = sb.number_input("Seed", min_value=0, max_value=2**32 - 1, value=d.seed, step=1, key="seed", disabled=random_seed)
+    preview_every = sb.number_input("Refresh image every N steps", min_value=1, value=d.preview_every, step=1, key="preview_every")
+    output_dir = sb.text_input("Output folder", value=d.output_dir, key="output_dir")
+    return dict(deterministic=bool(deterministic), seed=int(seed), random_seed=bool(random_seed), output_dir=output_dir, preview_every=int(preview_every))
+
+
+#: The weighted prompt syntax (dasag.core.prompts), as the prompt lists' help.
+PROMPT_SYNTAX = ("Weights as in VQGAN+CLIP: `a castle | misty:0.5 | text:-1` (a negative weight pushes away), "
+                 "`goldfish:2` pulls twice as hard; `image:PATH:0.3` adds an image prompt.")
+NEGATIVE_SYNTAX = "Pushed away; `blurry:0.5` pushes half as hard."
+
+
+def prompt_lists(st, text: bool) -> None:
+    """The ImageNet class picker (classifiers) and the two editable prompt lists."""
+    from dasag.scorers.imagenet import class_names
+
+    state = st.session_state
+    if not text:
+        names = list(class_names())
+        c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+        chosen = c1.selectbox("ImageNet class", names, index=names.index("goldfish"), key="imagenet_class",
+                              help="The classifier scores ImageNet classes: a prompt is a class name or an index 0..999.")
+        c2.button("Add to positive", on_click=add_row, args=(state, "pos", chosen), key="add_class_pos", use_container_width=True)
+        c3.button("Add to negative", on_click=add_row, args=(state, "neg", chosen), key="add_class_neg", use_container_width=True)
+    cols = st.columns(2)
+    for col, key in zip(cols, LISTS):
+        with col:
+            st.subheader(LISTS[key], help=PROMPT_SYNTAX if key == "pos" else NEGATIVE_SYNTAX)
+            for i in state[f"{key}_ids"]:
+                a, b = st.columns([6, 1], vertical_alignment="bottom")
+                a.text_input(f"{LISTS[key][:-1]} {i}", key=f"{key}_{i}", label_visibility="collapsed")
+                b.button("✕", key=f"{key}_rm_{i}", on_click=remove_row, args=(state, key, i), help="Remove this prompt")
+            st.button("Add prompt", icon=":material/add:", key=f"{key}_add", on_click=add_row, args=(state, key))
+
+
+def run_controls(st, settings, shared) -> None:
+    """Generate and Stop, the live progress while a run goes on, then its result."""
+    from dasag.app.image_run import LiveProgress, LiveRun
+    from dasag.core.config import to_yaml
+    from dasag.core.errors import ConfigError
+    from dasag.run.build import build_run
+
+    state = st.session_state
+    run: LiveRun | None = state.get("run")
+    busy = run is not None and run.running
+    g, s, _ = st.columns([1, 1, 4])
+    generate = g.button("Generate", type="primary", disabled=busy, key="generate")
+    stop = s.button("Stop", disabled=not busy, key="stop")
+    if stop and run is not None:
+        run.stop()
+    if generate and not busy:
+        try:
+            settings = settings.for_run()  # a fresh seed when "new random seed each run" is ticked
+            config = settings.to_config()
+            progress = LiveProgress(settings.preview_every)
+            built = build_run(config, [progress], share_scorer=shared,
+                              trainer_overrides={"enable_progress_bar": False, "enable_model_summary": False})
+        except (ConfigError, ValueError) as e:
+            st.error(str(e))
+        else:
+            state["run"], state["run_yaml"], state["run_seed"] = LiveRun(built, progress, shared).start(), to_yaml(config), settings.seed
+            st.rerun()  # redraw with Generate disabled and Stop enabled while it runs
+    if run is None:
+        st.info("Set the prompts and settings, then press Generate.")
+        return
+    if busy:
+        watch(st, run)
+        st.rerun()  # the run ended: redraw with Generate enabled and Stop disabled, then the result
+    show_result(st, run, state.get("run_yaml", ""), state.get("run_seed"))
+
+
+def watch(st, run) -> None:
+    """Redraw progress and the current image until the run ends (a click reruns the page; the run goes on)."""
+    bar, picture = st.empty(), st.empty()
+    shown = None
+    while run.running:
+        snap = run.progress.latest
+        if snap is None:
+            bar.progress(0.0, text="waiting for the shared model (another session is generating)…" if run.waiting else "loading the model…")
+        elif snap is not shown:
+            bar.progress(snap.step / snap.total, text=progress_text(snap.step, snap.total, snap.loss, snap.scores))
+            picture.image(snap.image, caption=f"step {snap.step}", width=min(512, snap.image.shape[1] * 2))
+            shown = snap
+        time.sleep(0.3)
+    bar.empty()
+    picture.empty()
+
+
+def clip_controls(st, settings, shared) -> None:
+    """"Make a clip": from the first positive prompt to another, zooming in, with the sidebar's
+    settings (frame 0 takes the sidebar's steps). Frames show as they finish, then the GIF."""
+    from dasag.app.clip_run import ClipForm, ClipRun, clip_config, clip_folder
+    from dasag.core.errors import ConfigError
+
+    state = st.session_state
+    clip: ClipRun | None = state.get("clip")
+    image_run = state.get("run")
+    busy = (clip is not None and clip.running) or (image_run is not None and image_run.running)
+    with st.expander("Make a clip", expanded=clip is not None):
+        positive, _ = settings.prompts()
+        defaults = ClipForm(start=positive[0] if positive else "", end="volcano" if not settings.text_scorer else "")
+        a, b = st.columns(2)
+        start = a.text_input("From", value=defaults.start, key="clip_from", help="Frame 0's prompt (default: the first positive prompt).")
+        end = b.text_input("To", value=defaults.end, key="clip_to", help="The last frame's prompt; the frames between fade from one to the other.")
+        c, d, e = st.columns(3)
+        frames = c.number_input("Frames", min_value=1, max_value=1000, value=defaults.frames, step=1, key="clip_frames")
+        steps = d.number_input("Steps per later frame", min_value=1, max_value=1000, value=defaults.steps, step=1, key="clip_steps",
+                               help="Frame 0 takes the sidebar's Steps from noise; every later frame starts from the one before.")
+        zoom = e.number_input("Zoom per frame", min_value=0.5, max_value=2.0, value=float(defaults.zoom), step=0.01, format="%.3f",
+                              key="clip_zoom", help="Above 1 flies in, below 1 out.")
+        m, s, _ = st.columns([1, 1, 4])
+        make = m.button("Make clip", disabled=busy, key="clip_make")
+        stop = s.button("Stop clip", disabled=not (clip is not None and clip.running), key="clip_stop")
+        if stop and clip is not None:
+            clip.stop()
+        if make and not busy:
+            try:
+                form = ClipForm(start, end, int(frames), int(steps), float(zoom), defaults.fps)
+                config = clip_config(settings.for_run().to_config(), form)
+            except (ConfigError, ValueError) as error:
+                st.error(str(error))
+            else:
+                state["clip"] = ClipRun(config, clip_folder(settings.output_dir.strip(), config), shared).start()
+                st.rerun()
+        if clip is None:
+            return
+        if clip.running:
+            watch_clip(st, clip)
+            st.rerun()
+        show_clip(st, clip)
+
+
+def watch_clip(st, clip) -> None:
+    """Redraw the clip's progress and its latest frame until it ends."""
+    bar, picture = st.empty(), st.empty()
+    shown = None
+    while clip.running:
+        done = clip.latest
+        if done is None:
+            bar.progress(0.0, text="loading the model and making frame 0 from noise…")
+        elif done is not shown:
+            bar.progress((done.frame + 1) / done.frames, text=f"frame {done.frame + 1} of {done.frames}: {done.seconds:.1f} s")
+            picture.image(done.picture, caption=f"frame {done.frame}", width=min(512, done.picture.shape[1] * 2))
+            shown = done
+        time.sleep(0.3)
+    bar.empty()
+    picture.empty()
+
+
+def show_clip(st, clip) -> None:
+    """The finished GIF and its downloads, or what a stopped or failed clip kept."""
+    if clip.error:
+        st.error(f"The clip failed: {clip.error}")
+    result = clip.result
+    if result is None:
+        return
+    done = sum(path.is_file() for path in result.frames)
+    if result.gif is None:
+        st.info(f"Stopped with {done} of {len(result.frames)} frames; Make clip with the same settings continues from there.")
+        return
+    st.subheader(f"Clip finished: {len(result.frames)} frames")
+    gif = result.gif.read_bytes()
+    st.image(gif, caption="clip.gif", width=min(512, 2 * _png_side(result.frames[0])))
+    a, b, _ = st.columns([1, 1, 3])
+    a.download_button("Download GIF", data=gif, file_name="clip.gif", mime="image/gif", key="clip_gif")
+    b.download_button("Download MP4", data=result.mp4.read_bytes(), file_name="clip.mp4", mime="video/mp4", key="clip_mp4")
+    st.caption(f"Frames (PNG with metadata), clip.mp4 and TensorBoard events in {result.out}")
+
+
+def _png_side(path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.width
+
+
+def schedule_inputs(where, name: str, default, kinds: Sequence[str]):
+    """Schedule kind, start, end and rate widgets; returns a ScheduleSetting."""
+    from dasag.app.settings import ScheduleSetting
+
+    kinds = list(kinds)
+    kind = where.selectbox("schedule", kinds, index=kinds.index(default.kind) if default.kind in kinds else 0,
+                           format_func=SCHEDULE_LABELS.get, key=f"{name}_kind")
+    if kind == "auto":
+        return ScheduleSetting("auto")
+    a, b = where.columns(2)
+    start = a.number_input("start" if kind != "constant" else "value", value=float(default.start), key=f"{name}_start", format="%.3f")
+    end = b.number_input("end", value=float(default.end), key=f"{name}_end", format="%.3f", disabled=kind == "constant")
+    rate = where.number_input("rate", value=float(default.rate), min_value=0.0, max_value=0.999, key=f"{name}_rate",
+                              format="%.3f", disabled=not kind.startswith("exponential"))
+    return ScheduleSetting(kind, float(start), float(end), float(rate))
+
+
+def progress_text(step: int, total: int, loss: float | None, scores: dict[str, float]) -> str:
+    parts = [f"step {step}/{total}"]
+    if loss is not None:
+        parts.append(f"loss {loss:.4f}")
+    parts += [f"{k} {v:.4f}" for k, v in scores.items()]
+    return " · ".join(parts)
+
+
+#: What each score field of a text scorer measures, for the page.
+SCORE_FIELDS = {"positive": "prompt similarity", "negative": "negative-prompt similarity", "aesthetic": "aesthetic score"}
+
+
+def probability_text(p: float) -> str:
+    """Two decimals, or the first significant digits below 0.01 (a class the image does not show
+    yet reads 0.0004, not a misleading 0.00)."""
+    return f"{p:.2f}" if p >= 0.01 else f"{p:.1g}" if p > 0 else "0"
+
+
+def score_label(key: str) -> str:
+    """``siglip/positive`` -> ``siglip: prompt similarity`` (an unknown key is shown as it is)."""
+    member, _, field = key.partition("/")
+    return f"{member}: {SCORE_FIELDS[field]}" if field in SCORE_FIELDS else key
+
+
+def tv_slider_value(weight: float) -> int:
+    """The TV slider's exponent for a weight (clamped to the original app's 10^-8 .. 10^0)."""
+    import math
+
+    return int(min(0, max(-8, round(math.log10(weight))))) if weight > 0 else -8
+
+
+def show_result(st, run, run_yaml: str, seed: int | None = None) -> None:
+    """The final (or stopped) image, its scores, PNG download and the reproducing config."""
+    if run.error:
+        st.error(f"The run failed: {run.error}")
+    result = run.result
+    if result is None:
+        if not run.error:
+            st.info("Stopped before the first step: there is no image yet.")
+        return
+    status = f"stopped at step {result.step} of {result.total}" if result.stopped else f"finished: {result.total} steps"
+    st.subheader(f"Result ({status})")
+    left, right = st.columns([2, 1])
+    left.image(result.image, caption="final image", width=min(768, max(384, result.image.shape[1])))
+    with right:
+        if seed is not None:
+            st.metric("seed", str(seed))
+        read = {r.scorer for r in result.classes}
+        for readout in result.classes:  # a classifier in words: p(class) and its top-5, not a log-probability
+            for name, p in readout.positive:
+                st.metric(f"p({name}) · {readout.scorer}", probability_text(p))
+            for name, p in readout.negative:
+                st.metric(f"p({name}) · {readout.scorer} · avoided", probability_text(p))
+            st.caption(f"{readout.scorer} top-5")
+            st.table({"class": [n for n, _ in readout.top], "probability": [probability_text(p) for _, p in readout.top]})
+        for k, v in result.scores.items():
+            if k.split("/")[0] not in read:
+                st.metric(score_label(k), f"{v:.4f}")
+        st.download_button("Download PNG", data=result.png, file_name="dasag.png", mime="image/png", key="download_png")
+        if result.files:
+            st.caption(f"Also written to {result.files[0]}")
+    st.subheader("Copy as config")
+    note = " (it runs all steps; this image was stopped early)" if result.stopped else ""
+    st.caption(f"Save as run.yaml and reproduce with `dasag fit --config run.yaml`{note}.")
+    st.code(run_yaml, language="yaml")
+    st.download_button("Download config YAML", data=run_yaml, file_name="run.yaml", mime="text/yaml", key="download_yaml")
+
+
+if __name__ == "__main__":  # streamlit runs this file as its script
+    page()

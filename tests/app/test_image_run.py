@@ -1,0 +1,62 @@
+"""A run in a background thread (what the app drives): live snapshots, Stop keeps the image,
+models shared between runs, text scorers with configured weights. No Streamlit needed."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from dasag.app.image_run import LiveProgress, LiveRun, SharedScorers
+from dasag.app.settings import AppSettings, ScheduleSetting
+from dasag.core.errors import ConfigError
+from dasag.image.picture import read_metadata
+from dasag.run.build import build_run
+
+pytestmark = pytest.mark.slow  # real fits in a thread
+
+TINY = dict(steps=3, resolution=96, batch_size=2)
+
+
+def tiny_settings(tmp_path: Path, **kw) -> AppSettings:
+    return AppSettings(**{**TINY, "output_dir": str(tmp_path / "app_runs"), **kw})
+
+
+# ------------------------------------------------------------------ live run, stop, sharing
+def test_stop_keeps_the_image_so_far_and_models_are_shared(tmp_path: Path) -> None:
+    shared = SharedScorers()
+    cfg = tiny_settings(tmp_path, steps=500, batch_size=1).to_config()
+    progress = LiveProgress(every_n_steps=1)
+    built = build_run(cfg, [progress], share_scorer=shared)
+    run = LiveRun(built, progress, shared).start()
+    deadline = time.monotonic() + 120
+    while progress.latest is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = progress.latest
+    assert first is not None and first.step >= 1 and first.image.shape == (96, 96, 3) and "lite0/positive" in first.scores
+    run.stop()
+    run.join(60)
+    assert not run.running and run.error is None
+    r = run.result
+    assert r is not None and r.stopped and 1 <= r.step < 500
+    assert read_metadata(r.files[0])["step"] == r.step  # final.png written for a stopped run too
+    # A second run with the same scorer reuses the loaded model instead of building a new one.
+    again = build_run(cfg, [LiveProgress()], share_scorer=shared)
+    assert again.model.scorer is built.model.scorer and len(shared) == 1
+    assert again.model.scorer.members[0].loaded
+
+
+def test_text_scorer_run_with_configured_weights(tmp_path: Path, tiny_siglip_dir: Path, tiny_v25_head: Path) -> None:
+    """SigLIP + aesthetic head from local files (tiny random ones): the same code path, with scores."""
+    s = tiny_settings(tmp_path, scorer="siglip", model_path=str(tiny_siglip_dir), aesthetic_head=str(tiny_v25_head),
+                      positive_prompts=["a red apple"], steps=2, batch_size=1, arctanh=True,
+                      aesthetic=ScheduleSetting("exponential_decay", 0.0, 1.0, 0.02))
+    with pytest.raises(ConfigError, match=r"add at least one \(a text prompt\)"):
+        tiny_settings(tmp_path, scorer="siglip", positive_prompts=[""]).to_config()
+    progress = LiveProgress()
+    run = LiveRun(build_run(s.to_config(), [progress]), progress).start()
+    run.join(180)
+    assert run.error is None and run.result is not None and run.result.step == 2
+    assert {"siglip/positive", "siglip/negative", "siglip/aesthetic"} <= set(run.result.scores)
+    assert read_metadata(run.result.files[0])["config"]["model"]["scorer"]["init_args"]["model"] == str(tiny_siglip_dir)

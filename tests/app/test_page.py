@@ -1,0 +1,121 @@
+"""The Streamlit page (``AppTest``): every control, prompt rows, errors in the page, a live run,
+and that "copy as config" reproduces the page's image through ``cli.py``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from dasag.image.picture import read_metadata
+
+pytest.importorskip("streamlit", reason="the page needs streamlit: pip install -e '.[app]'")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "dasag" / "app" / "page.py")
+
+
+def new_app(tmp_path: Path) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    at.number_input(key="steps").set_value(3)
+    at.selectbox(key="resolution").set_value(96)
+    at.number_input(key="batch_size").set_value(2)
+    at.text_input(key="output_dir").set_value(str(tmp_path / "app_runs"))
+    return at
+
+
+def test_page_shows_every_control(tmp_path: Path) -> None:
+    at = new_app(tmp_path)
+    keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "text_input", "button", "slider") for w in getattr(at, kind)}
+    expected = {"scorer", "resolution", "interpolation", "steps", "batch_size", "lr", "prompt_weight", "arctanh_False", "tv", "l1",
+                "reverse", "aesthetic_kind", "aesthetic_start", "aesthetic_end", "aesthetic_rate", "deterministic", "seed", "random_seed",
+                "jitter_on", "jitter_kind", "color_shift_on", "color_shift_kind", "color_shift_start", "color_shift_end",
+                "color_shift_rate", "noise_on", "noise_kind", "imagenet_class", "pos_0", "pos_add", "neg_add", "generate", "stop", "robust_recipe"}
+    assert expected <= keys, expected - keys
+    assert at.button(key="stop").disabled  # nothing to stop yet
+    assert at.checkbox(key="robust_recipe").value is True  # on, as in the demo
+
+
+def test_tv_and_l1_controls_have_the_original_apps_ranges(tmp_path: Path) -> None:
+    """DAS-AG v2's sliders: TV weight 10^x for x in -8..0 (default -8), L1 weight 0..0.5 in steps of 0.05."""
+    at = new_app(tmp_path)
+    tv, l1 = at.slider(key="tv"), at.slider(key="l1")
+    assert (tv.min, tv.max, tv.step, tv.value) == (-8, 0, 1, -8)
+    assert (l1.min, l1.max, l1.step, l1.value) == (0.0, 0.5, 0.05, 0.0)
+
+
+def test_prompt_rows_add_remove_and_imagenet_selection(tmp_path: Path) -> None:
+    at = new_app(tmp_path)
+    at.button(key="neg_add").click().run()
+    assert at.session_state["neg_ids"] == [0]
+    at.selectbox(key="imagenet_class").set_value("tench").run()
+    at.button(key="add_class_pos").click().run()
+    assert [at.text_input(key=f"pos_{i}").value for i in at.session_state["pos_ids"]] == ["goldfish", "tench"]
+    at.button(key="pos_rm_0").click().run()
+    assert [at.text_input(key=f"pos_{i}").value for i in at.session_state["pos_ids"]] == ["tench"]
+
+
+@pytest.mark.parametrize(
+    "prompt, message",
+    [("", "positive prompts are empty"), ("goldfsh", "unknown ImageNet class 'goldfsh'. Closest class names: goldfish")],
+)
+def test_bad_form_input_shows_an_error_not_a_traceback(tmp_path: Path, prompt: str, message: str) -> None:
+    at = new_app(tmp_path)
+    at.text_input(key="pos_0").set_value(prompt)
+    at.button(key="generate").click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] and message in at.error[0].value
+    assert "run" not in at.session_state and not (tmp_path / "app_runs").exists()
+
+
+@pytest.mark.slow
+def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_path: Path) -> None:
+    at = new_app(tmp_path)
+    at.checkbox(key="random_seed").check()  # a fresh seed: shown, and in the config and the PNG
+    at.button(key="generate").click().run(timeout=240)
+    assert not at.exception and not at.error
+    run = at.session_state["run"]
+    seed = at.session_state["run_seed"]
+    assert yaml.safe_load(at.code[0].value)["seed_everything"] == seed
+    assert any(m.label == "seed" and m.value == str(seed) for m in at.metric)
+    (tmp_path / "seeded.png").write_bytes(run.result.png)
+    assert read_metadata(tmp_path / "seeded.png")["seed"] == seed
+    assert run.result is not None and not run.result.stopped and run.result.step == 3
+    assert any("finished: 3 steps" in h.value for h in at.subheader)
+    assert not at.button(key="generate").disabled and at.button(key="stop").disabled  # the run ended: Generate again, nothing to stop
+    # The classifier in words: p(goldfish) and its top-5, not "lite0/positive -0.06".
+    readout = run.result.classes[0]
+    assert readout.scorer == "lite0" and readout.positive[0][0] == "goldfish" and len(readout.top) == 5
+    p_goldfish = next(m for m in at.metric if m.label == "p(goldfish) · lite0")
+    from dasag.app.page import probability_text
+
+    assert p_goldfish.value == probability_text(readout.positive[0][1])
+    assert probability_text(0.9412) == "0.94" and probability_text(0.00043) == "0.0004"
+    assert not any(m.label.startswith("lite0/") for m in at.metric)
+    top5 = at.table[0].value
+    assert list(top5["class"]) == [name for name, _ in readout.top]
+    config_yaml = at.code[0].value
+    assert yaml.safe_load(config_yaml)["trainer"]["max_steps"] == 3
+    path = tmp_path / "run.yaml"
+    path.write_text(config_yaml)
+    # Same thread count as the in-process app run: CPU conv reductions depend on it.
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    proc = subprocess.run([sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(path), "--trainer.default_root_dir", str(tmp_path / "cli")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    final = next((tmp_path / "cli").rglob("final.png"))
+    app_png = tmp_path / "app.png"
+    app_png.write_bytes(run.result.png)
+    assert np.array_equal(np.asarray(Image.open(final)), np.asarray(Image.open(app_png)))
+    assert read_metadata(final) == read_metadata(app_png)  # same metadata as the CLI's export
+    assert final.read_bytes() == run.result.png

@@ -1,0 +1,154 @@
+"""The task engine (:mod:`dasag.batch.engine`) on tiny transfer runs: resume, check, one folder per process, two workers."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from dasag.batch import scores_file as rows_mod
+from dasag.commands.quality import main as harness_main
+from dasag.core.errors import ConfigError
+from dasag.quality.harness import check, plan, run
+from feature_helpers import REPO, TINY_TRANSFER, transfer_spec
+
+
+@pytest.mark.slow
+def test_rerun_skips_finished_images(transfer_run, tmp_path) -> None:
+    out, table = transfer_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    made: list[dict] = []
+    again = run(transfer_spec(copy), on_row=made.append)
+    assert made == []  # nothing regenerated
+    pd.testing.assert_frame_equal(again, table)
+
+
+@pytest.mark.slow
+def test_check_passes_on_fresh_run_and_fails_after_one_png_changes(transfer_run, tmp_path, capsys) -> None:
+    out, table = transfer_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    # A subset: only the first class, through the command line.
+    assert harness_main(["transfer", "--out", str(copy), "--check", "--classes", "1", "--seeds", "1", "--methods", "pyramid", "pixel"]) == 0
+    assert "check: every image identical" in capsys.readouterr().out
+    victim = copy / "images" / f"{table['file_hash'][2]}.png"
+    with Image.open(victim) as img:
+        pixels = img.convert("RGB")
+        text = dict(img.text)
+    x = pixels.getpixel((0, 0))
+    pixels.putpixel((0, 0), ((x[0] + 1) % 256, x[1], x[2]))
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    for k, v in text.items():
+        info.add_text(k, v)
+    pixels.save(victim, pnginfo=info)
+    problems = check(transfer_spec(copy), log=lambda m: None)
+    assert len(problems) == 1 and "pixel/0" in problems[0] and victim.name in problems[0]
+    assert harness_main(["transfer", "--out", str(copy), "--check"]) == 1
+    printed = capsys.readouterr().out
+    assert "pixel/0: stored image" in printed and "1 mismatch" in printed and "pyramid/0: identical" in printed
+
+
+@pytest.mark.slow
+def test_resume_after_interruption_has_no_duplicate_or_missing_rows(transfer_run, tmp_path) -> None:
+    _, full = transfer_run
+    out = tmp_path / "killed"
+
+    class Killed(BaseException):
+        pass
+
+    def kill_after_first(row: dict) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        run(transfer_spec(out), on_row=kill_after_first)
+    partial = pd.read_csv(out / "scores.csv")
+    assert len(partial) == 1 and partial["method"][0] == "pyramid"
+    resumed = run(transfer_spec(out))
+    assert len(resumed) == 4 and not resumed.duplicated(["method", "sample"]).any()
+    # the same images as the uninterrupted run: every task is a pure function of its seed
+    assert list(resumed["file_hash"]) == list(full["file_hash"])
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{h}.png" for h in full["file_hash"])
+
+
+@pytest.mark.slow
+def test_a_run_cannot_be_continued_with_another_budget(transfer_run, tmp_path, capsys) -> None:
+    out, _ = transfer_run
+    with pytest.raises(ConfigError, match="steps=2; got steps=5"):
+        plan(transfer_spec(out, steps=5))
+    assert harness_main(["das_ag_v2", "--out", str(out), "--samples", "1"]) == 2
+    assert "holds a 'transfer' run" in capsys.readouterr().err
+
+
+def test_an_unreadable_run_json_is_one_sentence_with_the_fix(tmp_path, capsys) -> None:
+    """A kill while run.json was written by an older version left it empty: say so, say what to do."""
+    out = tmp_path / "cut"
+    out.mkdir()
+    (out / "run.json").write_text("")
+    assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--accelerator", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "run.json' is unreadable (empty): delete it and run again with the same options" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]
+
+
+def test_a_second_harness_process_on_the_same_out_is_refused(tmp_path, capsys) -> None:
+    """The lock of a live process (a real one, here a sleeping child): one sentence, nothing touched."""
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / ".lock").write_text(str(holder.pid))
+        assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--accelerator", "cpu"]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert f"is in use by another process (pid {holder.pid})" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+@pytest.mark.slow
+def test_two_harness_processes_started_together_lose_and_duplicate_nothing(tmp_path) -> None:
+    """Two real processes on one --out, started at once: the second is refused while the first
+    runs (or runs after it); either way every row is there once and the lock is released."""
+
+    import yaml
+
+    tiny = tmp_path / "tiny.yaml"
+    tiny.write_text(yaml.safe_dump(TINY_TRANSFER))
+    out = tmp_path / "shared"
+    cmd = [sys.executable, str(REPO / "reproduce" / "run.py"), "transfer", "--out", str(out), "--classes", "2", "--seeds", "1",
+           "--steps", "2", "--accelerator", "cpu", "--threads", "1", "--override", str(tiny), "--methods", "pyramid", "pixel"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) in ([0, 0], [0, 2]), results
+    for code, err in results:
+        if code == 2:
+            assert "is in use by another process" in err and "Traceback" not in err
+    table = pd.read_csv(out / "scores.csv")
+    assert len(table) == 4 and not table.duplicated(["method", "sample"]).any()
+    assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{h}.png" for h in table["file_hash"])
+    assert not (out / ".lock").exists()
+
+
+def test_check_without_a_run_is_refused(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="no run.json"):
+        check(transfer_spec(tmp_path / "empty"))
+
+
+@pytest.mark.slow
+def test_two_worker_processes_make_the_same_images(transfer_run, tmp_path) -> None:
+    """--devices 2: Fabric spawns two workers (gloo on CPU); their rows merge into one table."""
+    _, single = transfer_run
+    out = tmp_path / "sharded"
+    table = run(transfer_spec(out, devices=2))
+    assert list(table["file_hash"]) == list(single["file_hash"])
+    assert not list((out / rows_mod.PARTS_DIR).glob("*.csv"))
+    assert (out / "report.md").is_file()

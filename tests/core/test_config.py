@@ -1,0 +1,51 @@
+"""The config layer: base files, merging, checks before anything is built, and build_run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dasag.core.config import config_file, deep_merge, expand_config_args, load_config
+from dasag.core.errors import ConfigError
+
+
+def write(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_base_files_merge_underneath_in_order(tmp_path):
+    write(tmp_path / "a.yaml", {"x": 1, "model": {"scorer": {"class_path": "A", "init_args": {"k": 1, "j": 2}}}})
+    write(tmp_path / "b.yaml", {"x": 2, "y": 3})
+    (tmp_path / "sub").mkdir()
+    write(tmp_path / "sub" / "c.yaml", {"base": ["../a.yaml", "../b.yaml"], "model": {"scorer": {"init_args": {"k": 5}}}})
+    assert load_config(tmp_path / "sub" / "c.yaml") == {"x": 2, "y": 3, "model": {"scorer": {"class_path": "A", "init_args": {"k": 5, "j": 2}}}}
+
+
+def test_another_class_path_replaces_the_whole_mapping():
+    base = {"pyramid": {"class_path": "dasag.ImagePyramid", "init_args": {"max_size": 256, "init_image": "x.png"}}}
+    override = {"pyramid": {"class_path": "dasag.MaskedPyramid", "init_args": {"mask": "m.png"}}}
+    assert deep_merge(base, override) == override
+
+
+def test_config_args_become_their_text_with_the_base_merged_and_the_transform_applied(tmp_path):
+    plain = write(tmp_path / "plain.yaml", {"x": 1})
+    child = write(tmp_path / "child.yaml", {"base": "plain.yaml", "y": 2})
+    seen = []
+    args = expand_config_args(["--config", str(plain), f"--config={child}", "--trainer.max_steps", "3"],
+                              lambda config, path: seen.append(path) or {**config, "z": 3})
+    assert args[:1] == ["--config"] and yaml.safe_load(args[1]) == {"x": 1, "z": 3}
+    assert args[2] == "--config" and yaml.safe_load(args[3]) == {"x": 1, "y": 2, "z": 3}
+    assert args[4:] == ["--trainer.max_steps", "3"] and seen == [plain, child]
+
+
+def test_a_shipped_config_is_found_by_its_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("demo", "demo.yaml", "configs/demo.yaml", "large/cpu_1024"):
+        assert config_file(name).is_file() and config_file(name).parent.name in ("configs", "large")
+    with pytest.raises(ConfigError, match="does not exist, here or among the shipped configs .*demo"):
+        config_file("demmo")
+
+

@@ -1,0 +1,74 @@
+"""build_run: a config (or command-line options) into a checked run, the way every command builds one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dasag.core.config import CONFIGS, deep_merge, load_config
+from dasag.core.errors import ConfigError
+from dasag.run.build import build_run, scorer_key
+
+
+def demo(tmp_path: Path, **model) -> dict:
+    cfg = load_config(CONFIGS / "demo.yaml")
+    cfg["trainer"]["default_root_dir"] = str(tmp_path / "runs")
+    return deep_merge(cfg, {"model": model}) if model else cfg
+
+
+def test_build_run_builds_what_the_cli_builds_and_loads_nothing(tmp_path):
+    built = build_run(demo(tmp_path))
+    assert built.trainer.max_steps == 60 and not built.model.scorer.members[0].loaded
+    assert built.run_config == built.model.run_config
+    assert "batch_size" not in built.run_config["model"]["augment"].get("init_args", {})  # the default: not recorded
+    assert built.run_config["model"]["pyramid"]["init_args"]["max_shift"] == 128  # differs from the default (64): recorded
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"pyramid": {"init_args": {"max_size": 100}}}, "power of two"),
+        ({"augment": {"init_args": {"batch_size": 0}}}, "batch_size must be a positive integer"),
+        ({"objective": {"init_args": {"tv_weight": -1.0}}}, "tv_weight must be non-negative"),
+    ],
+)
+def test_build_run_errors_are_one_sentence(tmp_path, change, message):
+    with pytest.raises(ConfigError) as e:
+        build_run(demo(tmp_path, **change))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_build_run_checks_prompts_against_the_scorer_before_weights_load(tmp_path):
+    cfg = deep_merge(demo(tmp_path), {"data": {"positive_prompts": ["goldfsh"]}})
+    with pytest.raises(ConfigError, match="Closest class names: goldfish"):
+        build_run(cfg)
+
+
+def test_shared_scorer_is_used_and_keyed_by_the_scorer_config(tmp_path):
+    cache: dict = {}
+    first = build_run(demo(tmp_path), share_scorer=lambda key, fresh: cache.setdefault(key, fresh))
+    second = build_run(demo(tmp_path), share_scorer=lambda key, fresh: cache.setdefault(key, fresh))
+    assert second.model.scorer is first.model.scorer and list(cache) == [scorer_key(demo(tmp_path))]
+
+
+def test_an_old_module_path_in_a_users_config_is_one_sentence_naming_the_new_one(tmp_path):
+    config = deep_merge(demo(tmp_path), {"model": {"augment": {"class_path": "dasag.cutouts.Cutouts"}}})
+    with pytest.raises(ConfigError, match=r"model\.augment\.class_path: 'dasag\.cutouts\.Cutouts' does not exist .*; write dasag\.Cutouts\."):
+        build_run(config)
+    with pytest.raises(ConfigError, match=r"model\.optimizer: 'dasag\.module\.default_optimizer' does not exist .*write dasag\.run\.module\.default_optimizer"):
+        build_run(deep_merge(demo(tmp_path), {"model": {"optimizer": "dasag.module.default_optimizer"}}))
+
+
+def test_every_run_anneals_and_a_trainer_without_the_callback_is_refused(tmp_path):
+    import lightning as L
+
+    from dasag.run.callbacks import ScheduleAnnealing
+
+    built = build_run(demo(tmp_path))
+    assert sum(isinstance(c, ScheduleAnnealing) for c in built.trainer.callbacks) == 1
+    bare = L.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                     default_root_dir=tmp_path)
+    with pytest.raises(RuntimeError, match="needs dasag.ScheduleAnnealing among the Trainer's callbacks"):
+        bare.fit(built.model, datamodule=built.datamodule)

