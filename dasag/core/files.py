@@ -3,14 +3,17 @@
 Every output dasag keeps (exported PNGs, style embeddings, benchmark images, CSV rows,
 reports) goes through :func:`write_bytes_atomic`: the bytes go to a temp file in the same
 folder, are flushed to disk, and the temp file is renamed over the target, which is atomic
-on POSIX. The temp name carries the process id, so sharded workers writing into one
-folder never share a temp file.
+on POSIX. The temp name carries the host and the process id, so workers writing into one
+folder (on one machine or several sharing it) never share a temp file, and a clean-up only
+removes the temps of this machine's dead processes.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
+import socket
 from pathlib import Path
 
 from dasag.core.errors import ConfigError
@@ -42,11 +45,24 @@ def disk_full_message(error: OSError) -> str:
     return _no_space_while_writing(error.errno, repr(str(error.filename)) if error.filename else "one of the run's files")
 
 
+def this_host() -> str:
+    """This machine's name as it appears in temp names and lock records (dots and other
+    punctuation become ``-``, so a name splits back unambiguously)."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+
+
+def temp_path(path: str | os.PathLike, pid: int | None = None) -> Path:
+    """Where :func:`write_bytes_atomic` writes ``path``'s bytes first: ``.<name>.<host>.<pid>.tmp``
+    beside it (``pid``: this process by default)."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{this_host()}.{os.getpid() if pid is None else pid}.tmp")
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; on failure nothing is left behind. A full disk is
     :class:`DiskFullError` naming ``path``, and the file already under that name stays as it was."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "wb") as f:
@@ -64,13 +80,15 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
     """Remove the temp files :func:`write_bytes_atomic` left behind in ``folder`` when its
-    process was killed mid-write (``.<name>.<pid>.tmp`` whose pid is no longer running).
-    A live writer's temp file is left alone, so two runs sharing a folder cannot delete
-    each other's work. Returns what was removed."""
+    process was killed mid-write: ``.<name>.<host>.<pid>.tmp`` of this host whose pid is no
+    longer running. A live writer's temp file, and any other machine's (whose processes cannot
+    be seen from here), is left alone, so runs sharing a folder never delete each other's work.
+    Returns what was removed."""
     removed = []
-    for tmp in Path(folder).glob(".*.*.tmp"):
-        pid_text = tmp.name[: -len(".tmp")].rsplit(".", 1)[-1]
-        if not pid_text.isdigit() or _running(int(pid_text)):
+    host = this_host()
+    for tmp in Path(folder).glob(".*.*.*.tmp"):
+        parts = tmp.name[: -len(".tmp")].rsplit(".", 2)
+        if len(parts) != 3 or parts[1] != host or not parts[2].isdigit() or _running(int(parts[2])):
             continue
         tmp.unlink(missing_ok=True)
         removed.append(tmp)

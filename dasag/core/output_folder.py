@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from dasag.core.errors import ConfigError
-from dasag.core.files import _running
 
 
 class FolderInUse(RuntimeError):
@@ -23,36 +22,51 @@ class FolderInUse(RuntimeError):
 
 @contextmanager
 def folder_lock(folder: str | os.PathLike, what: str = "folder"):
-    """Hold ``folder/.lock`` (created with O_EXCL, holding this pid) for the duration.
+    """Hold the folder's lock for the block; :class:`FolderInUse` names the holder if another process has it.
 
-    A lock whose process is gone (killed) is taken over; one held by a live process raises
-    :class:`FolderInUse` naming its pid, so two writers never share a folder.
+    The lock is an OS file lock on ``folder/.lock`` (``filelock``: ``flock`` on POSIX), not a pid
+    file: the kernel releases it when its holder dies, however it dies, so a killed run never
+    blocks the next one, and two processes can never both hold it (there is no "is the holder
+    still alive?" guess to race on, and no pid that means another process on another machine).
+    On a network file system it is as good as the file system's own locking (NFSv4 and Lustre
+    forward ``flock``; see docs/batch.md). ``filelock`` removes ``.lock`` on release and checks,
+    after locking, that the file it locked is still the one at that path, so a process that
+    opened it just before the removal cannot hold a lock nobody else sees. ``.lock.holder``
+    names the holder (``pid N on host H``) for the refusal message only.
     """
+    from filelock import FileLock, Timeout
+
+    from dasag.core.files import this_host, write_bytes_atomic
+
     path = Path(folder) / ".lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(3):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                holder = int(path.read_text().strip() or "0")
-            except (OSError, ValueError):
-                holder = 0
-            if holder and _running(holder) and holder != os.getpid():
-                raise FolderInUse(
-                    f"{what} {str(folder)!r} is in use by another process (pid {holder}); wait for it to finish or choose another folder."
-                ) from None
-            path.unlink(missing_ok=True)  # a killed holder's lock
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
-        break
-    else:
-        raise FolderInUse(f"{what} {str(folder)!r} is being claimed by another process; try again.")
+    holder = path.with_name(".lock.holder")
+    lock = FileLock(path)
     try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            who = holder.read_text().strip()
+        except OSError:
+            who = ""
+        raise FolderInUse(
+            f"{what} {str(folder)!r} is in use by another process ({who or 'it has not said which'}); wait for it to finish or choose another folder."
+        ) from None
+    try:
+        write_bytes_atomic(holder, f"pid {os.getpid()} on host {this_host()}".encode())
         yield path
     finally:
-        path.unlink(missing_ok=True)
+        holder.unlink(missing_ok=True)
+        lock.release()
+
+
+def lock_is_free(folder: str | os.PathLike) -> bool:
+    """Whether no process holds ``folder``'s lock right now (for tests and status lines)."""
+    try:
+        with folder_lock(folder):
+            return True
+    except FolderInUse:
+        return False
 
 
 def read_stored_json(path: str | os.PathLike, advice: str, required_key: str | None = None) -> dict[str, Any] | None:

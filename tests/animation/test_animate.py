@@ -22,6 +22,8 @@ from PIL import Image
 from dasag.animation.animate import ClipSpec, make_clip
 from dasag.commands.animate import main
 from dasag.core.config import CONFIGS, load_config
+from dasag.core.files import temp_path
+from dasag.core.output_folder import lock_is_free
 from dasag.image.picture import read_metadata
 from feature_helpers import clip_config, run_main, write_yaml
 
@@ -104,8 +106,8 @@ def test_a_killed_run_resumes_to_the_same_bytes(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
-    assert not (killed / "clip.gif").exists() and (killed / ".lock").exists()  # killed mid-clip: its lock is left behind
-    (killed / "frames" / f".0001.png.{proc.pid}.tmp").write_bytes(b"half a png")  # as a kill mid-write leaves it
+    assert not (killed / "clip.gif").exists() and lock_is_free(killed)  # killed mid-clip: the kernel freed its lock
+    temp_path(killed / "frames" / "0001.png", proc.pid).write_bytes(b"half a png")  # as a kill mid-write leaves it
 
     lines = []
     result = make_clip(ClipSpec.from_file(config, killed), log=lines.append)  # threads: the stored run's

@@ -13,6 +13,7 @@ from PIL import Image
 from dasag.batch import scores_file as rows_mod
 from dasag.commands.quality import main as harness_main
 from dasag.core.errors import ConfigError
+from dasag.core.files import this_host
 from dasag.quality.harness import check, plan, run
 from feature_helpers import REPO, TINY_TRANSFER, transfer_spec
 
@@ -102,16 +103,18 @@ def test_a_second_harness_process_on_the_same_out_is_refused(tmp_path, capsys) -
 
     out = tmp_path / "busy"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen([sys.executable, "-c", f"import time\nfrom dasag.core.output_folder import folder_lock\n"
+                                                     f"with folder_lock({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
     try:
-        (out / ".lock").write_text(str(holder.pid))
+        assert holder.stdout.readline().strip() == "held"
         assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--accelerator", "cpu"]) == 2
     finally:
         holder.kill()
         holder.wait()
     err = capsys.readouterr().err
-    assert f"is in use by another process (pid {holder.pid})" in err and len(err.strip().splitlines()) == 1
-    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+    assert f"is in use by another process (pid {holder.pid} on host {this_host()})" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == [".lock", ".lock.holder"]  # the holder's, nothing of ours
 
 
 @pytest.mark.slow

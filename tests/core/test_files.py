@@ -55,10 +55,13 @@ def test_a_write_killed_mid_way_leaves_no_partial_file_and_its_temp_is_cleaned_u
     assert not target.exists()
     temps = list(tmp_path.glob(".run.json.*.tmp"))
     assert len(temps) == 1 and temps[0].read_bytes() == b'{"suite": "transfer"}'
-    live = tmp_path / f".other.png.{os.getpid()}.tmp"  # a running writer's temp file is not touched
+    assert temps == [files.temp_path(target, child.pid)]
+    live = files.temp_path(tmp_path / "other.png")  # a running writer's temp file is not touched,
     live.write_bytes(b"x")
+    elsewhere = tmp_path / f".other.png.another-host.{child.pid}.tmp"  # nor another machine's
+    elsewhere.write_bytes(b"x")
     assert files.remove_stale_temps(tmp_path) == temps
-    assert not temps[0].exists() and live.exists()
+    assert not temps[0].exists() and live.exists() and elsewhere.exists()
 
 
 def test_writable_check_creates_nothing(tmp_path):
