@@ -16,13 +16,13 @@ of ``{text, weight}`` mappings (:func:`prompt_config`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from dasag.animation.camera import Camera
 from dasag.core.errors import ConfigError
 from dasag.core.prompts import Prompt, parse_entry
+from dasag.core.ranges import FPS, FRAMES, ROTATION, SHIFT_PX, STEPS, ZOOM, Range
 
 #: Keys allowed in the ``animation:`` block, with what each one is.
 ANIMATION_KEYS = {
@@ -97,17 +97,12 @@ class Animation:
 
 
 # ------------------------------------------------------------------ parsing
-def _whole(value: Any, key: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        what = "a positive whole number" if minimum == 1 else f"a whole number of at least {minimum}"
-        raise ConfigError(f"{key} must be {what}; got {value!r}.")
-    return value
-
-
-def _number(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"{key} must be a number; got {value!r}.")
-    return float(value)
+def _within(value: Any, allowed: Range, key: str, hint: str = "") -> Any:
+    """``value`` if ``allowed`` holds it, else the one sentence naming ``key`` and the range."""
+    try:
+        return allowed.check(value, key, hint)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _mapping(value: Any, key: str, allowed: tuple[str, ...] | dict[str, str]) -> dict[str, Any]:
@@ -122,14 +117,12 @@ def _mapping(value: Any, key: str, allowed: tuple[str, ...] | dict[str, str]) ->
 def parse_camera(value: Any, key: str) -> Camera:
     """A ``{zoom, rotation, translate}`` mapping (each optional) as a :class:`Camera`."""
     value = _mapping(value, key, CAMERA_KEYS)
-    zoom = value.get("zoom", 1.0)
-    if isinstance(zoom, bool) or not isinstance(zoom, (int, float)) or not math.isfinite(zoom) or zoom <= 0:
-        raise ConfigError(f"{key}.zoom must be a positive number (1 keeps the size, 1.02 zooms in 2 % a frame, 0.98 out); got {zoom!r}.")
-    rotation = _number(value.get("rotation", 0.0), f"{key}.rotation")
+    zoom = _within(value.get("zoom", 1.0), ZOOM, f"{key}.zoom", "per frame: 1 keeps the size, 1.02 zooms in 2 %, 0.98 out")
+    rotation = float(_within(value.get("rotation", 0.0), ROTATION, f"{key}.rotation", "degrees per frame"))
     translate = value.get("translate", [0.0, 0.0])
     if not isinstance(translate, (list, tuple)) or len(translate) != 2:
         raise ConfigError(f"{key}.translate must be two numbers [right, down] in px per frame; got {translate!r}.")
-    dx, dy = (_number(t, f"{key}.translate") for t in translate)
+    dx, dy = (float(_within(t, SHIFT_PX, f"{key}.translate", "px per frame")) for t in translate)
     return Camera(float(zoom), rotation, (dx, dy))
 
 
@@ -138,7 +131,7 @@ def _keyframe(value: Any, i: int, frames: int) -> Keyframe:
     value = _mapping(value, key, KEYFRAME_KEYS)
     if "frame" not in value or "prompts" not in value:
         raise ConfigError(f"{key} must name its frame and its prompts, e.g. {{frame: 0, prompts: [daisy]}}.")
-    frame = _whole(value["frame"], f"{key}.frame", minimum=0)
+    frame = _within(value["frame"], Range(0, FRAMES.high - 1, whole=True), f"{key}.frame")
     if frame >= frames:
         raise ConfigError(f"{key}.frame is {frame}, past the last frame ({frames - 1}: animation.frames is {frames}).")
     prompts = value["prompts"]
@@ -167,15 +160,13 @@ def parse_animation(block: Any, max_steps: Any = None) -> Animation:
     for required in ("frames", "keyframes", "steps"):
         if required not in block:
             raise ConfigError(f"animation.{required} is missing: {ANIMATION_KEYS[required]}.")
-    frames = _whole(block["frames"], "animation.frames")
-    steps = _whole(block["steps"], "animation.steps")
+    frames = _within(block["frames"], FRAMES, "animation.frames")
+    steps = _within(block["steps"], STEPS, "animation.steps")
     first = block.get("first_steps", max_steps)
     if first is None:
         raise ConfigError("animation.first_steps is missing and the config has no trainer.max_steps: say how many steps frame 0 takes.")
-    first_steps = _whole(first, "animation.first_steps" if "first_steps" in block else "trainer.max_steps")
-    fps = block.get("fps", DEFAULT_FPS)
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps) or fps <= 0:
-        raise ConfigError(f"animation.fps must be a positive number of frames per second; got {fps!r}.")
+    first_steps = _within(first, STEPS, "animation.first_steps" if "first_steps" in block else "trainer.max_steps")
+    fps = _within(block.get("fps", DEFAULT_FPS), FPS, "animation.fps", "frames per second")
     camera = parse_camera(block["camera"], "animation.camera") if "camera" in block else Camera()
     raw = block["keyframes"]
     if not isinstance(raw, list) or not raw:

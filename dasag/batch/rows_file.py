@@ -138,20 +138,18 @@ def row_task(row: dict[str, Any], index: int, base_seed: int, where: str) -> Tas
 
 
 def batch_tasks(rows_file: str | Path, base_seed: int, first: int | None = None) -> list[Task]:
-    """Every row of the file (or its first ``first``) as a task; row i is sample i."""
+    """Every row of the file (or its first ``first``) as a task; row i is sample i. Two rows with
+    one name are one sentence: names are how a person finds a row's picture in the report."""
     rows = read_rows_file(rows_file)
     tasks = [row_task(r, i, base_seed, f"row {i + 1} of {str(rows_file)!r}") for i, r in enumerate(rows)]
+    seen: dict[str, int] = {}
+    for task in tasks:
+        name = task.columns["name"]
+        if name and name in seen:
+            raise ConfigError(f"row {task.sample + 1} of {str(rows_file)!r} repeats the name {name!r} of row {seen[name] + 1}; "
+                              "give each row its own name, or leave the name empty.")
+        seen.setdefault(name, task.sample)
     return tasks[:first] if first else tasks
-
-
-
-
-
-
-
-
-
-
 
 
 def batch_spec(rows: str | Path, config: str | Path, out: str | Path, **options: Any) -> RunSpec:

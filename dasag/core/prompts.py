@@ -19,13 +19,13 @@ weights of 1 are the plain mean of before, and ``castle:2`` pulls twice as hard 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from dasag.core.files import user_file
+from dasag.core.ranges import WEIGHT
 
 #: ``text:weight`` at the end of a prompt: the weight is a plain decimal or scientific number.
 _WEIGHTED = re.compile(r"^(?P<text>.*?)\s*:\s*(?P<weight>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*$", re.DOTALL)
@@ -52,9 +52,9 @@ class Prompt:
 
 
 def _weight(value: Any, where: str) -> float:
-    """A finite number, or one sentence saying what is allowed."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(float(value)):
-        raise ValueError(f"{where}: a prompt weight must be a finite number (e.g. 0.5 or -1); got {value!r}.")
+    """A number within :data:`~dasag.core.ranges.WEIGHT`, or one sentence saying what is allowed."""
+    if not WEIGHT.holds(value):
+        raise ValueError(f"{where}: a prompt weight must be {WEIGHT.describe()} (e.g. 0.5 or -1); got {value!r}.")
     return float(value)
 
 

@@ -41,6 +41,9 @@ def test_rows_become_tasks_with_seeds_prompts_and_overrides(batch_files) -> None
         ("prompt,model.pyramid.init_args.max_sze\ngoldfish,3\n", ["row 1", "max_sze"]),
         ("prompt,name\ngoldfish,a,b\n", ["line 2 has 3 cells but the header has 2"]),
         ("", ["holds no rows"]),
+        ("prompt,name\ngoldfish,fish\nvolcano,\ndaisy,fish\n", ["row 3", "repeats the name 'fish' of row 1", "its own name"]),
+        ("prompt\ngoldfish:1e308\n", ["row 1", "a prompt weight must be a number from -1000 to 1000"]),
+        ("prompt,negative\ngoldfish,volcano:1e300\n", ["row 1", "a prompt weight must be a number from -1000 to 1000"]),
     ],
 )
 def test_a_bad_row_is_one_sentence_before_anything_is_written(batch_files, tmp_path, rows, words, capsys) -> None:
