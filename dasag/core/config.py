@@ -100,6 +100,8 @@ def config_file(value: str | os.PathLike) -> Path:
     for candidate in (CONFIGS / name, CONFIGS / f"{name}.yaml"):
         if _is_file(candidate):
             return candidate
+    if path.is_dir():
+        raise ConfigError(f"config {str(value)!r} is a folder; name a YAML file or a shipped config ({', '.join(shipped_names())}).")
     raise ConfigError(f"config {str(value)!r} does not exist, here or among the shipped configs ({', '.join(shipped_names())}).")
 
 

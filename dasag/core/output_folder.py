@@ -75,11 +75,15 @@ def read_stored_json(path: str | os.PathLike, advice: str, required_key: str | N
     import json
 
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{str(path)!r} is a folder (or another non-file) where the run keeps its state file: move it away, then run again.")
     if not path.is_file():
         return None
     try:
         stored = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
+    except OSError as e:
+        raise ConfigError(f"{str(path)!r} cannot be read ({e.strerror or type(e).__name__}): {advice}") from None
+    except (UnicodeDecodeError, ValueError):
         stored = None
     if isinstance(stored, dict) and (required_key is None or required_key in stored):
         return stored

@@ -43,10 +43,14 @@ def read_yaml_file(path: str | os.PathLike, what: str = "config file") -> dict[s
     (``what`` says which file it is): missing, unreadable, not YAML (with the line), an alias
     bomb (:data:`MAX_CONFIG_VALUES`), not a mapping."""
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{what} {str(path)!r} is a folder; name a YAML file.")
     if not path.is_file():
         raise ConfigError(f"{what} {str(path)!r} does not exist.")
     try:
         data = yaml.safe_load(path.read_text())
+    except OSError as e:  # no permission to read it, or an I/O error under it
+        raise ConfigError(f"{what} {str(path)!r} cannot be read ({e.strerror or type(e).__name__}).") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{what} {str(path)!r} is not a text file.") from None
     except yaml.YAMLError as e:

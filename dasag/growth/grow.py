@@ -90,6 +90,7 @@ def prepare(config_file: str | os.PathLike, out: str | os.PathLike, threads: int
     stored = folder.stored()
     threads = threads or (stored or {}).get("threads") or DETERMINISTIC_THREADS
     folder.check({"config": config, "threads": threads}, "use the same config and --threads to continue it, or another --out")
+    check_finished_stages(Path(out), stages)
     with tempfile.TemporaryDirectory() as root:  # parses and constructs stage 1 (no weights load): every other key is checked here
         build_run(deep_merge(stage_config(config, stages[0]), {"trainer": quiet_trainer(root)}))
         if config["growth"].get("later_stages"):  # the later stages' settings, at stage 1's size (only the pyramid's size differs)
@@ -134,6 +135,37 @@ def load_state(path: Path, pyramid: ImagePyramid) -> None:
         pyramid.tone = tensors.get("tone")
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error types; any of them means the same here
         raise ConfigError(f"stage file {str(path)!r} is damaged ({first_line(e)}); delete it to make that stage again.") from None
+
+
+def check_finished_stages(out: Path, stages: list[Stage]) -> None:
+    """Every stage already in ``out`` has a whole state file and a whole PNG, checked before the
+    folder is claimed: the next stage starts from them, so a damaged one (cut short by a full disk
+    or an interrupted copy; they are written atomically) is one sentence now and nothing is written.
+    Only the safetensors header and the PNG's chunk checksums are read, not the pixels."""
+    from PIL import Image
+    from safetensors import safe_open
+
+    def state_ok(path: Path) -> None:
+        with safe_open(str(path), framework="pt") as f:
+            if "levels.0" not in f.keys():
+                raise ValueError("it holds no pyramid levels")
+
+    def png_ok(path: Path) -> None:
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except Exception:  # noqa: BLE001 - PIL's messages repeat the path; what it means is one thing
+            raise ValueError("truncated or not a PNG") from None
+
+    for stage in stages:
+        for path, check in ((state_path(out, stage), state_ok), (out / f"{stage.name}.png", png_ok)):
+            if not path.is_file():
+                continue
+            try:
+                check(path)
+            except Exception as e:  # noqa: BLE001 - safetensors and PIL raise their own kinds; any of them means the same here
+                raise ConfigError(f"stage file {str(path)!r} is damaged ({first_line(e) or type(e).__name__}); "
+                                  "delete it to make that stage (and the ones after it) again.") from None
 
 
 def stage_pyramid(config: dict[str, Any], stage: Stage) -> ImagePyramid:
@@ -197,7 +229,11 @@ def _run_locked(g: GrowthRun, log: Callable[[str], None]) -> Path:
     from dasag.image.picture import encode_png
 
     timings_file = g.out / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    try:  # seconds per stage, for people: a damaged file is started afresh, it decides no bytes
+        timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    except (OSError, UnicodeDecodeError, ValueError):
+        timings = {}
+    timings = timings if isinstance(timings, dict) else {}
     for stage in g.stages:
         if state_path(g.out, stage).is_file() and (g.out / f"{stage.name}.png").is_file():
             log(f"stage {stage.index + 1}/{len(g.stages)}: {stage.size} px already made")

@@ -189,3 +189,30 @@ def test_animation_configs_are_package_data() -> None:
 
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["dasag"]
     assert "configs/*/*.yaml" in data and ANIMATION_CONFIGS
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda out: (out / "frames" / "0000.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+         "frame file '{out}/frames/0000.png' is damaged (truncated or not a PNG): delete it and run again"),
+        (lambda out: (out / "animation.json").mkdir(), "animation.json' is a folder"),
+    ],
+)
+def test_a_damaged_frame_or_state_path_is_one_sentence_and_nothing_is_written(damage, words, tmp_path: Path, capsys) -> None:
+    """Frames are written atomically, so a cut-short frame comes from outside (a full disk, an
+    interrupted copy): it is named before anything loads, and the folder is left as it was."""
+    from dasag.animation.animate import ClipSpec, plan
+
+    out = tmp_path / "out"
+    config = write_yaml(tmp_path, clip_config())
+    if "animation.json" not in words:  # a folder holding frames has its animation.json (stored by the run that made them)
+        stored = plan(ClipSpec.from_file(config, out)).stored()
+        out.mkdir()
+        (out / "animation.json").write_text(json.dumps(stored))
+    (out / "frames").mkdir(parents=True)
+    damage(out)
+    before = sorted(str(p.relative_to(out)) for p in out.rglob("*"))
+    rc, err = run_main(main, ["--config", str(config), "--out", str(out)], capsys)
+    assert rc == 2 and len(err) == 1 and words.format(out=out) in err[0], err
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before

@@ -109,3 +109,40 @@ def test_the_large_configs_are_valid_growth_runs(name: str, tiny_weights_env, tm
     augment = load_config(CONFIGS / "large" / f"{name}.yaml")["model"]["augment"]
     assert augment["class_path"] == "dasag.Cutouts"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (lambda out, name: (out / f"{name}.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{\"levels.0\": "),
+         "{name}.safetensors' is damaged"),
+        (lambda out, name: (out / f"{name}.safetensors").write_bytes(b""), "{name}.safetensors' is damaged"),
+        (lambda out, name: (out / f"{name}.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00"), "{name}.png' is damaged (truncated or not a PNG)"),
+        (lambda out, name: (out / "growth.json").mkdir(), "growth.json' is a folder"),
+    ],
+)
+def test_a_damaged_stage_or_state_path_is_one_sentence_and_nothing_is_written(tmp_path: Path, damage, words, capsys) -> None:
+    """Stage files are written atomically, so damage comes from outside (a full disk, a cut copy):
+    it is named before the folder is claimed, and the folder is left exactly as it was."""
+    from dasag.commands.grow import main
+    from dasag.growth.grow import prepare
+
+    config = growth_config(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    name = prepare(config, out).stages[0].name
+    damage(out, name)
+    before = sorted((p.name, p.stat().st_size if p.is_file() else -1) for p in out.iterdir())
+    assert main(["--config", str(config), "--out", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and words.format(name=name) in err[0], err
+    assert sorted((p.name, p.stat().st_size if p.is_file() else -1) for p in out.iterdir()) == before
+
+
+def test_a_config_that_is_a_folder_or_unreadable_is_one_sentence(tmp_path: Path, capsys) -> None:
+    from dasag.commands.grow import main
+
+    (tmp_path / "adir").mkdir()
+    assert main(["--config", str(tmp_path / "adir"), "--out", str(tmp_path / "out")]) == 2
+    assert "is a folder; name a YAML file" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
