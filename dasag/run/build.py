@@ -124,6 +124,9 @@ class DasagCLI(LightningCLI):
         try:  # e.g. an unknown ImageNet class, a checkpoint of another pyramid: before any weights load or file is written
             self.model.check_prompts(self.datamodule.prompts)
             self.model.check_optimizer()
+            for callback in self.trainer.callbacks:  # a callback that needs something of the model says so now, not in setup
+                if callable(getattr(callback, "check_model", None)):
+                    callback.check_model(self.model)
             if self._checkpoint is not None:
                 check_resume(config["ckpt_path"], self._checkpoint, self.model, int(config.trainer.max_steps))
         except (ValueError, FileNotFoundError) as e:

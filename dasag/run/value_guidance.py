@@ -100,10 +100,14 @@ class BestOfK(Callback):
         self.best_index: int | None = None
         self.best_reward: float | None = None
 
-    def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
+    def check_model(self, pl_module) -> None:
+        """Refuse a run it cannot guide; the run builder calls this before any file is written."""
         k = pl_module.pyramid.num_images
         if k < 2:
             raise ValueError(f"{type(self).__name__} chooses among candidates: set model.pyramid.init_args.num_images to K >= 2; got {k}.")
+
+    def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
+        self.check_model(pl_module)
         self.reward.setup(trainer.datamodule.prompts, pl_module.device)
 
     def score(self, pl_module) -> Tensor:

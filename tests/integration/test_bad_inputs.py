@@ -103,6 +103,15 @@ def test_cli_bad_option_is_one_sentence_and_writes_nothing(extra, words, parser,
     assert not out.exists()
 
 
+def test_value_guidance_with_one_candidate_is_refused_before_the_run_folder_exists(tmp_path, monkeypatch, tiny_weights_env, capsys) -> None:
+    """It was refused in the callback's setup, after Lightning had made the run's log folder."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "run"
+    assert cli_main(["fit", "--config", "value_guided", "--model.pyramid.init_args.num_images", "1", "--trainer.default_root_dir", str(out)]) == 2
+    assert "ValueGuidance chooses among candidates: set model.pyramid.init_args.num_images to K >= 2; got 1." in _one_sentence(capsys)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
 def _alias_bomb(path: Path) -> Path:
     """Nine levels of nine-fold YAML aliases: a few lines that expand to 387 million strings."""
     lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
