@@ -40,8 +40,35 @@ class Made:
     row: dict[str, Any]
 
 
-def method_config(config_file: Path, overrides: dict[str, Any] | None = None, single_resolution: bool = False) -> dict[str, Any]:
-    """The method's merged YAML with the run's overrides; prompts inlined from their file.
+def _is_ensemble(scorer: Any) -> bool:
+    return isinstance(scorer, dict) and str(scorer.get("class_path", "")).endswith("ScorerEnsemble")
+
+
+def merge_overrides(cfg: dict[str, Any], overrides: dict[str, Any], method: str = "") -> dict[str, Any]:
+    """``overrides`` merged over a method's config. A scorer override of ``init_args`` alone
+    (``score: logit``, ``input_size: 256``) on a method guided by an ensemble goes to each member
+    (the ensemble's own ``weights`` stay the ensemble's); one that names another scorer class
+    would silently replace the ensemble, so it is one sentence naming the method."""
+    model_over = overrides.get("model") if isinstance(overrides.get("model"), dict) else {}
+    scorer_over = model_over.get("scorer")
+    base_scorer = (cfg.get("model") or {}).get("scorer")
+    if not (isinstance(scorer_over, dict) and _is_ensemble(base_scorer) and not _is_ensemble(scorer_over)):
+        return deep_merge(cfg, overrides)
+    if "class_path" in scorer_over:
+        raise ConfigError(f"--override sets model.scorer to {scorer_over['class_path']}, but method {method or 'of this run'!r} is guided by an "
+                          f"ensemble; give only model.scorer.init_args (applied to each member), or leave that method out with --methods.")
+    args = dict(scorer_over.get("init_args") or {})
+    own = {k: args.pop(k) for k in ("weights",) if k in args}
+    members = [deep_merge(m, {"init_args": args}) for m in (base_scorer.get("init_args") or {}).get("scorers", [])]
+    rest = {**overrides, "model": {k: v for k, v in model_over.items() if k != "scorer"}}
+    cfg = deep_merge(cfg, rest)
+    return deep_merge(cfg, {"model": {"scorer": {"init_args": {"scorers": members, **own}}}})
+
+
+def method_config(config_file: Path, overrides: dict[str, Any] | None = None, single_resolution: bool = False,
+                  method: str = "") -> dict[str, Any]:
+    """The method's merged YAML with the run's overrides (:func:`merge_overrides`); prompts
+    inlined from their file.
 
     Inlining makes the config (and the metadata in every PNG) self-contained and
     independent of the working directory. ``single_resolution`` turns the pyramid into one
@@ -49,7 +76,7 @@ def method_config(config_file: Path, overrides: dict[str, Any] | None = None, si
     """
     cfg = load_config(config_file)
     if overrides:
-        cfg = deep_merge(cfg, overrides)
+        cfg = merge_overrides(cfg, overrides, method)
     if single_resolution:
         pyramid = ((cfg.get("model") or {}).get("pyramid") or {}).get("init_args") or {}
         size = pyramid.get("max_size", constructor_default(ImagePyramid, "max_size"))
@@ -124,7 +151,7 @@ class Generator:
     def config(self, task: Task) -> dict[str, Any]:
         if task.method not in self._method_configs:
             method = self.suite.method(task.method)
-            self._method_configs[task.method] = method_config(method.config, self.overrides, method.single_resolution)
+            self._method_configs[task.method] = method_config(method.config, self.overrides, method.single_resolution, task.method)
         return task_config(self._method_configs[task.method], task, self.steps, self.suite.method(task.method).step_share)
 
     def columns(self) -> list[str]:

@@ -142,3 +142,28 @@ def test_prompts_of_parses_the_configs_prompts_and_names_a_bad_one_as_data():
     assert prompts_of({}).positive == ()
     with pytest.raises(ConfigError, match=r"data\."):
         prompts_of({"data": {"positive_prompts": [{"weight": 2.0}]}})
+
+
+def test_a_scorer_override_reaches_every_member_of_an_ensemble_method() -> None:
+    """``--override`` with ``model.scorer.init_args`` on the ensemble method: each member gets it
+    (an ensemble has no ``score`` of its own), the ensemble keeps its own ``weights``."""
+    from dasag.core.config import CONFIGS
+
+    overrides = {"model": {"scorer": {"init_args": {"score": "logit", "weights": [2.0, 1.0]}}}, "trainer": {"max_steps": 7}}
+    cfg = method_config(CONFIGS / "transfer_robust_ensemble.yaml", overrides, method="robust_ensemble")
+    scorer = cfg["model"]["scorer"]
+    assert scorer["class_path"].endswith("ScorerEnsemble") and scorer["init_args"]["weights"] == [2.0, 1.0]
+    members = scorer["init_args"]["scorers"]
+    assert len(members) == 2 and all(m["init_args"]["score"] == "logit" for m in members)
+    assert members[1]["init_args"]["variant"] == "lite1" and cfg["trainer"]["max_steps"] == 7
+    single = method_config(CONFIGS / "transfer_robust.yaml", overrides)  # a single guide takes the override as it is
+    assert single["model"]["scorer"]["init_args"]["score"] == "logit"
+
+
+def test_a_scorer_class_override_on_an_ensemble_method_is_one_sentence_naming_it() -> None:
+    from dasag.core.config import CONFIGS
+
+    overrides = {"model": {"scorer": {"class_path": "dasag.scorers.EfficientNetLite", "init_args": {"variant": "lite2"}}}}
+    with pytest.raises(ConfigError, match=r"^--override sets model.scorer to dasag.scorers.EfficientNetLite, but method 'robust_ensemble' is guided "
+                                          r"by an ensemble; give only model.scorer.init_args \(applied to each member\)"):
+        method_config(CONFIGS / "transfer_robust_ensemble.yaml", overrides, method="robust_ensemble")
