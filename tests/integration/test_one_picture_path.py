@@ -1,5 +1,5 @@
 """One picture, whichever way it was made: ``dasag fit``, ``dasag.generate``, a batch row, an animation's
-first frame, a growth run of one stage and the app's run all save the same 8-bit pixels with the
+first frame, a growth run's first stage and the app's run all save the same 8-bit pixels with the
 same scores under the same keys, because all of them go through :func:`dasag.run.picture.finished_picture`."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def by_fit(config_file, tmp_path_factory) -> tuple[np.ndarray, dict]:
     from dasag.commands import main
 
     root = tmp_path_factory.mktemp("fit")
-    assert main(["fit", "--config", str(config_file), "--trainer.default_root_dir", str(root), "--trainer.enable_checkpointing", "false"]) == 0
+    assert main(["fit", "--config", str(config_file), "--trainer.default_root_dir", str(root)]) == 0
     return read(next(root.rglob("final.png")))
 
 
@@ -69,21 +69,23 @@ def test_an_animations_first_frame_saves_what_fit_saves(by_fit, config_file, tmp
     from dasag.animation.animate import ClipSpec, make_clip
 
     config = load_config(config_file)
-    config["animation"] = {"frames": 1, "keyframes": [{"frame": 0, "prompts": ["goldfish"]}]}
+    config["animation"] = {"frames": 1, "steps": 1, "keyframes": [{"frame": 0, "prompts": ["goldfish"]}]}
     result = make_clip(ClipSpec(config, tmp_path / "clip", threads=2), log=lambda line: None)
     pixels, meta = read(result.frames[0])
     assert np.array_equal(pixels, by_fit[0]) and meta["scores"] == by_fit[1]["scores"]
 
 
 @pytest.mark.slow
-def test_a_one_stage_growth_saves_what_fit_saves(by_fit, config_file, tmp_path):
+def test_a_growth_runs_first_stage_saves_what_fit_saves(by_fit, config_file, tmp_path):
     from dasag.growth.grow import prepare, run
 
     config = load_config(config_file)
-    config["growth"] = {"sizes": [48], "steps": [3]}
+    config["growth"] = {"sizes": [48, 96], "steps": [3, 1]}
     grown = tmp_path / "growth.yaml"
     grown.write_text(yaml.safe_dump(config))
-    pixels, meta = read(run(prepare(grown, tmp_path / "out", threads=2), log=lambda line: None))
+    g = prepare(grown, tmp_path / "out", threads=2)
+    run(g, log=lambda line: None)
+    pixels, meta = read(tmp_path / "out" / f"{g.stages[0].name}.png")
     assert np.array_equal(pixels, by_fit[0]) and meta["scores"] == by_fit[1]["scores"]
 
 
@@ -92,8 +94,7 @@ def test_the_apps_run_saves_what_fit_saves(by_fit, config_file, tmp_path):
     from dasag.app.image_run import LiveProgress, LiveRun
     from dasag.run.build import build_run
 
-    config = deep_merge(load_config(config_file), {"trainer": {"default_root_dir": str(tmp_path), "logger": False,
-                                                               "enable_checkpointing": False}})
+    config = deep_merge(load_config(config_file), {"trainer": {"default_root_dir": str(tmp_path)}})
     progress = LiveProgress(every_n_steps=1)
     live = LiveRun(build_run(config, [progress]), progress).start()
     live.join()

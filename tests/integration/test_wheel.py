@@ -24,7 +24,7 @@ from feature_helpers import REPO
 
 #: Every run here at a size a test affords: a 64 px canvas, 2 copies, 1 step.
 TINY = ["--model.pyramid.init_args.max_size", "64", "--model.pyramid.init_args.max_shift", "8", "--model.augment.init_args.batch_size", "2",
-        "--trainer.max_steps", "1", "--trainer.enable_checkpointing", "false"]
+        "--trainer.max_steps", "1"]
 FEATURE_CONFIGS = ["demo", "art_from_noise", "best_of_k", "edit_from_image", "inpaint", "reference", "style", "value_guided"]
 
 
@@ -72,7 +72,8 @@ def test_every_feature_config_runs_by_its_name_from_an_empty_folder(installed, t
 def test_a_clip_and_a_grown_picture_run_from_configs_that_extend_shipped_ones(installed, tmp_path):
     """A user's config names a shipped one as its base, by name, from any folder."""
     small = {"model": {"pyramid": {"init_args": {"max_size": 64, "max_shift": 8}}, "augment": {"init_args": {"batch_size": 2}}}}
-    clip = {"base": "animation/daisy_to_volcano", **small, "animation": {"frames": 2, "first_steps": 1, "steps": 1}}
+    clip = {"base": "animation/daisy_to_volcano", **small,
+            "animation": {"frames": 2, "first_steps": 1, "steps": 1, "keyframes": [{"frame": 0, "prompts": ["daisy"]}, {"frame": 1, "prompts": ["volcano"]}]}}
     (tmp_path / "clip.yaml").write_text(yaml.safe_dump(clip))
     done = run(installed, tmp_path, "animate", "--config", "clip.yaml", "--out", "clip")
     assert done.returncode == 0, done.stderr[-3000:]
