@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from dasag.batch import nodes
 from dasag.batch import scores_file as rows
 from dasag.batch.make import Generator
 from dasag.batch.tasks import RunSpec, Suite, Task, row_digest
@@ -27,6 +28,7 @@ from dasag.core.errors import ConfigError
 from dasag.core.files import DiskFullError, write_bytes_atomic
 from dasag.core.output_folder import OutputFolder
 from dasag.core.process import DETERMINISTIC_THREADS, set_up_process
+from dasag.core.ranges import NODE_TIMEOUT
 
 #: Options stored in ``run.json``: changing one changes the images, so a run keeps them.
 IMAGE_OPTIONS = ("suite", "steps", "base_seed", "overrides", "threads")
@@ -91,6 +93,8 @@ def _check_counts(spec: RunSpec, suite: Suite) -> None:
     :attr:`~dasag.batch.tasks.Suite.make_tasks` refuses the narrowing options that are not its own)."""
     for name in ("samples", "classes", "seeds", "steps", "devices", "threads", "num_nodes"):
         _positive(name, getattr(spec, name))
+    if not NODE_TIMEOUT.holds(spec.node_timeout):
+        raise ConfigError(f"--node-timeout must be {NODE_TIMEOUT.describe()} (seconds a machine may stay silent); got {spec.node_timeout!r}.")
     if suite.name != "batch" and (spec.rows is not None or spec.config is not None):
         raise ConfigError(f"--rows and --config belong to batch runs, not to the {suite.name} suite.")
 
@@ -285,8 +289,14 @@ def _run_on_nodes(spec: RunSpec, suite: Suite, on_row: Callable[[dict], None] | 
     """One worker of a multi-node run (Fabric's ``num_nodes`` over the launcher's process group:
     gloo on CPU, NCCL on GPUs). Rank 0 holds the folder lock, writes run.json and, once every worker
     is done, merges the per-worker rows files; every worker validates the whole run first, so a bad
-    option stops all of them before anything is written."""
+    option stops all of them before anything is written. The workers meet at barriers only before
+    the rows, bounded by ``spec.node_timeout``; after them they report through the folder
+    (:mod:`dasag.batch.nodes`), so a worker that dies or stops answering is one sentence on rank 0
+    within ``node_timeout`` seconds, not a transport traceback or a half-hour wait."""
+    from datetime import timedelta
+
     from lightning.fabric import Fabric
+    from lightning.fabric.strategies import DDPStrategy
 
     if not launched_on_a_cluster():
         raise ConfigError(f"--num-nodes {spec.num_nodes} needs a launcher that starts the workers on every machine: torchrun "
@@ -294,19 +304,35 @@ def _run_on_nodes(spec: RunSpec, suite: Suite, on_row: Callable[[dict], None] | 
     p = plan(spec, suite)
     out = Path(spec.out)
     accelerator = "cuda" if p.accelerator == "gpu" else "cpu"
-    fabric = Fabric(accelerator=accelerator, devices=spec.devices, num_nodes=spec.num_nodes, strategy="ddp")
+    strategy = DDPStrategy(timeout=timedelta(seconds=spec.node_timeout))
+    fabric = Fabric(accelerator=accelerator, devices=spec.devices, num_nodes=spec.num_nodes, strategy=strategy)
     fabric.launch()  # joins the launcher's process group; starts nothing
-    claim = output_folder(out).claim(stored_options(spec)) if fabric.global_rank == 0 else nullcontext()
+    rank, world = fabric.global_rank, fabric.world_size
+    markers = out / rows.PARTS_DIR
+
+    def meet(when: str) -> None:
+        try:
+            fabric.barrier()
+        except RuntimeError:  # gloo: "Connection closed by peer", or the timeout; NCCL: its watchdog's error
+            raise nodes.lost_worker(None, world, spec.node_timeout, out, when) from None
+
+    claim = output_folder(out).claim(stored_options(spec)) if rank == 0 else nullcontext()
     with claim:  # rank 0 holds the lock, clears the temp files and writes run.json
-        fabric.barrier()  # run.json and a clean folder before any worker reads what is pending
-        mine = my_tasks(p, fabric.global_rank, fabric.world_size)
-        fabric.barrier()  # every worker has its share before any row is written
+        if rank == 0:
+            markers.mkdir(parents=True, exist_ok=True)
+            nodes.clear(markers)
+        meet(" before the run started")  # run.json and a clean folder before any worker reads what is pending
+        mine = my_tasks(p, rank, world)
+        meet(" before the run started")  # every worker has its share before any row is written
         device = fabric.local_rank if p.accelerator == "gpu" else 0
-        run_tasks(p, fabric.global_rank, fabric.world_size, device, on_row, tasks=mine)
-        fabric.barrier()
-        table = _finish_run(p, spec, out) if fabric.global_rank == 0 else None
-        fabric.barrier()
-        return table
+        with nodes.Heartbeat(markers, rank):
+            run_tasks(p, rank, world, device, on_row, tasks=mine)
+            nodes.mark_done(markers, rank)
+            if rank != 0:
+                return None
+            nodes.wait_for_workers(markers, world, spec.node_timeout, out)
+        nodes.clear(markers)
+        return _finish_run(p, spec, out)
 
 
 # ------------------------------------------------------------------ checking

@@ -120,6 +120,9 @@ class RunSpec:
     #: Machines taking part (each running ``devices`` workers), launched by torchrun or SLURM's srun:
     #: every process runs the same command and they share the tasks and the output folder.
     num_nodes: int = 1
+    #: Seconds a worker of a multi-node run may stay silent before the run ends with a sentence
+    #: naming it (the workers' barriers, and rank 0's wait for the others' rows; dasag.batch.nodes).
+    node_timeout: float = 180.0
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> RunSpec:

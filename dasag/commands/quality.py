@@ -26,6 +26,8 @@ def add_run_options(parser) -> None:
     parser.add_argument("--devices", type=int, default=1, help="worker processes (on each machine), one device each")
     parser.add_argument("--num-nodes", type=int, default=1,
                         help="machines sharing the run and the --out folder; start the command on each with torchrun or srun")
+    parser.add_argument("--node-timeout", type=float, default=180.0,
+                        help="seconds a machine of a multi-node run may stay silent before the run ends naming it (default 180)")
     parser.add_argument("--threads", type=int | None, default=None,
                         help="CPU threads per worker; CPU image bytes depend on it (default: the stored run's, else 2)")
     parser.add_argument("--accelerator", default="auto", choices=["auto", "cpu", "gpu"], help="default: gpu when available")
@@ -49,7 +51,7 @@ def spec_of(args: Namespace, **fields):
     from dasag.batch.tasks import RunSpec
 
     return RunSpec(out=args.out, steps=args.steps, base_seed=args.base_seed, eval_scorers=list(args.eval_scorer), devices=args.devices,
-                   accelerator=args.accelerator, threads=args.threads, num_nodes=args.num_nodes, **fields)
+                   accelerator=args.accelerator, threads=args.threads, num_nodes=args.num_nodes, node_timeout=args.node_timeout, **fields)
 
 
 def finish(args: Namespace, run, check) -> int:

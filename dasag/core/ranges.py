@@ -61,3 +61,5 @@ ZOOM = Range(0.5, 2.0)
 ROTATION = Range(-180.0, 180.0)
 #: The camera's translation per frame, in pixels.
 SHIFT_PX = Range(-4096.0, 4096.0)
+#: Seconds a worker of a multi-node run may stay silent (a heartbeat comes every 2 s).
+NODE_TIMEOUT = Range(10.0, 86_400.0)

@@ -187,6 +187,9 @@ HARNESS_CASES = [
     (["transfer", "--accelerator", "gpu"], "gpu"),
     (["transfer", "--steps", "0"], "steps"),
     (["transfer", "--base-seed", "-1"], "--base-seed must be a non-negative integer"),
+    (["transfer", "--node-timeout", "0"], "--node-timeout must be a number from 10 to 86400 (seconds a machine may stay silent); got 0.0."),
+    (["transfer", "--node-timeout", "1e300"], "--node-timeout must be a number from 10 to 86400"),
+    (["transfer", "--node-timeout", "nan"], "node_timeout: expected float; got 'nan'"),
     (["nonsense"], "nonsense"),
 ]
 
