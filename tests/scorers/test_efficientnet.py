@@ -32,11 +32,42 @@ def test_scores_are_log_probabilities_of_the_target_classes() -> None:
     assert not s.bounded and s.aesthetic is None and torch.allclose(s.embedding.norm(dim=-1), torch.ones(2))
 
 
+def test_the_logit_and_margin_objectives_score_the_target_class_as_documented() -> None:
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    by = {}
+    for score in ("logit", "margin"):
+        scorer = EfficientNetLite("lite0", input_size=64, score=score, margin_cap=3.0)
+        scorer.prepare(["goldfish"], [])
+        by[score] = scorer(images).positive
+    logits = scorer.logits(images)
+    torch.testing.assert_close(by["logit"], logits[:, 1])
+    others = torch.cat([logits[:, :1], logits[:, 2:]], dim=1).max(dim=1).values
+    torch.testing.assert_close(by["margin"], (logits[:, 1] - others).clamp(max=3.0))
+
+
+def test_class_scores_margin_uses_the_runner_up_when_the_class_leads_and_stops_at_the_cap() -> None:
+    from dasag.scorers.efficientnet import class_scores
+
+    logits = torch.tensor([[5.0, 1.0, 2.0], [0.0, 30.0, 1.0]], requires_grad=True)
+    classes = torch.tensor([0, 2])
+    got = class_scores(logits, classes, "margin", margin_cap=20.0)
+    assert got.tolist() == [[3.0, -3.0], [-30.0, -29.0]]
+    capped = class_scores(logits, torch.tensor([1]), "margin", margin_cap=20.0)
+    assert capped[1, 0].item() == 20.0  # leads by 29: capped, and no gradient from it
+    capped[1, 0].backward()
+    assert logits.grad.abs().sum().item() == 0.0
+    assert torch.equal(class_scores(logits, classes, "log_prob"), logits.log_softmax(-1)[:, [0, 2]])
+
+
 def test_bad_arguments_are_one_sentence() -> None:
     with pytest.raises(ValueError, match="variant must be one of lite0, lite1, lite2; got 'lite9'"):
         EfficientNetLite("lite9")
     with pytest.raises(ValueError, match="input_size must be at least 32 px; got 8"):
         EfficientNetLite(input_size=8)
+    with pytest.raises(ValueError, match="score must be 'log_prob', 'logit' or 'margin'; got 'hinge'"):
+        EfficientNetLite(score="hinge")
+    with pytest.raises(ValueError, match=r"margin_cap must be a number in \(0, 1000\]"):
+        EfficientNetLite(score="margin", margin_cap=0)
 
 
 def test_class_readout_gives_probabilities_a_person_reads() -> None:
