@@ -116,6 +116,21 @@ def steps_of(cfg: dict[str, Any]) -> int:
     return steps
 
 
+#: Built runs kept to check later tasks of the same shape (each holds its pyramid in memory).
+MAX_CHECKED_SHAPES = 8
+
+
+def _shape_key(overrides: dict[str, Any] | None) -> str:
+    """A task's overrides without its prompts, as text: tasks with one key build the same run."""
+    import json
+
+    rest = dict(overrides or {})
+    data = {k: v for k, v in (rest.pop("data", None) or {}).items() if k not in ("positive_prompts", "negative_prompts")}
+    if data:
+        rest["data"] = data
+    return json.dumps(rest, sort_keys=True, default=str)
+
+
 class Generator:
     """Makes task images; keeps loaded guides and held-out scorers from one task to the next."""
 
@@ -146,6 +161,8 @@ class Generator:
         #: The frozen guides, loaded once per scorer config and shared by every task using it.
         self._shared_guide = ScorerCache()
         self._eval: dict[str, Any] = {}
+        #: Runs built to check tasks, by everything but their prompts (:meth:`_validate_task`).
+        self._checked_shapes: dict[tuple[str, str], Any] = {}
 
     # ------------------------------------------------------------ configuration
     def config(self, task: Task) -> dict[str, Any]:
@@ -182,9 +199,17 @@ class Generator:
                 raise ConfigError(f"--eval-scorer {name}: {first_line(e)}") from None
 
     def _validate_task(self, task: Task, checkers: dict[str, Any]) -> None:
+        """One task checked. Its run is built (parsed and constructed: about 0.2 s) once per
+        *shape*, the method and the task's overrides without its prompts; a task of a shape already
+        built only has its prompts checked against that run's scorer, so a rows file of 100,000
+        rows sharing one config is checked in seconds (docs/batch.md) and every row still gets
+        the same checks."""
         cfg = self.config(task)
         steps_of(cfg)
-        if task.method not in self.guide_names or task.overrides:  # the first task of its method; every batch row
+        prompts = prompts_of(cfg)
+        shape = (task.method, _shape_key(task.overrides))
+        model = self._checked_shapes.get(shape)
+        if model is None:
             trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
             run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; writes nothing
             self.guide_names[task.method] = list(run.model.scorer.names)
@@ -192,7 +217,14 @@ class Generator:
                 fields = ("positive", "negative", "aesthetic") if member.capabilities.aesthetic else ("positive", "negative")
                 self.guide_columns += [k for k in (f"{name}/{f}" for f in fields) if k not in self.guide_columns]
             self._load_guide(cfg, run.model.scorer)
-        prompts = prompts_of(cfg)
+            if len(self._checked_shapes) >= MAX_CHECKED_SHAPES:  # each holds a pyramid: keep the newest few
+                self._checked_shapes.pop(next(iter(self._checked_shapes)))
+            self._checked_shapes[shape] = run.model
+        else:
+            try:
+                model.check_prompts(prompts)
+            except (ValueError, FileNotFoundError) as e:
+                raise ConfigError(first_line(e)) from None
         if not prompts.positive and not prompts.images:
             raise ConfigError(f"method {task.method!r} has no positive prompts.")
         for name, checker in checkers.items():

@@ -99,3 +99,33 @@ def _run_with_kill(rows_file: Path, config: Path, out: Path, kill) -> None:
     run(batch_spec(rows_file, config, out, threads=1), on_row=kill)
 
 
+
+
+def test_rows_sharing_a_config_are_built_once_and_each_row_is_still_checked(batch_files, tmp_path, monkeypatch) -> None:
+    """A run is built (0.2 s) once per shape (overrides without prompts); every other row has its
+    prompts checked against that run, so a long rows file is checked in seconds (docs/batch.md)."""
+    from dasag.batch import engine, make
+    from dasag.batch.rows_file import batch_spec, batch_suite
+
+    _, config = batch_files
+    built = []
+    real = make.build_run
+    monkeypatch.setattr(make, "build_run", lambda *a, **k: built.append(1) or real(*a, **k))
+    rows = tmp_path / "many.csv"
+    rows.write_text("prompt,trainer.max_steps\n" + "".join(f"{p},\n" for p in ["goldfish", "volcano", "daisy:2 | tiger"] * 20) + "teapot,3\n")
+    spec = batch_spec(rows, config, tmp_path / "out")
+    assert len(engine.plan(spec, batch_suite(spec.config)).tasks) == 61
+    assert len(built) == 2  # the shared shape, and the row with its own step budget
+    rows.write_text("prompt\n" + "goldfish\n" * 40 + "goldfsh\n" + "volcano\n" * 10)
+    spec = batch_spec(rows, config, tmp_path / "out")
+    with pytest.raises(ConfigError, match=r"^row 41: unknown ImageNet class 'goldfsh'"):
+        engine.plan(spec, batch_suite(spec.config))
+    assert not (tmp_path / "out").exists()
+
+
+def test_cells_read_as_yaml_reads_them_with_plain_integers_on_a_fast_path(tmp_path) -> None:
+    values = {"7": 7, "-3": -3, "0": 0, "010": 8, "1.5": 1.5, "true": True, '"[1, 2]"': [1, 2], "abc": "abc"}
+    rows = tmp_path / "cells.csv"
+    rows.write_text("prompt,trainer.max_steps\n" + "".join(f"goldfish,{cell}\n" for cell in values))
+    got = [row["trainer.max_steps"] for row in read_rows_file(rows)]
+    assert got == list(values.values()) and [type(v) for v in got] == [type(v) for v in values.values()]
