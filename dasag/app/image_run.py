@@ -8,6 +8,7 @@ latest :class:`Snapshot` and, on Stop, sets a flag that :class:`LiveProgress` tu
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,30 @@ class LiveRun:
             if lock is not None:
                 lock.release()
 
+    def _held_out_readout(self, image, positive, negative, guides: list[str]) -> list[ClassReadout]:
+        """What a classifier that did not guide the picture sees in it (the guide is always sure:
+        it was optimised to be). Only for ImageNet-class prompts; the judge's weights load once
+        per process through the shared scorers."""
+        from dasag.scorers.efficientnet import held_out_variant
+        from dasag.scorers.imagenet import resolve_class
+
+        variant = held_out_variant(guides) if guides else None
+        if variant is None or not positive:
+            return []
+        try:
+            for p in [*positive, *negative]:
+                resolve_class(p)
+        except ValueError:
+            return []
+        judge = EfficientNetLite(variant)
+        lock = None
+        if self.shared is not None:  # one copy of its weights per process, used by one run at a time
+            judge = self.shared(f"held-out {variant}", judge)
+            lock = self.shared.lock(judge)
+        with lock if lock is not None else contextlib.nullcontext():
+            judge.to(image.device)
+            return [class_readout(judge, image, positive, negative, name=variant, guided=False)]
+
     def _result(self) -> Result | None:
         model, trainer = self.built.model, self.built.trainer
         if model.prompts is None or trainer.global_step == 0:  # no step ran: the starting noise is not a result
@@ -146,6 +171,7 @@ class LiveRun:
         with model.autocast():
             classes = [class_readout(m, first, positive, negative, name=name)
                        for name, m in zip(model.scorer.names, model.scorer.members) if isinstance(m, EfficientNetLite)]
+        classes += self._held_out_readout(first, positive, negative, [m.variant for m in model.scorer.members if isinstance(m, EfficientNetLite)])
         return Result(
             image=picture.sheet,
             png=picture.png(),

@@ -421,13 +421,16 @@ def show_result(st, run, run_yaml: str, seed: int | None = None) -> None:
     with right:
         if seed is not None:
             st.metric("seed", str(seed))
-        read = {r.scorer for r in result.classes}
-        for readout in result.classes:  # a classifier in words: p(class) and its top-5, not a log-probability
+        read = {r.scorer for r in result.classes if r.guided}
+        # A classifier in words: p(class) and its top-5, not a log-probability. The held-out one
+        # first: the guide was optimised to be sure, so only a model that never saw the ascent says something.
+        for readout in sorted(result.classes, key=lambda r: r.guided):
+            role = "guide" if readout.guided else "held out, did not guide"
             for name, p in readout.positive:
-                st.metric(f"p({name}) · {readout.scorer}", probability_text(p))
+                st.metric(f"p({name}) · {readout.scorer} ({role})", probability_text(p))
             for name, p in readout.negative:
-                st.metric(f"p({name}) · {readout.scorer} · avoided", probability_text(p))
-            st.caption(f"{readout.scorer} top-5")
+                st.metric(f"p({name}) · {readout.scorer} ({role}) · avoided", probability_text(p))
+            st.caption(f"{readout.scorer} ({role}) top-5")
             st.table({"class": [n for n, _ in readout.top], "probability": [probability_text(p) for _, p in readout.top]})
         for k, v in result.scores.items():
             if k.split("/")[0] not in read:

@@ -168,11 +168,14 @@ class ClassReadout:
     negative: list[tuple[str, float]]
     #: The ``k`` most probable classes, most probable first.
     top: list[tuple[str, float]]
+    #: Whether this classifier guided the picture (it then believes what it was optimised to
+    #: believe); a held-out one never saw the ascent, so its reading is the one that says something.
+    guided: bool = True
 
 
 @torch.no_grad()
 def class_readout(scorer: EfficientNetLite, image: Tensor, positive: Sequence[str], negative: Sequence[str] = (), k: int = 5,
-                  name: str | None = None) -> ClassReadout:
+                  name: str | None = None, guided: bool = True) -> ClassReadout:
     """Softmax probabilities of ``image`` ((3, H, W) or (1, 3, H, W) in [-1, 1]) under ``scorer``
     (``name``: its name in the run's ensemble, where two members may share a variant)."""
     names = class_names()
@@ -183,4 +186,10 @@ def class_readout(scorer: EfficientNetLite, image: Tensor, positive: Sequence[st
     def named(prompts: Sequence[str]) -> list[tuple[str, float]]:
         return [(names[resolve_class(p)], float(probs[resolve_class(p)])) for p in prompts]
 
-    return ClassReadout(name or scorer.name, named(positive), named(negative), [(names[int(i)], float(v)) for v, i in zip(values, indices)])
+    return ClassReadout(name or scorer.name, named(positive), named(negative), [(names[int(i)], float(v)) for v, i in zip(values, indices)],
+                        guided)
+
+
+def held_out_variant(guides: Sequence[str]) -> str | None:
+    """The largest EfficientNet-Lite that did not guide (``None``: all three did)."""
+    return next((v for v in reversed(tuple(_LITE)) if v not in guides), None)

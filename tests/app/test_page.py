@@ -94,16 +94,19 @@ def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_pat
     assert any("finished: 3 steps" in h.value for h in at.subheader)
     assert not at.button(key="generate").disabled and at.button(key="stop").disabled  # the run ended: Generate again, nothing to stop
     # The classifier in words: p(goldfish) and its top-5, not "lite0/positive -0.06".
-    readout = run.result.classes[0]
-    assert readout.scorer == "lite0" and readout.positive[0][0] == "goldfish" and len(readout.top) == 5
-    p_goldfish = next(m for m in at.metric if m.label == "p(goldfish) · lite0")
     from dasag.app.page import probability_text
 
+    readout, held_out = run.result.classes
+    assert readout.scorer == "lite0" and readout.guided and readout.positive[0][0] == "goldfish" and len(readout.top) == 5
+    # beside the guide's belief, a classifier that did not guide the picture: the reading that says something
+    assert held_out.scorer == "lite2" and not held_out.guided and held_out.positive[0][0] == "goldfish"
+    assert next(m for m in at.metric if m.label == "p(goldfish) · lite2 (held out, did not guide)").value == probability_text(held_out.positive[0][1])
+    p_goldfish = next(m for m in at.metric if m.label == "p(goldfish) · lite0 (guide)")
     assert p_goldfish.value == probability_text(readout.positive[0][1])
     assert probability_text(0.9412) == "0.94" and probability_text(0.00043) == "0.0004"
     assert not any(m.label.startswith("lite0/") for m in at.metric)
-    top5 = at.table[0].value
-    assert list(top5["class"]) == [name for name, _ in readout.top]
+    tables = [t.value for t in at.table]  # the held-out one first
+    assert list(tables[0]["class"]) == [name for name, _ in held_out.top] and list(tables[1]["class"]) == [name for name, _ in readout.top]
     config_yaml = at.code[0].value
     assert yaml.safe_load(config_yaml)["trainer"]["max_steps"] == 3
     path = tmp_path / "run.yaml"

@@ -87,3 +87,10 @@ def test_class_readout_gives_probabilities_a_person_reads() -> None:
     assert [p for _, p in readout.top] == pytest.approx(best.values.tolist(), rel=1e-5)
     assert [n for n, _ in readout.top] == [class_names()[int(i)] for i in best.indices]
     assert class_readout(scorer, image, ["goldfish"], name="lite0_1").scorer == "lite0_1"  # a second lite0 in an ensemble
+
+
+def test_the_held_out_judge_is_the_largest_lite_that_did_not_guide() -> None:
+    from dasag.scorers.efficientnet import held_out_variant
+
+    assert held_out_variant(["lite0"]) == "lite2" and held_out_variant(["lite0", "lite2"]) == "lite1"
+    assert held_out_variant(["lite2", "lite1", "lite0"]) is None
