@@ -80,6 +80,38 @@ def scatter(suite: Suite, table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
+def frontier(suite: Suite, table: pd.DataFrame, path: Path, judge: str = "lite2") -> Path | None:
+    """The transfer frontier: one point per method, held-out ``judge`` top-1 against compute
+    seconds per image (log scale), labelled; ``None`` when the run has no such column."""
+    column = heldout.key(judge, "top1")
+    if column not in table or "seconds" not in table:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+    for m in suite.methods:
+        part = table[table["method"] == m.name]
+        if part.empty:
+            continue
+        x, y = float(pd.to_numeric(part["seconds"]).mean()), float(part[column].mean())
+        ax.scatter([x], [100 * y], s=40)
+        ax.annotate(f"{m.label} (n={len(part)})", (x, 100 * y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("compute seconds per image (this run's machine; log scale)")
+    ax.set_ylabel(f"held-out {judge} top-1 (%)")
+    ax.set_ylim(0, 105)
+    ax.set_title(f"{suite.name}: held-out {judge} top-1 against the cost of an image")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
 def _load_png(path: Path) -> torch.Tensor:
     import numpy as np
     from PIL import Image
@@ -222,7 +254,9 @@ def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: d
     if others and suite.name == "das_ag_v2":
         runs = [("this run", table, mode_of(settings))] + [(name, t, mode_of(stored)) for name, t, stored in others]
         lines += [""] + _side_by_side(suite, runs)
-    lines += ["", "Files: `scores.csv` (one row per image), `stats.csv`, `scatter.png`, `top3.png` (three best per method, one row each), "
+    lines += ["", "Files: `scores.csv` (one row per image), `stats.csv`, `scatter.png`, "
+              + ("`frontier.png` (held-out lite2 top-1 against seconds per image, one point per method), " if suite.name == "transfer" else "")
+              + "`top3.png` (three best per method, one row each), "
               "`images/<sha256>.png` (each carries its config and scores in a `dasag` PNG text chunk).", ""]
     return "\n".join(lines)
 
@@ -242,6 +276,8 @@ def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
     if table.empty:
         return written
     written["scatter"] = scatter(suite, table, out / "scatter.png")
+    if suite.name == "transfer" and (front := frontier(suite, table, out / "frontier.png")) is not None:
+        written["frontier"] = front
     top = top3_grid(suite, table, out, out / "top3.png")
     if top is not None:
         written["top3"] = top

@@ -55,7 +55,7 @@ def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
     pyramid_seconds = f"{table['seconds'][:2].mean():.1f}"
     assert f"| DAS pyramid | 2 | lite0 | {pyramid_seconds} |" in report  # each method's mean seconds per image, for equal-time comparisons
     assert "held-out (lite1, lite2) top-1 agreement" in report and "0.82" in report  # the reference figure
-    for name in ("scatter.png", "top3.png"):
+    for name in ("scatter.png", "frontier.png", "top3.png"):
         with Image.open(out / name) as img:
             assert img.size[0] > 100
     with Image.open(out / "top3.png") as img:  # 2 methods x 3 columns of 48 px cells (+2 px padding)
