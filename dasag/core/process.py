@@ -54,6 +54,13 @@ def quiet_loading_bars() -> None:
     transformers_logging.disable_progress_bar()
 
 
+def quiet_hub_retries() -> None:
+    """No "Retrying in 1s [Retry 1/5]" lines from huggingface_hub when the hub cannot be reached:
+    a missing model is one sentence naming the variable to set (dasag.scorers.hf_text_image), and
+    five retry warnings before it bury that sentence. Process-wide: entry points only."""
+    logging.getLogger("huggingface_hub.utils._http").setLevel(logging.ERROR)
+
+
 def quiet_lightning_tips() -> None:
     """Keep Lightning's run information (seed, devices) but not its product tips; idempotent."""
     import lightning  # noqa: F401  (creates its loggers)
@@ -173,4 +180,5 @@ def set_up_process() -> None:
     quiet_expected_warnings()
     quiet_lightning_banners()
     quiet_loading_bars()
+    quiet_hub_retries()
     tune_host_allocator()

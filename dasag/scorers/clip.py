@@ -22,7 +22,7 @@ class CLIP(HFTextImageScorer):
     model_class_name = "CLIPModel"
     model_variable = "CLIP_MODEL_PATH"
     head_variable = "CLIP_AESTHETIC_PREDICTOR_PATH"
-    download_hint = f"huggingface-cli download {CLIP_DEFAULT} --local-dir DIR"
+    download_hint = f"hf download {CLIP_DEFAULT} --local-dir DIR"
     default_mean = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP's own normalisation
     default_std = (0.26862954, 0.26130258, 0.27577711)
 

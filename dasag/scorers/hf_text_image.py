@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from dasag.core.errors import error_text
+from dasag.core.errors import error_text, first_line
 from dasag.scorers.aesthetic_head import AestheticHead, check_head_available, load_aesthetic_head
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
 from dasag.scorers.weights import NOT_A_FILE_PROBLEM, MissingWeightsError, WeightLocations, default_locations
@@ -260,9 +260,9 @@ class HFTextImageScorer(Scorer):
             model = cls.from_pretrained(self.model_location, dtype=dtype, attn_implementation=attention)
             tokenizer = AutoTokenizer.from_pretrained(self.model_location)
         except OSError as e:
-            raise MissingWeightsError(
-                f"could not load {self.name} weights from {self.model_location!r} ({e}); set {self.model_variable} "
-                f"(or the scorer's model key) to a local directory, made with: {self.download_hint}."
+            raise MissingWeightsError(  # what to do first: the reason (the hub's, often cut off) last
+                f"could not load {self.name} weights from {self.model_location!r}: set {self.model_variable} "
+                f"(or the scorer's model key) to a local directory, made with: {self.download_hint} ({first_line(e).rstrip('.')})."
             ) from e
         except NOT_A_FILE_PROBLEM:
             raise

@@ -25,7 +25,7 @@ class SigLIP(HFTextImageScorer):
     model_class_name = "SiglipModel"
     model_variable = "SIGLIP_MODEL_PATH"
     head_variable = "AESTHETIC_PREDICTOR_MODEL_PATH"
-    download_hint = f"huggingface-cli download {SIGLIP_DEFAULT} --local-dir DIR"
+    download_hint = f"hf download {SIGLIP_DEFAULT} --local-dir DIR"
     # SigLIP was trained on max_length-padded text with no attention mask: feed it the same.
     text_attention_mask = False
 

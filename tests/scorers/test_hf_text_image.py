@@ -55,7 +55,7 @@ def test_missing_weights_are_reported_before_anything_loads(tiny_weights_env, mo
         return message
 
     message = error_of(model=str(tmp_path / "no_such_model"))
-    assert "SIGLIP_MODEL_PATH" in message and "huggingface-cli download google/siglip-so400m-patch14-384" in message
+    assert "SIGLIP_MODEL_PATH" in message and "hf download google/siglip-so400m-patch14-384" in message
     message = error_of(model="google/siglip-so400m-patch14-384")  # offline and not cached
     assert "not in the local Hugging Face cache" in message and "SIGLIP_MODEL_PATH" in message
     assert "AESTHETIC_PREDICTOR_MODEL_PATH" in error_of(aesthetic_head=str(tmp_path / "missing.pth"))
@@ -124,3 +124,24 @@ def test_head_width_must_match_the_model(tiny_weights_env, tmp_path) -> None:
     wrong = build_tiny_v25_head(tmp_path / "wide.pth", in_dim=48)
     with pytest.raises(ValueError, match=r"reads 48-dim embeddings but the model makes 32-dim.*AESTHETIC_PREDICTOR_MODEL_PATH"):
         SigLIP(aesthetic_head=str(wrong)).load()
+
+
+def test_an_unreachable_hub_names_the_variable_to_set_before_the_hubs_reason(tiny_weights_env, monkeypatch) -> None:
+    """Online but unable to reach the hub: the error's first line (the one a command shows) says what
+    to set and how to make the folder; the hub's long reason comes last, cut to its first line."""
+    import transformers
+
+    from dasag.core.errors import first_line
+    from dasag.scorers.hf_text_image import MissingWeightsError
+
+    def unreachable(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files.\nCheck your internet connection.")
+
+    monkeypatch.setattr(transformers.SiglipModel, "from_pretrained", unreachable)
+    scorer = SigLIP(model="google/siglip-so400m-patch14-384", aesthetic=False)
+    scorer.offline = False  # as on a machine where HF_HUB_OFFLINE is not set
+    with pytest.raises(MissingWeightsError) as err:
+        scorer.load()
+    shown = first_line(err.value)
+    assert shown.startswith("could not load siglip weights from 'google/siglip-so400m-patch14-384': set SIGLIP_MODEL_PATH")
+    assert "hf download google/siglip-so400m-patch14-384" in shown and shown.endswith("to load the files).") and "\n" not in str(err.value)
