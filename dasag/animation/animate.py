@@ -43,6 +43,7 @@ from lightning.pytorch.callbacks import Callback
 from dasag.animation.keyframes import Animation, parse_animation, prompt_config
 from dasag.core.config import deep_merge, load_config
 from dasag.core.errors import ConfigError, first_line
+from dasag.core.eta import progress_text
 from dasag.core.files import write_bytes_atomic
 from dasag.core.output_folder import OutputFolder
 from dasag.core.process import DETERMINISTIC_THREADS
@@ -322,7 +323,9 @@ def _make_locked(p: ClipPlan, share: ShareScorer, on_frame, stop, log) -> ClipRe
             result.made.append(frame)
             result.seconds.append(seconds)
             prompts = p.animation.prompts_at(frame)
-            log(f"frame {frame}/{p.animation.frames - 1} ({', '.join(f'{x.text} {x.weight:g}' for x in prompts)}): {seconds:.1f} s")
+            later = result.seconds[1:] if todo[0] == 0 else result.seconds  # the pace of later frames: frame 0 starts from noise
+            log(f"frame {frame + 1} of {p.animation.frames} ({', '.join(f'{x.text} {x.weight:g}' for x in prompts)}): {seconds:.1f} s "
+                f"({progress_text(frame + 1, p.animation.frames, later)})")
             writer.add_image("clip/frame", picture, global_step=frame, dataformats="HWC")
             writer.flush()
             if on_frame is not None:

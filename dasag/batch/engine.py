@@ -25,6 +25,7 @@ from dasag.batch import scores_file as rows
 from dasag.batch.make import Generator
 from dasag.batch.tasks import RunSpec, Suite, Task, row_digest
 from dasag.core.errors import ConfigError
+from dasag.core.eta import progress_text
 from dasag.core.files import DiskFullError, write_bytes_atomic
 from dasag.core.output_folder import OutputFolder
 from dasag.core.process import DETERMINISTIC_THREADS, set_up_process
@@ -212,11 +213,14 @@ def run_tasks(p: TaskPlan, rank: int = 0, world: int = 1, device_index: int = 0,
     target = out / "scores.csv" if world == 1 else out / rows.PARTS_DIR / f"scores.rank{rank}.csv"
     log = rows.RowLog(target, generator.columns())
     mine = my_tasks(p, rank, world) if tasks is None else tasks
-    for task in mine:
+    seconds: list[float] = []
+    for n, task in enumerate(mine, start=1):
         made = generator.make(task)
         made.row["file_hash"] = _write_image(out, made.png)  # image first: a row always has its file
         log.append(made.row)
-        print(f"[{rank}] {generator.task_name(task)} seed {task.seed}: {made.row['seconds']:.1f}s", flush=True)
+        seconds.append(float(made.row["seconds"]))
+        print(f"[{rank}] {generator.task_name(task)} seed {task.seed}: {seconds[-1]:.1f} s ({progress_text(n, len(mine), seconds)}"
+              f"{' on this worker' if world > 1 else ''})", flush=True)
         if on_row is not None:
             on_row(made.row)
     return len(mine)
