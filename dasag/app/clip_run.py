@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -94,10 +95,14 @@ def clip_folder(output_dir: str, config: dict[str, Any]) -> Path:
 class ClipRun:
     """:func:`~dasag.animation.animate.make_clip` in a daemon thread, holding the shared scorer while it runs."""
 
-    def __init__(self, config: dict[str, Any], out: Path, shared: SharedScorers | None = None) -> None:
+    def __init__(self, config: dict[str, Any], out: Path, shared: SharedScorers | None = None,
+                 owner_alive: Callable[[], bool] | None = None) -> None:
+        """``owner_alive``: whether the page that started the clip is still open; once it is not,
+        the clip stops as Stop stops it (finished frames kept), so a closed tab leaves no orphan."""
         self.spec = ClipSpec(config, Path(out), APP_THREADS)
         self.total = int(config["animation"]["frames"])
         self.shared = shared
+        self.owner_alive = owner_alive
         self.stop_requested = threading.Event()
         self.result: ClipResult | None = None
         self.error: str | None = None
@@ -108,7 +113,16 @@ class ClipRun:
 
     def start(self) -> ClipRun:
         self._thread.start()
+        if self.owner_alive is not None:
+            threading.Thread(target=self._watch_owner, name="dasag-clip-owner", daemon=True).start()
         return self
+
+    def _watch_owner(self) -> None:
+        while self._thread.is_alive():
+            if not self.owner_alive():
+                self.stop_requested.set()
+                return
+            self._thread.join(0.5)
 
     @property
     def running(self) -> bool:
@@ -135,7 +149,9 @@ class ClipRun:
         if self._held is None:
             lock = self.shared.lock(scorer)
             if lock is not None:
-                lock.acquire()
+                while not lock.acquire(timeout=0.5):  # another run has the model: wait, unless stopped meanwhile
+                    if self.stop_requested.is_set():
+                        raise RuntimeError("stopped while waiting for the shared model; no frame was made")
                 self._held = lock
         return scorer
 

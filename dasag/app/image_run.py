@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,10 +59,18 @@ class LiveProgress(Callback):
     on the steps that are shown, never every step.
     """
 
-    def __init__(self, every_n_steps: int = 5) -> None:
+    def __init__(self, every_n_steps: int = 5, owner_alive: Callable[[], bool] | None = None) -> None:
+        """
+        Args:
+            every_n_steps: how often a snapshot (picture and scores) is published.
+            owner_alive: whether the page that started the run is still open; once it is not, the
+                run stops after the current step, so a closed tab leaves no orphan run holding the
+                shared model (``None``: no owner to watch).
+        """
         if every_n_steps < 1:
             raise ValueError(f"LiveProgress every_n_steps must be at least 1; got {every_n_steps}.")
         self.every_n_steps = every_n_steps
+        self.owner_alive = owner_alive
         self.stop_requested = threading.Event()
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
@@ -73,6 +82,8 @@ class LiveProgress(Callback):
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
         step, total = trainer.global_step, int(trainer.max_steps)
+        if self.owner_alive is not None and not self.owner_alive():
+            self.stop_requested.set()
         stopping = self.stop_requested.is_set()
         if stopping:
             trainer.should_stop = True
@@ -116,11 +127,20 @@ class LiveRun:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
+    def _given_up(self) -> bool:
+        """Whether the run should end before it starts: Stop was pressed or its page is gone."""
+        owner_alive = self.progress.owner_alive
+        return self.progress.stop_requested.is_set() or (owner_alive is not None and not owner_alive())
+
     def _run(self) -> None:
         lock = self.shared.lock(self.built.model.scorer) if self.shared is not None else None
         self.waiting = lock is not None and lock.locked()
         if lock is not None:
-            lock.acquire()
+            while not lock.acquire(timeout=0.5):  # another run has the model: wait, but not for a page that is gone
+                if self._given_up():
+                    self.waiting = False
+                    self.error = "stopped while waiting for the shared model; nothing ran."
+                    return
         self.waiting = False
         try:
             try:

@@ -11,7 +11,7 @@ this script redraws progress. Scorers are shared by every session of the process
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 #: Session-state keys of the two prompt lists.
 LISTS = {"pos": "Positive prompts", "neg": "Negative prompts"}
@@ -235,7 +235,7 @@ def run_controls(st, settings, shared) -> None:
         try:
             settings = settings.for_run()  # a fresh seed when "new random seed each run" is ticked
             config = settings.to_config()
-            progress = LiveProgress(settings.preview_every)
+            progress = LiveProgress(settings.preview_every, owner_alive=this_page_alive())
             built = build_run(config, [progress], share_scorer=shared,
                               trainer_overrides={"enable_progress_bar": False, "enable_model_summary": False})
         except (ConfigError, ValueError) as e:
@@ -303,7 +303,7 @@ def clip_controls(st, settings, shared) -> None:
             except (ConfigError, ValueError) as error:
                 st.error(str(error))
             else:
-                state["clip"] = ClipRun(config, clip_folder(settings.output_dir.strip(), config), shared).start()
+                state["clip"] = ClipRun(config, clip_folder(settings.output_dir.strip(), config), shared, owner_alive=this_page_alive()).start()
                 st.rerun()
         if clip is None:
             return
@@ -403,6 +403,20 @@ def tv_slider_value(weight: float) -> int:
     import math
 
     return int(min(0, max(-8, round(math.log10(weight))))) if weight > 0 else -8
+
+
+def this_page_alive() -> Callable[[], bool] | None:
+    """Whether the browser tab of the script running now is still connected (``None`` outside a
+    Streamlit server, e.g. under AppTest). A run started from a tab that closes ends after its
+    current step instead of holding the shared model for every later run."""
+    from streamlit import runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None or not runtime.exists():
+        return None
+    session = ctx.session_id
+    return lambda: runtime.exists() and runtime.get_instance().is_active_session(session)
 
 
 def show_result(st, run, run_yaml: str, seed: int | None = None) -> None:

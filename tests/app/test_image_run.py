@@ -60,3 +60,31 @@ def test_text_scorer_run_with_configured_weights(tmp_path: Path, tiny_siglip_dir
     assert run.error is None and run.result is not None and run.result.step == 2
     assert {"siglip/positive", "siglip/negative", "siglip/aesthetic"} <= set(run.result.scores)
     assert read_metadata(run.result.files[0])["config"]["model"]["scorer"]["init_args"]["model"] == str(tiny_siglip_dir)
+
+
+def test_a_run_whose_page_closed_ends_and_frees_the_model_and_a_waiting_one_gives_up(tmp_path: Path) -> None:
+    """The tab that pressed Generate closes: its run stops after the current step (its image is
+    kept) and releases the shared model; a run queued behind it from another closed tab does not
+    wait for ever."""
+    import threading
+
+    shared = SharedScorers()
+    cfg = tiny_settings(tmp_path, steps=500, batch_size=1).to_config()
+    page_open = threading.Event()
+    page_open.set()
+    progress = LiveProgress(every_n_steps=1, owner_alive=page_open.is_set)
+    built = build_run(cfg, [progress], share_scorer=shared)
+    run = LiveRun(built, progress, shared).start()
+    deadline = time.monotonic() + 120
+    while progress.latest is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    queued_progress = LiveProgress(owner_alive=lambda: False)  # its tab is gone too
+    queued = LiveRun(build_run(cfg, [queued_progress], share_scorer=shared), queued_progress, shared).start()
+    page_open.clear()
+    run.join(60)
+    queued.join(60)
+    assert not run.running and run.result is not None and run.result.stopped and run.result.step < 500
+    assert not queued.running and queued.result is None and "stopped while waiting for the shared model" in queued.error
+    lock = shared.lock(built.model.scorer)
+    assert lock.acquire(timeout=1)  # nobody holds the model any more
+    lock.release()

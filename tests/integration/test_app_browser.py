@@ -159,3 +159,35 @@ def test_make_a_clip_shows_frames_then_the_gif(page, tmp_path: Path) -> None:
 
     with Image.open(files[0]) as clip:
         assert clip.n_frames == 2
+
+
+def test_two_tabs_never_share_a_run_and_a_closed_tabs_run_frees_the_model(server: str, tmp_path: Path) -> None:
+    """Two browser contexts at once (two people, or two tabs): B sees nothing of A's run (no image,
+    no enabled Stop); A's tab closes mid-run, its run ends after its current step, and B's own run
+    then gets the shared model and finishes instead of waiting for ever."""
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROME_ARGS, timeout=60_000)
+        try:
+            tabs = []
+            for _ in range(2):
+                context = browser.new_context(viewport={"width": 1400, "height": 2000})
+                tab = context.new_page()
+                tab.set_default_timeout(60_000)
+                tab.goto(server)
+                tab.get_by_role("button", name="Generate").wait_for()
+                tabs.append((context, tab))
+            (context_a, a), (_, b) = tabs
+            setup_tiny(a, steps=5000)
+            a.get_by_role("button", name="Generate").click()
+            a.get_by_text(re.compile(r"step \d+/5000 · loss")).first.wait_for(timeout=240_000)
+            b.wait_for_timeout(2000)
+            assert not b.locator('[data-testid="stImage"]').count()  # none of A's pictures
+            assert b.get_by_role("button", name="Generate").is_enabled()
+            assert not b.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop").is_enabled()
+            context_a.close()  # the tab that pressed Generate is gone
+            setup_tiny(b, steps=3)
+            b.get_by_role("button", name="Generate").click()
+            b.get_by_text("Result (finished: 3 steps)").wait_for(timeout=180_000)
+            b.screenshot(path=str(tmp_path / "app_second_tab.png"), full_page=True)
+        finally:
+            browser.close()
