@@ -63,3 +63,9 @@ ROTATION = Range(-180.0, 180.0)
 SHIFT_PX = Range(-4096.0, 4096.0)
 #: Seconds a worker of a multi-node run may stay silent (a heartbeat comes every 2 s).
 NODE_TIMEOUT = Range(10.0, 86_400.0)
+#: Augmented copies (or cutouts) per image per step: each is a forward and backward pass of the scorer.
+COPIES = Range(1, 4096, whole=True)
+#: A cutout's side in px (the scorer's input; 4096 is past any checkpoint's).
+CUT_SIZE = Range(8, 4096, whole=True)
+#: The smallest cutout's share of the visible side (below 1 % a crop is a few pixels of a large picture).
+CUT_FRACTION = Range(0.01, 1.0)

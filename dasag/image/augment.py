@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from dasag.core.ranges import COPIES
 from dasag.core.schedules import ExponentialWarmup, Schedule, as_schedule
 
 
@@ -178,6 +179,8 @@ def _check_batch_size(batch_size: int) -> None:
     """The number of copies per image is a positive integer (a bool is refused, though Python counts it as one)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"augment batch_size must be a positive integer; got {batch_size!r}.")
+    if not COPIES.holds(batch_size):
+        raise ValueError(f"augment batch_size must be at most {COPIES.high:g} copies per image per step (each is a pass of the scorer); got {batch_size!r}.")
 
 
 class Augmentations:

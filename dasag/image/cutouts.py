@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from dasag.core.ranges import CUT_FRACTION, CUT_SIZE
 from dasag.image.augment import Augmentations, Draws, Strengths, rotate
 
 
@@ -143,10 +144,8 @@ class Cutouts(Augmentations):
                 (``batch_size`` crops per image per step, jitter, colour shift, noise, flip,
                 rotation); a crop's random size and position take the place of its zoom.
         """
-        if isinstance(cut_size, bool) or not isinstance(cut_size, int) or cut_size < 8:
-            raise ValueError(f"cutouts cut_size must be an integer of at least 8 px (the scorer's input side, e.g. 224 or 384); got {cut_size!r}.")
-        if isinstance(min_fraction, bool) or not isinstance(min_fraction, (int, float)) or not 0 < min_fraction <= 1:
-            raise ValueError(f"cutouts min_fraction must be a number in (0, 1] (the smallest crop's share of the visible side); got {min_fraction!r}.")
+        CUT_SIZE.check(cut_size, "cutouts cut_size", "px: the scorer's input side, e.g. 224 or 384")
+        CUT_FRACTION.check(min_fraction, "cutouts min_fraction", "the smallest crop's share of the visible side")
         defaults = inspect.signature(Augmentations.__init__).parameters
         for name in ("zoom", "zoom_enabled", "single_copy_when_off"):  # a parser hands every parent argument, at its default
             if name in augmentations and augmentations.pop(name) != defaults[name].default:

@@ -30,7 +30,7 @@ def test_bad_input_is_one_sentence_before_anything_is_written(tmp_path: Path) ->
     out = tmp_path / "out"
     with pytest.raises(ConfigError, match=r"growth has an unknown key 'stages'"):
         prepare(growth_config(tmp_path, stages=3), out)
-    with pytest.raises(ConfigError, match=r"growth.later_stages: cutouts min_fraction must be a number in \(0, 1\]"):
+    with pytest.raises(ConfigError, match=r"growth.later_stages: cutouts min_fraction must be a number from 0.01 to 1"):
         prepare(growth_config(tmp_path, later_stages={"model": {"augment": {"init_args": {"min_fraction": 2.0}}}}), out)
     with pytest.raises(ConfigError, match=r"has no growth block"):
         prepare(CONFIGS / "demo.yaml", out)

@@ -96,10 +96,16 @@ def test_no_copy_is_ever_made_at_the_full_visible_size() -> None:
 
 
 def test_bad_arguments_are_one_sentence() -> None:
-    with pytest.raises(ValueError, match=r"cut_size must be an integer of at least 8 px"):
+    with pytest.raises(ValueError, match=r"^cutouts cut_size must be a whole number from 8 to 4096 \(px: the scorer's input side"):
         Cutouts(cut_size=4)
-    with pytest.raises(ValueError, match=r"min_fraction must be a number in \(0, 1\]"):
-        Cutouts(min_fraction=1.5)
+    for size in (10**9, 224.0, True):
+        with pytest.raises(ValueError, match=r"cut_size must be a whole number from 8 to 4096"):
+            Cutouts(cut_size=size)
+    for fraction in (1.5, 0, 1e-300, float("nan")):
+        with pytest.raises(ValueError, match=r"^cutouts min_fraction must be a number from 0.01 to 1 \(the smallest crop's share"):
+            Cutouts(min_fraction=fraction)
+    with pytest.raises(ValueError, match=r"augment batch_size must be at most 4096 copies per image per step"):
+        Cutouts(batch_size=10**6)
     with pytest.raises(TypeError, match="needs the CutoutDraws"):
         Cutouts().apply(torch.zeros(1, 3, 32, 32), 4, Cutouts.__mro__[1]().draw(1, 24, Cutouts().strengths(0, 2, 4), step_generator(0, 0, "cpu"), "cpu"))
 
