@@ -49,6 +49,7 @@ from dasag.core.output_folder import OutputFolder
 from dasag.core.process import DETERMINISTIC_THREADS
 from dasag.core.prompts import Prompt
 from dasag.run.build import ScorerCache, ShareScorer, build_run, check_seed
+from dasag.run.step_log import StepLog
 
 #: The options file under ``--out``; a run into a folder holding another animation is refused.
 OPTIONS_FILE = "animation.json"
@@ -243,7 +244,8 @@ class StopFrame(Callback):
             trainer.should_stop = True
 
 
-def make_frame(p: ClipPlan, frame: int, share_scorer: ShareScorer | None, stop: threading.Event | None = None) -> tuple[bytes, np.ndarray] | None:
+def make_frame(p: ClipPlan, frame: int, share_scorer: ShareScorer | None, stop: threading.Event | None = None,
+               log: Callable[[str], None] = print) -> tuple[bytes, np.ndarray] | None:
     """One frame's PNG bytes and picture (``None`` when ``stop`` was set during it)."""
     from dasag.animation.camera import move
     from dasag.image.picture import from_uint8
@@ -252,7 +254,8 @@ def make_frame(p: ClipPlan, frame: int, share_scorer: ShareScorer | None, stop: 
     camera = a.camera_at(frame)
     start: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="dasag-frame-") as root:
-        built = build_run(p.frame_config(frame, root), callbacks=[StopFrame(stop)] if stop is not None else (), share_scorer=share_scorer)
+        callbacks = [StepLog(f"frame {frame + 1} of {a.frames}", log), *([StopFrame(stop)] if stop is not None else [])]
+        built = build_run(p.frame_config(frame, root), callbacks=callbacks, share_scorer=share_scorer)
         if frame > 0:
             previous = p.frame_path(frame - 1)
             before = previous.read_bytes()  # read once: the picture moved is the one whose hash is recorded
@@ -314,7 +317,7 @@ def _make_locked(p: ClipPlan, share: ShareScorer, on_frame, stop, log) -> ClipRe
             if writer is None:
                 writer = _tensorboard(p.out)
             start = time.perf_counter()
-            made = make_frame(p, frame, share, stop)
+            made = make_frame(p, frame, share, stop, log)
             if made is None:
                 break
             png, picture = made

@@ -45,6 +45,7 @@ from dasag.growth.stages import Stage, grow_pyramid, plan_stages, pyramid_settin
 from dasag.image.pyramid import ImagePyramid, check_fits_in_memory
 from dasag.run.build import ScorerCache, build_run
 from dasag.run.data import inline_prompts
+from dasag.run.step_log import StepLog
 
 #: The stored inputs of a growth folder (``--out``).
 STATE_FILE = "growth.json"
@@ -179,7 +180,9 @@ def run_stage(g: GrowthRun, stage: Stage, log: Callable[[str], None]) -> tuple[b
     """Make one stage from the saved stage before it; write its state. Returns its PNG bytes and seconds."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dasag-grow-") as root:
-        built = build_run(deep_merge(stage_config(g.config, stage), {"trainer": quiet_trainer(root), "threads": g.threads}), share_scorer=g.share_scorer)
+        what = f"stage {stage.index + 1} of {len(g.stages)} ({stage.size} px)"
+        built = build_run(deep_merge(stage_config(g.config, stage), {"trainer": quiet_trainer(root), "threads": g.threads}),
+                          callbacks=[StepLog(what, log)], share_scorer=g.share_scorer)
         if stage.index > 0:
             before = g.stages[stage.index - 1]
             small = stage_pyramid(g.config, before)
