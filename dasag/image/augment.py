@@ -183,6 +183,17 @@ def _check_batch_size(batch_size: int) -> None:
         raise ValueError(f"augment batch_size must be at most {COPIES.high:g} copies per image per step (each is a pass of the scorer); got {batch_size!r}.")
 
 
+def rotate_shift_and_noise(x: Tensor, draws: Draws) -> Tensor:
+    """The steps every kind of copy ends with, in this order: rotation, colour shift, noise."""
+    if draws.angles is not None:
+        x = rotate(x, draws.angles)
+    if draws.scale is not None and draws.offset is not None:
+        x = x * draws.scale + draws.offset
+    if draws.noise is not None:
+        x = x + draws.noise
+    return x
+
+
 class Augmentations:
     """Makes ``batch_size`` augmented copies of each image, with scheduled strengths."""
 
@@ -322,13 +333,7 @@ class Augmentations:
         x = jitter_crop(canvas, margin, draws.shifts, copies=self.copies)
         if draws.zooms is not None or draws.flips is not None:
             x = zoom_and_flip(x, draws.zooms, draws.flips)
-        if draws.angles is not None:
-            x = rotate(x, draws.angles)
-        if draws.scale is not None and draws.offset is not None:
-            x = x * draws.scale + draws.offset
-        if draws.noise is not None:
-            x = x + draws.noise
-        return x
+        return rotate_shift_and_noise(x, draws)
 
     def __call__(self, canvas: Tensor, margin: int, strengths: Strengths, generator: torch.Generator) -> Tensor:
         """Draw and apply in one call: (I, 3, S, S) canvas -> (I*copies, 3, V, V) copies."""

@@ -36,7 +36,7 @@ import torch
 from torch import Tensor
 
 from dasag.core.ranges import CUT_FRACTION, CUT_SIZE
-from dasag.image.augment import Augmentations, Draws, Strengths, rotate
+from dasag.image.augment import Augmentations, Draws, Strengths, rotate_shift_and_noise
 
 
 @dataclass(frozen=True)
@@ -193,13 +193,7 @@ class Cutouts(Augmentations):
         if not isinstance(draws, CutoutDraws) or draws.boxes is None:
             raise TypeError("Cutouts.apply needs the CutoutDraws of Cutouts.draw (each copy's crop box).")
         x = cutouts(canvas, margin, draws.boxes, draws.shifts, draws.reach, self.cut_size, self.min_fraction, draws.flips)
-        if draws.angles is not None:
-            x = rotate(x, draws.angles)
-        if draws.scale is not None and draws.offset is not None:
-            x = x * draws.scale + draws.offset
-        if draws.noise is not None:
-            x = x + draws.noise
-        return x
+        return rotate_shift_and_noise(x, draws)
 
     def __repr__(self) -> str:
         return (
