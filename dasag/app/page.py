@@ -134,8 +134,10 @@ def _optimisation_controls(sb, d, text: bool) -> dict:
     steps = sb.number_input("Steps", min_value=1, max_value=10000, value=d.steps, step=1, key="steps")
     batch_size = sb.number_input("Batch size (augmented copies)", min_value=1, max_value=256, value=d.batch_size, step=1, key="batch_size")
     learning_rate = sb.number_input("Learning rate", min_value=0.0, value=d.learning_rate, step=0.01, format="%.4f", key="lr")
-    prompt_weight = sb.number_input("Text-guidance weight", min_value=0.0, value=d.prompt_weight, step=0.1, key="prompt_weight")
-    arctanh = sb.checkbox("arctanh on similarities", value=text, key=f"arctanh_{text}", help="Only affects bounded (text-image) similarities.")
+    prompt_weight = sb.number_input("Text-guidance weight" if text else "Prompt weight", min_value=0.0, value=d.prompt_weight, step=0.1,
+                                    key="prompt_weight")
+    # arctanh acts on bounded (text-image) similarities only: a classifier's page does not offer it
+    arctanh = sb.checkbox("arctanh on similarities", value=True, key="arctanh", help="Stretches cosine similarities near ±1.") if text else False
     # The original app's controls and ranges, in its units (TV and L1 of the scorer's input batch: docs/fidelity.md).
     tv_exponent = sb.slider("Texture suppression (TV weight 10^x)", min_value=-8, max_value=0, value=tv_slider_value(d.tv_weight), step=1,
                             key="tv", help="Higher: smoother, less texture. 10^-8 is DAS-AG v2's default.")
@@ -146,9 +148,12 @@ def _optimisation_controls(sb, d, text: bool) -> dict:
 
 
 def _aesthetic_controls(sb, d, text: bool) -> dict:
-    """Reverse aesthetic guidance and the aesthetic weight's schedule (a text scorer's own default)."""
+    """Reverse aesthetic guidance and the aesthetic weight's schedule (a text scorer's own default);
+    none for a classifier, which has no aesthetic head to guide with."""
     from dasag.app.settings import text_scorer_aesthetic
 
+    if not text:
+        return dict(reverse_aesthetic=False, aesthetic=d.aesthetic)
     sb.header("Aesthetic guidance")
     reverse = sb.checkbox("Reverse aesthetic (rAG)", value=d.reverse_aesthetic, key="reverse")
     aesthetic = schedule_inputs(sb, "aesthetic", text_scorer_aesthetic() if text else d.aesthetic,

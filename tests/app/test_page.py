@@ -37,11 +37,16 @@ def new_app(tmp_path: Path) -> AppTest:
 def test_page_shows_every_control(tmp_path: Path) -> None:
     at = new_app(tmp_path)
     keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "text_input", "button", "slider") for w in getattr(at, kind)}
-    expected = {"scorer", "resolution", "interpolation", "steps", "batch_size", "lr", "prompt_weight", "arctanh_False", "tv", "l1",
-                "reverse", "aesthetic_kind", "aesthetic_start", "aesthetic_end", "aesthetic_rate", "deterministic", "seed", "random_seed",
+    expected = {"scorer", "resolution", "interpolation", "steps", "batch_size", "lr", "prompt_weight", "tv", "l1", "deterministic", "seed", "random_seed",
                 "jitter_on", "jitter_kind", "color_shift_on", "color_shift_kind", "color_shift_start", "color_shift_end",
                 "color_shift_rate", "noise_on", "noise_kind", "imagenet_class", "pos_0", "pos_add", "neg_add", "generate", "stop", "robust_recipe"}
     assert expected <= keys, expected - keys
+    text_only = {"arctanh", "reverse", "aesthetic_kind", "aesthetic_start"}
+    assert not text_only & keys  # a classifier has no bounded similarity and no aesthetic head: no controls for them
+    at.selectbox(key="scorer").set_value("siglip").run()
+    keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "text_input", "button", "slider") for w in getattr(at, kind)}
+    assert text_only <= keys, text_only - keys
+    at.selectbox(key="scorer").set_value("lite0").run()
     assert at.button(key="stop").disabled  # nothing to stop yet
     assert at.checkbox(key="robust_recipe").value is True  # on, as in the demo
 
