@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,9 @@ class Snapshot:
     loss: float | None
     scores: dict[str, float]
     image: np.ndarray
+    #: Seconds left at the pace since step 1 (``None`` until a second snapshot: step 1 carries
+    #: the weights' loading and the first compilations, which made its pace read "17 h left").
+    seconds_left: float | None = None
 
 
 @dataclass
@@ -74,6 +78,7 @@ class LiveProgress(Callback):
         self.stop_requested = threading.Event()
         self._lock = threading.Lock()
         self._latest: Snapshot | None = None
+        self._first: tuple[float, int] | None = None  # (when, step) of the first snapshot
 
     @property
     def latest(self) -> Snapshot | None:
@@ -91,7 +96,12 @@ class LiveProgress(Callback):
             return
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         picture = finished_picture(pl_module, step)
-        snap = Snapshot(step, total, None if loss is None else float(loss), picture.scores[0], picture.sheet)
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (now, step)
+        began, first = self._first
+        left = (now - began) / (step - first) * (total - step) if step > first else None
+        snap = Snapshot(step, total, None if loss is None else float(loss), picture.scores[0], picture.sheet, left)
         with self._lock:
             self._latest = snap
 
@@ -110,6 +120,7 @@ class LiveRun:
         self.result: Result | None = None
         self.error: str | None = None
         self.waiting = False  # True while another run holds the shared model
+        self._started: float | None = None
         self._thread = threading.Thread(target=self._run, name="dasag-live-run", daemon=True)
 
     def start(self) -> LiveRun:
@@ -119,6 +130,11 @@ class LiveRun:
     @property
     def running(self) -> bool:
         return self._thread.is_alive()
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds since the run got the model and started (``None`` while it waits)."""
+        return None if self._started is None else time.monotonic() - self._started
 
     def stop(self) -> None:
         """End after the current step; the image so far becomes the result."""
@@ -136,12 +152,18 @@ class LiveRun:
         lock = self.shared.lock(self.built.model.scorer) if self.shared is not None else None
         self.waiting = lock is not None and lock.locked()
         if lock is not None:
-            while not lock.acquire(timeout=0.5):  # another run has the model: wait, but not for a page that is gone
-                if self._given_up():
-                    self.waiting = False
-                    self.error = "stopped while waiting for the shared model; nothing ran."
-                    return
+            acquired = False
+            while not acquired and not self._given_up():  # another run may have the model: wait, but not for a page that is gone
+                acquired = lock.acquire(timeout=0.5)
+            if acquired and self._given_up():  # the page went (or Stop came) just as the model came free
+                lock.release()
+                acquired = False
+            if not acquired:
+                self.waiting = False
+                self.error = "stopped while waiting for the shared model; nothing ran."
+                return
         self.waiting = False
+        self._started = time.monotonic()
         try:
             try:
                 self.built.fit()

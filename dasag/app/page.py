@@ -10,7 +10,6 @@ this script redraws progress. Scorers are shared by every session of the process
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
 #: Session-state keys of the two prompt lists.
@@ -252,26 +251,32 @@ def run_controls(st, settings, shared) -> None:
         st.info("Set the prompts and settings, then press Generate.")
         return
     if busy:
-        watch(st, run)
-        st.rerun()  # the run ended: redraw with Generate enabled and Stop disabled, then the result
+        watch(st, run)  # redrawn by itself; the rest of the page (the clip expander, the sidebar) stays
+        return
     show_result(st, run, state.get("run_yaml", ""), state.get("run_seed"))
 
 
+#: How often the live panels redraw, seconds.
+REFRESH_SECONDS = 0.5
+
+
 def watch(st, run) -> None:
-    """Redraw progress and the current image until the run ends (a click reruns the page; the run goes on)."""
-    bar, picture = st.empty(), st.empty()
-    shown = None
-    while run.running:
+    """Progress (step, elapsed, time left) and the current image, in a fragment that redraws itself
+    every :data:`REFRESH_SECONDS` while the rest of the page stays on screen; when the run ends the
+    whole page reruns, to enable Generate and show the result."""
+
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def live() -> None:
+        if not run.running:
+            st.rerun()
         snap = run.progress.latest
         if snap is None:
-            bar.progress(0.0, text="waiting for the shared model (another session is generating)…" if run.waiting else "loading the model…")
-        elif snap is not shown:
-            bar.progress(snap.step / snap.total, text=progress_text(snap.step, snap.total, snap.loss, snap.scores))
-            picture.image(snap.image, caption=f"step {snap.step}", width=min(512, snap.image.shape[1] * 2))
-            shown = snap
-        time.sleep(0.3)
-    bar.empty()
-    picture.empty()
+            st.progress(0.0, text="waiting for the shared model (another session is generating)…" if run.waiting else "loading the model…")
+            return
+        st.progress(snap.step / snap.total, text=progress_text(snap.step, snap.total, snap.loss, snap.scores, run.elapsed, snap.seconds_left))
+        st.image(snap.image, caption=f"step {snap.step}", width=min(512, snap.image.shape[1] * 2))
+
+    live()
 
 
 def clip_controls(st, settings, shared) -> None:
@@ -314,25 +319,25 @@ def clip_controls(st, settings, shared) -> None:
             return
         if clip.running:
             watch_clip(st, clip)
-            st.rerun()
+            return
         show_clip(st, clip)
 
 
 def watch_clip(st, clip) -> None:
-    """Redraw the clip's progress and its latest frame until it ends."""
-    bar, picture = st.empty(), st.empty()
-    shown = None
-    while clip.running:
+    """The clip's progress and its latest frame, redrawn by a fragment like :func:`watch`."""
+
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def live() -> None:
+        if not clip.running:
+            st.rerun()
         done = clip.latest
         if done is None:
-            bar.progress(0.0, text="loading the model and making frame 0 from noise…")
-        elif done is not shown:
-            bar.progress((done.frame + 1) / done.frames, text=f"frame {done.frame + 1} of {done.frames}: {done.seconds:.1f} s")
-            picture.image(done.picture, caption=f"frame {done.frame}", width=min(512, done.picture.shape[1] * 2))
-            shown = done
-        time.sleep(0.3)
-    bar.empty()
-    picture.empty()
+            st.progress(0.0, text="loading the model and making frame 1 from noise…")
+            return
+        st.progress((done.frame + 1) / done.frames, text=f"frame {done.frame + 1} of {done.frames}: {done.seconds:.1f} s")
+        st.image(done.picture, caption=f"frame {done.frame + 1}", width=min(512, done.picture.shape[1] * 2))
+
+    live()
 
 
 def show_clip(st, clip) -> None:
@@ -379,16 +384,24 @@ def schedule_inputs(where, name: str, default, kinds: Sequence[str]):
     return ScheduleSetting(kind, float(start), float(end), float(rate))
 
 
-def progress_text(step: int, total: int, loss: float | None, scores: dict[str, float]) -> str:
+def progress_text(step: int, total: int, loss: float | None, scores: dict[str, float], elapsed: float | None = None,
+                  seconds_left: float | None = None) -> str:
+    """``step 12/60 · loss … · <scores in words> · 14 s, about 56 s left``."""
+    from dasag.core.eta import duration_text
+
     parts = [f"step {step}/{total}"]
     if loss is not None:
         parts.append(f"loss {loss:.4f}")
-    parts += [f"{k} {v:.4f}" for k, v in scores.items()]
+    parts += [f"{score_label(k)} {v:.4f}" for k, v in scores.items()]
+    if elapsed is not None:
+        parts.append(duration_text(elapsed) + (f", about {duration_text(seconds_left)} left" if seconds_left is not None else ""))
     return " · ".join(parts)
 
 
 #: What each score field of a text scorer measures, for the page.
 SCORE_FIELDS = {"positive": "prompt similarity", "negative": "negative-prompt similarity", "aesthetic": "aesthetic score"}
+#: The same for a classifier guide, whose prompt score is its objective (log-probability by default).
+CLASSIFIER_FIELDS = {"positive": "prompt score", "negative": "negative-prompt score"}
 
 
 def probability_text(p: float) -> str:
@@ -398,9 +411,12 @@ def probability_text(p: float) -> str:
 
 
 def score_label(key: str) -> str:
-    """``siglip/positive`` -> ``siglip: prompt similarity`` (an unknown key is shown as it is)."""
+    """``siglip/positive`` -> ``siglip: prompt similarity``, ``lite0/positive`` -> ``lite0: prompt score``
+    (an unknown key is shown as it is)."""
     member, _, field = key.partition("/")
-    return f"{member}: {SCORE_FIELDS[field]}" if field in SCORE_FIELDS else key
+    if field in SCORE_FIELDS and not member.startswith("lite"):
+        return f"{member}: {SCORE_FIELDS[field]}"
+    return f"{member}: {CLASSIFIER_FIELDS[field]}" if field in CLASSIFIER_FIELDS else key
 
 
 def tv_slider_value(weight: float) -> int:
@@ -411,17 +427,18 @@ def tv_slider_value(weight: float) -> int:
 
 
 def this_page_alive() -> Callable[[], bool] | None:
-    """Whether the browser tab of the script running now is still connected (``None`` outside a
-    Streamlit server, e.g. under AppTest). A run started from a tab that closes ends after its
+    """Whether the browser tab of the script running now is still connected (``None`` where there
+    is no server session to watch, e.g. under AppTest). A run started from a tab that closes ends after its
     current step instead of holding the shared model for every later run."""
     from streamlit import runtime
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
-    if ctx is None or not runtime.exists():
-        return None
+    if ctx is None or not runtime.exists() or not runtime.get_instance().is_active_session(ctx.session_id):
+        return None  # no server session to watch (AppTest runs the script without one)
     session = ctx.session_id
-    return lambda: runtime.exists() and runtime.get_instance().is_active_session(session)
+    # no runtime any more: the server is shutting down (or a test's stand-in is gone), not a closed tab
+    return lambda: not runtime.exists() or bool(runtime.get_instance().is_active_session(session))
 
 
 def show_result(st, run, run_yaml: str, seed: int | None = None) -> None:

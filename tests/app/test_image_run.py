@@ -43,7 +43,7 @@ def test_stop_keeps_the_image_so_far_and_models_are_shared(tmp_path: Path) -> No
     assert read_metadata(r.files[0])["step"] == r.step  # final.png written for a stopped run too
     # A second run with the same scorer reuses the loaded model instead of building a new one.
     again = build_run(cfg, [LiveProgress()], share_scorer=shared)
-    assert again.model.scorer is built.model.scorer and len(shared) == 1
+    assert again.model.scorer is built.model.scorer and len(shared) == 2  # the guide, and the held-out judge of the result panel
     assert again.model.scorer.members[0].loaded
 
 

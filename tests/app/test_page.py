@@ -88,8 +88,10 @@ def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_pat
     at = new_app(tmp_path)
     at.checkbox(key="random_seed").check()  # a fresh seed: shown, and in the config and the PNG
     at.button(key="generate").click().run(timeout=240)
-    assert not at.exception and not at.error
     run = at.session_state["run"]
+    run.join(240)  # the page does not block on a run: its live panel redraws itself (a fragment)
+    at.run(timeout=60)
+    assert not at.exception and not at.error
     seed = at.session_state["run_seed"]
     assert yaml.safe_load(at.code[0].value)["seed_everything"] == seed
     assert any(m.label == "seed" and m.value == str(seed) for m in at.metric)
@@ -127,3 +129,12 @@ def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_pat
     assert np.array_equal(np.asarray(Image.open(final)), np.asarray(Image.open(app_png)))
     assert read_metadata(final) == read_metadata(app_png)  # same metadata as the CLI's export
     assert final.read_bytes() == run.result.png
+
+
+def test_the_progress_line_says_scores_in_words_with_elapsed_and_time_left() -> None:
+    from dasag.app.page import progress_text
+
+    line = progress_text(12, 60, 1.5, {"lite0/positive": -0.25, "siglip/aesthetic": 5.0}, elapsed=24.0, seconds_left=96.0)
+    assert line == "step 12/60 · loss 1.5000 · lite0: prompt score -0.2500 · siglip: aesthetic score 5.0000 · 24 s, about 2 min left"
+    assert progress_text(0, 60, None, {}) == "step 0/60"
+    assert progress_text(1, 60, None, {}, elapsed=13.0) == "step 1/60 · 13 s"  # no pace yet: no guess
