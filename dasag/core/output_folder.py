@@ -29,9 +29,9 @@ def folder_lock(folder: str | os.PathLike, what: str = "folder"):
     blocks the next one, and two processes can never both hold it (there is no "is the holder
     still alive?" guess to race on, and no pid that means another process on another machine).
     On a network file system it is as good as the file system's own locking (NFSv4 and Lustre
-    forward ``flock``; see docs/batch.md). ``filelock`` removes ``.lock`` on release and checks,
-    after locking, that the file it locked is still the one at that path, so a process that
-    opened it just before the removal cannot hold a lock nobody else sees. ``.lock.holder``
+    forward ``flock``; see docs/batch.md). The ``.lock`` file may stay after release (whether
+    ``filelock`` removes it depends on its version and the file system); what counts is the OS
+    lock on it, which :func:`lock_is_free` asks for. ``.lock.holder``
     names the holder (``pid N on host H``) for the refusal message only.
     """
     from filelock import FileLock, Timeout

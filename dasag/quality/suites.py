@@ -103,10 +103,6 @@ TRANSFER = Suite(
         Method("robust_same_time", "robust recipe, pyramid's time", CONFIGS / "transfer_robust.yaml", step_share=0.95),
         Method("robust_ensemble_same_time", "robust recipe, Lite0+Lite1, pyramid's time", CONFIGS / "transfer_robust_ensemble.yaml",
                step_share=0.4),
-        # The objective that does not saturate (the guide's raw logit, docs/quality.md), on the
-        # recipe and on the pixel baseline: same steps, same cost per image as their log-softmax rows.
-        Method("robust_logit", "robust recipe, logit", CONFIGS / "transfer_robust_logit.yaml"),
-        Method("pixel_logit", "pixel baseline, logit", CONFIGS / "transfer_logit.yaml", single_resolution=True),
     ),
     key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
     score_columns=(),

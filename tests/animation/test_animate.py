@@ -80,7 +80,7 @@ def test_tiny_clip_frames_gif_mp4_tensorboard_and_metadata(tmp_path: Path) -> No
 
     stored = json.loads((out / "animation.json").read_text())
     assert stored["threads"] == 1 and stored["config"]["animation"]["frames"] == 3
-    assert not list(out.rglob("*.tmp")) and not (out / ".lock").exists()
+    assert not list(out.rglob("*.tmp")) and lock_is_free(out)
 
 
 @pytest.mark.slow

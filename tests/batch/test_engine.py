@@ -14,6 +14,7 @@ from dasag.batch import scores_file as rows_mod
 from dasag.commands.quality import main as harness_main
 from dasag.core.errors import ConfigError
 from dasag.core.files import this_host
+from dasag.core.output_folder import lock_is_free
 from dasag.quality.harness import check, plan, run
 from feature_helpers import REPO, TINY_TRANSFER, transfer_spec
 
@@ -138,7 +139,7 @@ def test_two_harness_processes_started_together_lose_and_duplicate_nothing(tmp_p
     table = pd.read_csv(out / "scores.csv")
     assert len(table) == 4 and not table.duplicated(["method", "sample"]).any()
     assert sorted(p.name for p in (out / "images").iterdir()) == sorted(f"{h}.png" for h in table["file_hash"])
-    assert not (out / ".lock").exists()
+    assert lock_is_free(out)
 
 
 def test_check_without_a_run_is_refused(tmp_path) -> None:
