@@ -182,19 +182,17 @@ def plan(spec: ClipSpec, share_scorer: ShareScorer | None = None) -> ClipPlan:
 def _check_finished_frames(p: ClipPlan) -> None:
     """Every frame already in ``frames/`` is a whole PNG (frames are written atomically, so a
     damaged one was cut short by something else: a full disk, an interrupted copy). The next
-    frame starts from it, so it is named now rather than failing mid-run. PNG's chunk checksums
-    are verified without decoding the pixels."""
-    from PIL import Image
+    frame starts from it, so it is named now rather than failing mid-run (:func:`check_whole_png`)."""
+    from dasag.image.picture import check_whole_png
 
     for frame in range(p.animation.frames):
         path = p.frame_path(frame)
         if not path.is_file():
             continue
         try:
-            with Image.open(path) as im:
-                im.verify()
-        except Exception:  # noqa: BLE001 - PIL raises several kinds (OSError, SyntaxError, ValueError) for a damaged file
-            raise ConfigError(f"frame file {str(path)!r} is damaged (truncated or not a PNG): delete it and run again; "
+            check_whole_png(path)
+        except ValueError as e:
+            raise ConfigError(f"frame file {str(path)!r} is damaged ({e}): delete it and run again; "
                               f"it and the frames after it are made again.") from None
 
 

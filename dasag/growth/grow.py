@@ -143,23 +143,17 @@ def check_finished_stages(out: Path, stages: list[Stage]) -> None:
     folder is claimed: the next stage starts from them, so a damaged one (cut short by a full disk
     or an interrupted copy; they are written atomically) is one sentence now and nothing is written.
     Only the safetensors header and the PNG's chunk checksums are read, not the pixels."""
-    from PIL import Image
     from safetensors import safe_open
+
+    from dasag.image.picture import check_whole_png
 
     def state_ok(path: Path) -> None:
         with safe_open(str(path), framework="pt") as f:
             if "levels.0" not in f.keys():
                 raise ValueError("it holds no pyramid levels")
 
-    def png_ok(path: Path) -> None:
-        try:
-            with Image.open(path) as im:
-                im.verify()
-        except Exception:  # noqa: BLE001 - PIL's messages repeat the path; what it means is one thing
-            raise ValueError("truncated or not a PNG") from None
-
     for stage in stages:
-        for path, check in ((state_path(out, stage), state_ok), (out / f"{stage.name}.png", png_ok)):
+        for path, check in ((state_path(out, stage), state_ok), (out / f"{stage.name}.png", check_whole_png)):
             if not path.is_file():
                 continue
             try:

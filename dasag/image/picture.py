@@ -187,6 +187,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     return json.loads(text)
 
 
+def check_whole_png(path: str | Path) -> None:
+    """``ValueError("truncated or not a PNG")`` unless ``path`` is a whole image file. PNG's chunk
+    checksums are verified without decoding the pixels, so a folder of frames is checked quickly;
+    PIL's own messages (several exception kinds, each repeating the path) become one reason."""
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except Exception:  # noqa: BLE001 - OSError, SyntaxError, ValueError...: all mean the same here
+        raise ValueError("truncated or not a PNG") from None
+
+
 def grid(images: Tensor, columns: int | None = None, pad: int = 2) -> Tensor:
     """(N, 3, H, W) -> one (3, H', W') contact sheet, white padding."""
     n, c, h, w = images.shape

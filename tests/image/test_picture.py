@@ -97,3 +97,18 @@ def test_a_folder_with_bad_images_names_every_one(tmp_path):
     with pytest.raises(ValueError, match=r"3 of 4 image files cannot be read: .*b_empty.png' \(zero bytes\); .*c_truncated.png' \(truncated") as info:
         load_images(list_images(tmp_path), 16)
     assert "d_text.png" in str(info.value) and "a_good" not in str(info.value)
+
+
+def test_a_cut_short_or_foreign_file_is_not_a_whole_png(tmp_path) -> None:
+    import numpy as np
+    import pytest
+
+    from dasag.image.picture import check_whole_png, encode_png
+
+    whole = encode_png(np.zeros((8, 8, 3), dtype=np.uint8))
+    (tmp_path / "ok.png").write_bytes(whole)
+    check_whole_png(tmp_path / "ok.png")
+    for name, data in (("cut.png", whole[: len(whole) // 2]), ("text.png", b"hello")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match="^truncated or not a PNG$"):
+            check_whole_png(tmp_path / name)
