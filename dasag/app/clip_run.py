@@ -11,6 +11,7 @@ progress and keeps the finished ones.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import threading
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from dasag.animation.animate import ClipResult, ClipSpec, FrameDone, make_clip
-from dasag.app.image_run import SharedScorers
+from dasag.app.image_run import EXIT_WAIT_SECONDS, SharedScorers
 from dasag.core.config import CONFIGS, load_config
 from dasag.core.errors import ConfigError, error_text
 
@@ -109,9 +110,10 @@ class ClipRun:
         self._latest: FrameDone | None = None
         self._lock = threading.Lock()
         self._held: threading.Lock | None = None
-        self._thread = threading.Thread(target=self._run, name="dasag-clip", daemon=True)
+        self._thread = threading.Thread(target=self._run_and_forget, name="dasag-clip", daemon=True)
 
     def start(self) -> ClipRun:
+        atexit.register(self._end_with_the_process)
         self._thread.start()
         if self.owner_alive is not None:
             threading.Thread(target=self._watch_owner, name="dasag-clip-owner", daemon=True).start()
@@ -138,6 +140,19 @@ class ClipRun:
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+
+    def _run_and_forget(self) -> None:
+        try:
+            self._run()
+        finally:  # the exit hook holds the run (its model and pictures) until it is unregistered
+            atexit.unregister(self._end_with_the_process)
+
+    def _end_with_the_process(self) -> None:
+        """At interpreter exit (the server stopped with Ctrl-C): stop after the current step and wait
+        for it. A daemon thread still inside a backward pass when Python finalises aborts the whole
+        process with ``terminate called without an active exception``."""
+        self.stop()
+        self.join(EXIT_WAIT_SECONDS)
 
     def gif(self) -> bytes | None:
         return self.result.gif.read_bytes() if self.result is not None and self.result.gif is not None else None

@@ -8,6 +8,7 @@ latest :class:`Snapshot` and, on Stop, sets a flag that :class:`LiveProgress` tu
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import threading
 import time
@@ -106,6 +107,9 @@ class LiveProgress(Callback):
             self._latest = snap
 
 
+#: How long the process waits at exit for a run to finish its current step.
+EXIT_WAIT_SECONDS = 120.0
+
 #: The app's scorers, shared by every session of its process (the run builder's cache).
 SharedScorers = ScorerCache
 
@@ -121,9 +125,10 @@ class LiveRun:
         self.error: str | None = None
         self.waiting = False  # True while another run holds the shared model
         self._started: float | None = None
-        self._thread = threading.Thread(target=self._run, name="dasag-live-run", daemon=True)
+        self._thread = threading.Thread(target=self._run_and_forget, name="dasag-live-run", daemon=True)
 
     def start(self) -> LiveRun:
+        atexit.register(self._end_with_the_process)
         self._thread.start()
         return self
 
@@ -142,6 +147,19 @@ class LiveRun:
 
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+
+    def _run_and_forget(self) -> None:
+        try:
+            self._run()
+        finally:  # the exit hook holds the run (its model and pictures) until it is unregistered
+            atexit.unregister(self._end_with_the_process)
+
+    def _end_with_the_process(self) -> None:
+        """At interpreter exit (the server stopped with Ctrl-C): stop after the current step and wait
+        for it. A daemon thread still inside a backward pass when Python finalises aborts the whole
+        process with ``terminate called without an active exception``."""
+        self.stop()
+        self.join(EXIT_WAIT_SECONDS)
 
     def _given_up(self) -> bool:
         """Whether the run should end before it starts: Stop was pressed or its page is gone."""

@@ -130,9 +130,12 @@ def _image_controls(sb, d) -> dict:
 def _optimisation_controls(sb, d, text: bool) -> dict:
     """Steps, batch, learning rate, the text-guidance weight and the two suppression sliders."""
     sb.header("Optimisation")
-    steps = sb.number_input("Steps", min_value=1, max_value=10000, value=d.steps, step=1, key="steps")
-    batch_size = sb.number_input("Batch size (augmented copies)", min_value=1, max_value=256, value=d.batch_size, step=1, key="batch_size")
-    learning_rate = sb.number_input("Learning rate", min_value=0.0, value=d.learning_rate, step=0.01, format="%.4f", key="lr")
+    steps = sb.number_input("Steps", min_value=1, max_value=10000, value=d.steps, step=1, key="steps",
+                            help=allowed("steps", 1, 10000, "the demo takes 60 on a CPU"))
+    batch_size = sb.number_input("Batch size (augmented copies)", min_value=1, max_value=256, value=d.batch_size, step=1, key="batch_size",
+                                 help=allowed("copies per step", 1, 256, "each costs one scorer pass"))
+    learning_rate = sb.number_input("Learning rate", min_value=0.0, value=d.learning_rate, step=0.01, format="%.4f", key="lr",
+                                    help="Above 0; the shipped configs use 0.3 (text scorers) to 0.6 (classifiers).")
     prompt_weight = sb.number_input("Text-guidance weight" if text else "Prompt weight", min_value=0.0, value=d.prompt_weight, step=0.1,
                                     key="prompt_weight")
     # arctanh acts on bounded (text-image) similarities only: a classifier's page does not offer it
@@ -185,10 +188,36 @@ def _reproducibility_controls(sb, d) -> dict:
     deterministic = sb.checkbox("Deterministic mode", value=d.deterministic, key="deterministic")
     random_seed = sb.checkbox("New random seed each run", value=d.random_seed, key="random_seed",
                               help="Each Generate draws a seed; the one used is shown with the result and written into the PNG and the config.")
-    seed = sb.number_input("Seed", min_value=0, max_value=2**32 - 1, value=d.seed, step=1, key="seed", disabled=random_seed)
-    preview_every = sb.number_input("Refresh image every N steps", min_value=1, value=d.preview_every, step=1, key="preview_every")
-    output_dir = sb.text_input("Output folder", value=d.output_dir, key="output_dir")
+    seed = sb.number_input("Seed", min_value=0, max_value=2**32 - 1, value=d.seed, step=1, key="seed", disabled=random_seed,
+                           help=allowed("seeds", 0, 2**32 - 1))
+    preview_every = sb.number_input("Refresh image every N steps", min_value=1, value=d.preview_every, step=1, key="preview_every",
+                                    help="A whole number of steps, at least 1.")
+    output_dir = sb.text_input("Output folder", value=d.output_dir, key="output_dir",
+                               help="Each run writes a numbered folder inside it; created if missing.")
+    problem = output_folder_problem(output_dir)
+    if problem:  # said as soon as it is typed, not after pressing Generate
+        sb.error(problem)
     return dict(deterministic=bool(deterministic), seed=int(seed), random_seed=bool(random_seed), output_dir=output_dir, preview_every=int(preview_every))
+
+
+def allowed(what: str, low: int, high: int, why: str = "") -> str:
+    """A bounded input's help: Streamlit marks a value outside ``min_value..max_value`` with a red
+    border and no words, so the range is said where the user looks for it."""
+    return f"{low} to {high} {what}" + (f"; {why}." if why else ".")
+
+
+def output_folder_problem(folder: str) -> str | None:
+    """Why the output folder cannot take a run (empty, a file, not writable), or ``None``."""
+    from dasag.core.errors import ConfigError
+    from dasag.core.files import check_writable
+
+    if not folder.strip():
+        return "Output folder is empty: give a folder for the run's files (e.g. runs/app)."
+    try:
+        check_writable(folder.strip(), "Output folder")
+    except ConfigError as e:
+        return str(e)
+    return None
 
 
 #: The weighted prompt syntax (dasag.core.prompts), as the prompt lists' help.
@@ -296,11 +325,12 @@ def clip_controls(st, settings, shared) -> None:
         start = a.text_input("From", value=defaults.start, key="clip_from", help="Frame 0's prompt (default: the first positive prompt).")
         end = b.text_input("To", value=defaults.end, key="clip_to", help="The last frame's prompt; the frames between fade from one to the other.")
         c, d, e = st.columns(3)
-        frames = c.number_input("Frames", min_value=1, max_value=1000, value=defaults.frames, step=1, key="clip_frames")
+        frames = c.number_input("Frames", min_value=1, max_value=1000, value=defaults.frames, step=1, key="clip_frames",
+                                 help=allowed("frames", 1, 1000))
         steps = d.number_input("Steps per later frame", min_value=1, max_value=1000, value=defaults.steps, step=1, key="clip_steps",
-                               help="Frame 0 takes the sidebar's Steps from noise; every later frame starts from the one before.")
+                               help="1 to 1000. Frame 0 takes the sidebar's Steps from noise; every later frame starts from the one before.")
         zoom = e.number_input("Zoom per frame", min_value=0.5, max_value=2.0, value=float(defaults.zoom), step=0.01, format="%.3f",
-                              key="clip_zoom", help="Above 1 flies in, below 1 out.")
+                              key="clip_zoom", help="0.5 to 2. Above 1 flies in, below 1 out.")
         m, s, _ = st.columns([1, 1, 4])
         make = m.button("Make clip", disabled=busy, key="clip_make")
         stop = s.button("Stop clip", disabled=not (clip is not None and clip.running), key="clip_stop")

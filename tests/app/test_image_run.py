@@ -88,3 +88,29 @@ def test_a_run_whose_page_closed_ends_and_frees_the_model_and_a_waiting_one_give
     lock = shared.lock(built.model.scorer)
     assert lock.acquire(timeout=1)  # nobody holds the model any more
     lock.release()
+
+
+def test_a_process_that_exits_mid_run_ends_cleanly_and_keeps_the_image(tmp_path: Path) -> None:
+    """The server stopped (Ctrl-C) during a run: Python exits while the run's thread is in a backward
+    pass, which used to abort with ``terminate called without an active exception`` (status 134).
+    The exit now stops the run after its step and waits: status 0, and the image so far is written."""
+    import subprocess
+    import sys
+
+    script = f"""
+import time
+from dasag.app.image_run import LiveProgress, LiveRun
+from dasag.app.settings import AppSettings
+from dasag.run.build import build_run
+cfg = AppSettings(steps=100000, resolution=96, batch_size=1, output_dir={str(tmp_path / 'app_runs')!r}).to_config()
+progress = LiveProgress(every_n_steps=1)
+run = LiveRun(build_run(cfg, [progress]), progress).start()
+while progress.latest is None:
+    time.sleep(0.05)
+print("first step done", flush=True)
+"""  # the main thread ends here, mid-run
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "terminate called" not in proc.stderr, proc.stderr[-2000:]
+    assert "first step done" in proc.stdout
+    final = next((tmp_path / "app_runs").rglob("final.png"))
+    assert 1 <= read_metadata(final)["step"] < 100000

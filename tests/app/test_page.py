@@ -83,6 +83,31 @@ def test_bad_form_input_shows_an_error_not_a_traceback(tmp_path: Path, prompt: s
     assert "run" not in at.session_state and not (tmp_path / "app_runs").exists()
 
 
+def test_a_bad_output_folder_is_said_as_it_is_typed(tmp_path: Path) -> None:
+    """Under the field, before Generate: a file, an unwritable place, an empty field; gone once fixed."""
+    at = new_app(tmp_path)
+    at.run()
+    assert not at.error
+    (tmp_path / "a_file").write_text("x")
+    for folder, words in ((str(tmp_path / "a_file"), "exists and is not a directory"),
+                          (str(tmp_path / "a_file" / "inside"), "is not writable"), ("  ", "Output folder is empty")):
+        at.text_input(key="output_dir").set_value(folder).run()
+        assert [e.value for e in at.error] and words in at.error[0].value and "\n" not in at.error[0].value, folder
+    at.text_input(key="output_dir").set_value(str(tmp_path / "app_runs")).run()
+    assert not at.error and not (tmp_path / "app_runs").exists()  # checked, not created
+
+
+def test_bounded_inputs_say_their_range() -> None:
+    """Streamlit's red border on an out-of-range number carries no words: each bounded input's help does."""
+    from dasag.app.page import allowed
+
+    assert allowed("steps", 1, 10000) == "1 to 10000 steps."
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    for key, words in (("steps", "1 to 10000 steps"), ("batch_size", "1 to 256"), ("seed", "0 to 4294967295")):
+        assert words in at.number_input(key=key).help, key
+
+
 @pytest.mark.slow
 def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_path: Path) -> None:
     at = new_app(tmp_path)
@@ -129,6 +154,15 @@ def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_pat
     assert np.array_equal(np.asarray(Image.open(final)), np.asarray(Image.open(app_png)))
     assert read_metadata(final) == read_metadata(app_png)  # same metadata as the CLI's export
     assert final.read_bytes() == run.result.png
+    # A bad output folder afterwards: one line, before any run starts, and the finished result stays on screen.
+    (tmp_path / "a_file").write_text("x")
+    at.text_input(key="output_dir").set_value(str(tmp_path / "a_file"))
+    at.button(key="generate").click().run(timeout=60)
+    assert at.session_state["run"] is run and not at.exception
+    assert any("exists and is not a directory" in e.value for e in at.error)
+    assert any("finished: 3 steps" in h.value for h in at.subheader)  # the previous good result is not lost
+    at.text_input(key="output_dir").set_value(str(tmp_path / "app_runs")).run(timeout=60)
+    assert not at.error  # the error went with its cause
 
 
 def test_the_progress_line_says_scores_in_words_with_elapsed_and_time_left() -> None:
