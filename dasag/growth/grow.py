@@ -16,9 +16,14 @@ What lands in ``--out``, each file written whole or not at all (temp file + rena
 * ``timings.json``: seconds per stage on this machine (kept out of the PNGs so their bytes
   depend on the config alone).
 
+* while a stage runs, ``stage_<k>_<px>px.progress.ckpt``: a Lightning checkpoint (pyramid, Adam,
+  schedules, step) saved at every tenth of the stage, removed once the stage is finished.
+
 A stage is finished when its ``.safetensors`` exists. A re-run after a kill starts from the last
-finished stage, and because every stage starts from the saved file (even in an uninterrupted
-run) the final bytes are the same either way. Bad input is one sentence before any model loads
+finished stage, within it from its last progress checkpoint (the randomness of each step is
+drawn from the seed and the step's number, so a continued stage takes the same steps), and
+because every stage starts from the saved file (even in an uninterrupted run) the final bytes
+are the same either way. Bad input is one sentence before any model loads
 or any file is written; two runs never share a folder (a lock file).
 """
 
@@ -35,20 +40,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from dasag.core.config import deep_merge, load_config
 from dasag.core.errors import ConfigError, first_line
-from dasag.core.files import write_bytes_atomic
+from dasag.core.files import temp_path, write_bytes_atomic
 from dasag.core.output_folder import OutputFolder
 from dasag.core.process import DETERMINISTIC_THREADS, host_memory_bytes
 from dasag.growth.stages import Stage, grow_pyramid, plan_stages, pyramid_settings, stage_config
 from dasag.image.pyramid import ImagePyramid, check_fits_in_memory
 from dasag.run.build import ScorerCache, build_run
 from dasag.run.data import inline_prompts
+from dasag.run.resume import check_resume, read_checkpoint
 from dasag.run.step_log import StepLog
 
 #: The stored inputs of a growth folder (``--out``).
 STATE_FILE = "growth.json"
+#: How many progress checkpoints a stage saves (one at each tenth of its steps): a kill loses
+#: at most a tenth of a stage.
+PROGRESS_SAVES = 10
 
 
 @dataclass
@@ -114,6 +124,31 @@ def state_path(out: Path, stage: Stage) -> Path:
     return out / f"{stage.name}.safetensors"
 
 
+def progress_path(out: Path, stage: Stage) -> Path:
+    """A stage's progress checkpoint (exists only while the stage is unfinished)."""
+    return out / f"{stage.name}.progress.ckpt"
+
+
+class SaveProgress(Callback):
+    """Saves the stage's Lightning checkpoint at every ``1/PROGRESS_SAVES`` of its steps, whole or
+    not at all (a temp file renamed over the last one), so a kill loses at most that much."""
+
+    def __init__(self, path: Path, saves: int = PROGRESS_SAVES) -> None:
+        self.path = path
+        self.saves = saves
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        total, step = int(trainer.max_steps), int(trainer.global_step)
+        if step >= total or step % max(1, total // self.saves):
+            return
+        tmp = temp_path(self.path)
+        try:
+            trainer.save_checkpoint(tmp)
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
 def save_state(path: Path, pyramid: ImagePyramid) -> None:
     """The pyramid's levels (and ``tone``) as safetensors, written atomically: the stage's finish line."""
     from safetensors.torch import save
@@ -153,6 +188,12 @@ def check_finished_stages(out: Path, stages: list[Stage]) -> None:
                 raise ValueError("it holds no pyramid levels")
 
     for stage in stages:
+        progress = progress_path(out, stage)
+        if progress.is_file() and not state_path(out, stage).is_file():
+            try:
+                read_checkpoint(progress, "the progress of stage " + str(stage.index + 1))
+            except ValueError as e:
+                raise ConfigError(f"{first_line(e)} Delete it to make that stage from its start.") from None
         for path, check in ((state_path(out, stage), state_ok), (out / f"{stage.name}.png", check_whole_png)):
             if not path.is_file():
                 continue
@@ -175,9 +216,18 @@ def run_stage(g: GrowthRun, stage: Stage, log: Callable[[str], None]) -> tuple[b
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dasag-grow-") as root:
         what = f"stage {stage.index + 1} of {len(g.stages)} ({stage.size} px)"
+        progress = progress_path(g.out, stage)
         built = build_run(deep_merge(stage_config(g.config, stage), {"trainer": quiet_trainer(root), "threads": g.threads}),
-                          callbacks=[StepLog(what, log)], share_scorer=g.share_scorer)
-        if stage.index > 0:
+                          callbacks=[StepLog(what, log), SaveProgress(progress)], share_scorer=g.share_scorer)
+        if progress.is_file():  # killed within this stage: continue from its last progress checkpoint
+            checkpoint = read_checkpoint(progress, f"the progress of stage {stage.index + 1}")  # checked whole in prepare()
+            try:
+                check_resume(progress, checkpoint, built.model, stage.steps, what=f"the progress of stage {stage.index + 1}")
+            except ValueError as e:
+                raise ConfigError(f"{first_line(e)} Delete it to make that stage from its start.") from None
+            built.ckpt_path = str(progress)
+            log(f"{what}: continuing from step {checkpoint['global_step']}")
+        elif stage.index > 0:
             before = g.stages[stage.index - 1]
             small = stage_pyramid(g.config, before)
             load_state(state_path(g.out, before), small)
@@ -189,6 +239,7 @@ def run_stage(g: GrowthRun, stage: Stage, log: Callable[[str], None]) -> tuple[b
     png = picture.png()
     write_bytes_atomic(g.out / f"{stage.name}.png", png)  # the picture first: a finished stage always has its PNG
     save_state(state_path(g.out, stage), model.pyramid)
+    progress.unlink(missing_ok=True)  # the stage is finished: its state file replaces the progress
     seconds = time.perf_counter() - start
     log(f"stage {stage.index + 1}/{len(g.stages)}: {stage.size} px (canvas {stage.canvas}), {stage.steps} steps, {seconds:.1f} s")
     return png, seconds
@@ -234,6 +285,7 @@ def _run_locked(g: GrowthRun, log: Callable[[str], None]) -> Path:
     for stage in g.stages:
         if state_path(g.out, stage).is_file() and (g.out / f"{stage.name}.png").is_file():
             log(f"stage {stage.index + 1}/{len(g.stages)}: {stage.size} px already made")
+            progress_path(g.out, stage).unlink(missing_ok=True)  # killed between the stage's last write and this clean-up
             continue
         _, seconds = run_stage(g, stage, log)
         timings[stage.name] = round(seconds, 2)

@@ -46,24 +46,30 @@ def test_bad_input_is_one_sentence_before_anything_is_written(tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_a_growth_run_resumes_after_a_kill_to_the_same_bytes_and_its_metadata_makes_it_again(tmp_path: Path) -> None:
-    """Killed (SIGKILL) during stage 2 and run again, the run continues from stage 1's file and ends with
-    the bytes of a run made from nothing but the final PNG's metadata; the result has no seams."""
+    """Killed (SIGKILL) within stage 2 and run again, the run continues from stage 1's file and stage 2's
+    last progress checkpoint, and ends with the bytes of a run made from nothing but the final PNG's
+    metadata; the result has no seams."""
     config = growth_config(tmp_path, steps=(6, 30))
     killed = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, "-m", "dasag", "grow", "--config", str(config), "--out", str(killed), "--threads", "1"]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    progress = killed / "stage_2_192px.progress.ckpt"
     try:
         deadline = time.time() + 300
-        while not (killed / "stage_1_96px.safetensors").exists() and time.time() < deadline and proc.poll() is None:
+        while not progress.exists() and time.time() < deadline and proc.poll() is None:
             time.sleep(0.02)
-        assert proc.poll() is None, "the run ended before it could be killed in stage 2"  # stage 2 (30 steps) has begun
+        assert proc.poll() is None, "the run ended before it could be killed in stage 2"  # stage 2 (30 steps) is under way
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     assert not (killed / "final.png").exists() and not (killed / "stage_2_192px.safetensors").exists()
     stage_1 = (killed / "stage_1_96px.png").read_bytes()
-    assert subprocess.run(command, env=env, capture_output=True).returncode == 0
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "stage 2 of 2 (192 px): continuing from step " in rerun.stdout, rerun.stdout
+    assert 3 <= int(rerun.stdout.split("continuing from step ")[1].split()[0]) < 30  # within the stage, not from its start
+    assert not progress.exists()  # the finished stage's progress is gone
     assert (killed / "stage_1_96px.png").read_bytes() == stage_1  # the finished stage was reused, not made again
 
     from dasag.image.picture import read_metadata
@@ -119,6 +125,11 @@ def test_the_large_configs_are_valid_growth_runs(name: str, tiny_weights_env, tm
         (lambda out, name: (out / f"{name}.safetensors").write_bytes(b""), "{name}.safetensors' is damaged"),
         (lambda out, name: (out / f"{name}.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00"), "{name}.png' is damaged (truncated or not a PNG)"),
         (lambda out, name: (out / "growth.json").mkdir(), "growth.json' is a folder"),
+        (lambda out, name: (out / f"{name}.progress.ckpt").write_bytes(b"PK\x03\x04cut"),
+         "the progress of stage 1 '{out}/{name}.progress.ckpt' is truncated or not a checkpoint"),
+        (lambda out, name: (out / f"{name}.progress.ckpt").write_bytes(b""), "progress.ckpt' is empty (0 bytes)"),
+        (lambda out, name: __import__("torch").save({"state_dict": {}, "x": Path("/")}, out / f"{name}.progress.ckpt"),
+         "progress.ckpt' holds Python objects other than tensors"),
     ],
 )
 def test_a_damaged_stage_or_state_path_is_one_sentence_and_nothing_is_written(tmp_path: Path, damage, words, capsys) -> None:
@@ -135,7 +146,7 @@ def test_a_damaged_stage_or_state_path_is_one_sentence_and_nothing_is_written(tm
     before = sorted((p.name, p.stat().st_size if p.is_file() else -1) for p in out.iterdir())
     assert main(["--config", str(config), "--out", str(out)]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert len(err) == 1 and words.format(name=name) in err[0], err
+    assert len(err) == 1 and words.format(name=name, out=out) in err[0], err
     assert sorted((p.name, p.stat().st_size if p.is_file() else -1) for p in out.iterdir()) == before
 
 
