@@ -49,6 +49,11 @@ def _show(bound: float) -> str:
 
 #: A prompt's weight (prompts, keyframes, batch rows, the app): a thousand times the default pull.
 WEIGHT = Range(-1000.0, 1000.0)
+#: A loss term's weight (the prompt term, TV, L1): a thousand times the default, never negative.
+TERM_WEIGHT = Range(0.0, 1000.0)
+#: Any value a schedule takes (a weight, a noise sigma, a shift, an lr multiplier): products of
+#: it stay finite in fp32 and bf16.
+SCHEDULE_VALUE = Range(-1e6, 1e6)
 #: Ascent steps of one picture or frame.
 STEPS = Range(1, 1_000_000, whole=True)
 #: Frames of one animation (about 4 days at 3.4 s a frame on 2 CPU cores).

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import torch
 
+from dasag.core.ranges import SCHEDULE_VALUE
+
 
 class Schedule:
     """Base class: ``schedule(step, total_steps) -> float``."""
@@ -55,11 +57,21 @@ def _check_rate(rate: float) -> None:
         raise ValueError(f"schedule rate must be in [0, 1); got {rate}.")
 
 
+def _check_values(schedule: Schedule, *names: str) -> None:
+    """A schedule's start, end or value: finite and inside :data:`~dasag.core.ranges.SCHEDULE_VALUE`
+    (a weight of 1e308 or inf would overflow in the loss, after the run's folder exists)."""
+    for name in names:
+        SCHEDULE_VALUE.check(getattr(schedule, name), f"schedule {name}")
+
+
 @dataclass(frozen=True)
 class Constant(Schedule):
     """The same value at every step."""
 
     value: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_values(self, "value")
 
     def at(self, t: int, T: int) -> float:
         return self.value
@@ -71,6 +83,9 @@ class Linear(Schedule):
 
     start: float = 0.0
     end: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_values(self, "start", "end")
 
     def at(self, t: int, T: int) -> float:
         return self.start + (self.end - self.start) * t / T
@@ -86,6 +101,7 @@ class ExponentialDecay(Schedule):
 
     def __post_init__(self) -> None:
         _check_rate(self.rate)
+        _check_values(self, "start", "end")
 
     def at(self, t: int, T: int) -> float:
         return (self.start - self.end) * (1 - self.rate) ** t + self.end
@@ -106,6 +122,7 @@ class ExponentialWarmup(Schedule):
 
     def __post_init__(self) -> None:
         _check_rate(self.rate)
+        _check_values(self, "start", "end")
 
     def at(self, t: int, T: int) -> float:
         q = 1 - self.rate
@@ -124,6 +141,9 @@ class Cosine(Schedule):
 
     start: float = 1.0
     end: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_values(self, "start", "end")
 
     def at(self, t: int, T: int) -> float:
         return self.end + (self.start - self.end) * 0.5 * (1 + math.cos(math.pi * (t / T)))

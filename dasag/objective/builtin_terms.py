@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from dasag.core.ranges import TERM_WEIGHT
 from dasag.core.schedules import Schedule, as_schedule
 from dasag.objective.base import Contribution, StepContext, Term
 from dasag.scorers.base import Scores, score_key
@@ -61,8 +62,7 @@ class PromptTerm(Term):
     name = "prompt"
 
     def __init__(self, weight: float, arctanh: bool, arctanh_on: str = "copy") -> None:
-        if weight < 0:
-            raise ValueError(f"objective prompt_weight must be non-negative; got {weight}.")
+        TERM_WEIGHT.check(weight, "objective prompt_weight", "1 is the default pull")
         if arctanh_on not in ARCTANH_ON:
             raise ValueError(f"objective arctanh_on must be one of {', '.join(ARCTANH_ON)}; got {arctanh_on!r}.")
         self.weight = weight
@@ -141,8 +141,7 @@ class ImageRegulariser(Term):
     """
 
     def __init__(self, weight: float, units: str = "original") -> None:
-        if weight < 0:
-            raise ValueError(f"objective {self.name}_weight must be non-negative; got {weight}.")
+        TERM_WEIGHT.check(weight, f"objective {self.name}_weight")
         if units not in REGULARISER_UNITS:
             raise ValueError(f"objective regulariser_units must be one of {', '.join(REGULARISER_UNITS)}; got {units!r}.")
         self.weight = weight

@@ -35,6 +35,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from dasag.core.errors import ConfigError, first_line
 from dasag.core.files import check_output_dir, disk_full_message, is_disk_full, remove_stale_temps
 from dasag.core.process import DETERMINISTIC_THREADS, host_memory_bytes, quiet_expected_warnings, threads
+from dasag.core.ranges import STEPS
 from dasag.core.version import __version__
 from dasag.run.callbacks import ScheduleAnnealing
 from dasag.run.checkpoint_io import AtomicCheckpointIO
@@ -176,6 +177,10 @@ def check_run_config(config: Any, available_memory: int | None = None) -> None:
     steps = config.trainer.max_steps
     if steps is None or int(steps) < 1:
         raise ConfigError(f"trainer.max_steps must be a positive integer (it is the run's length; every schedule reads it); got {steps}.")
+    try:
+        STEPS.check(steps, "trainer.max_steps", "the run's length")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     check_output_dir(config.trainer.default_root_dir)
     check_seed(config.get("seed_everything"))
     pyramid = config.get("model.pyramid.init_args") or {}

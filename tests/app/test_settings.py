@@ -72,7 +72,7 @@ def test_constant_schedule_and_jitter_are_written_as_numbers(tmp_path: Path) -> 
         ({"learning_rate": 0.0}, "learning rate must be positive; got 0.0"),
         ({"steps": 0}, "trainer.max_steps must be a positive integer"),
         ({"batch_size": 0}, "augment batch_size must be a positive integer; got 0"),
-        ({"tv_weight": -1.0}, "objective tv_weight must be non-negative; got -1.0"),
+        ({"tv_weight": -1.0}, "objective tv_weight must be a number from 0 to 1000; got -1.0"),
         ({"aesthetic": ScheduleSetting("exponential_decay", 0.0, 1.0, 1.5)}, "schedule rate must be in [0, 1); got 1.5"),
     ],
 )

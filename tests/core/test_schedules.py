@@ -77,3 +77,17 @@ def test_scheduled_lr_multiplies_the_optimisers_lr_and_checkpoints_plain_values(
     assert lrs == pytest.approx([0.2, 0.15, 0.1])
     state = sched.state_dict()
     assert "schedule" not in state and all(not isinstance(v, Cosine) for v in state.values())
+
+
+def test_a_schedule_value_outside_the_range_is_one_sentence() -> None:
+    """inf, nan or 1e300 as a weight or strength would overflow in the loss after the run's folder exists."""
+    import pytest
+
+    from dasag.core.schedules import Constant, Cosine, ExponentialDecay, ExponentialWarmup, Linear
+
+    for make, key in ((lambda v: Constant(v), "value"), (lambda v: Linear(0.0, v), "end"), (lambda v: Cosine(v, 0.0), "start"),
+                      (lambda v: ExponentialDecay(0.0, v), "end"), (lambda v: ExponentialWarmup(v, 1.0), "start")):
+        for bad in (float("inf"), float("nan"), 1e300, -2e6):
+            with pytest.raises(ValueError, match=rf"schedule {key} must be a number from -1000000 to 1000000; got"):
+                make(bad)
+        assert make(1e6) is not None  # the bound itself is allowed

@@ -136,6 +136,6 @@ def test_bad_weights_are_one_sentence():
     import pytest
 
     for kwargs, name in (({"prompt_weight": -1.0}, "prompt_weight"), ({"tv_weight": -1.0}, "tv_weight"), ({"l1_weight": -1.0}, "l1_weight")):
-        with pytest.raises(ValueError, match=f"objective {name} must be non-negative; got -1.0"):
+        with pytest.raises(ValueError, match=f"objective {name} must be a number from 0 to 1000.*; got -1.0"):
             Objective(**kwargs)
     assert PromptTerm(2.0, arctanh=False).needs_prompts and not PromptTerm(0.0, arctanh=False).needs_prompts

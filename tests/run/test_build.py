@@ -31,7 +31,7 @@ def test_build_run_builds_what_the_cli_builds_and_loads_nothing(tmp_path):
     [
         ({"pyramid": {"init_args": {"max_size": 100}}}, "power of two"),
         ({"augment": {"init_args": {"batch_size": 0}}}, "batch_size must be a positive integer"),
-        ({"objective": {"init_args": {"tv_weight": -1.0}}}, "tv_weight must be non-negative"),
+        ({"objective": {"init_args": {"tv_weight": -1.0}}}, "tv_weight must be a number from 0 to 1000"),
     ],
 )
 def test_build_run_errors_are_one_sentence(tmp_path, change, message):
