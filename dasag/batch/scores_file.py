@@ -83,4 +83,7 @@ def merge(out: Path, columns: Sequence[str], order: Sequence[str]) -> pd.DataFra
     write_atomic(scores, table)
     for p in part_paths(out):
         p.unlink(missing_ok=True)
+    parts = out / PARTS_DIR
+    if parts.is_dir() and not any(parts.iterdir()):  # a finished run leaves no empty working folder in its results
+        parts.rmdir()
     return table

@@ -37,4 +37,4 @@ def test_shards_merge_into_one_table(tmp_path) -> None:
     table = rows_mod.merge(out, cols, ["pyramid", "pixel"])
     assert table.to_dict("records") == [
         {"method": "pyramid", "sample": 0, "x": 0}, {"method": "pyramid", "sample": 100, "x": 1}, {"method": "pixel", "sample": 0, "x": 2}]
-    assert not list(parts.iterdir()) and pd.read_csv(out / "scores.csv").equals(table)
+    assert not parts.exists() and pd.read_csv(out / "scores.csv").equals(table)  # parts merged and their folder gone
