@@ -103,6 +103,10 @@ TRANSFER = Suite(
         Method("robust_same_time", "robust recipe, pyramid's time", CONFIGS / "transfer_robust.yaml", step_share=0.95),
         Method("robust_ensemble_same_time", "robust recipe, Lite0+Lite1, pyramid's time", CONFIGS / "transfer_robust_ensemble.yaml",
                step_share=0.4),
+        # The logit objective (docs/quality.md): the recipe, and the pixel baseline with the same
+        # objective, so the table still shows whether the pyramid or the objective makes an image transfer.
+        Method("robust_logit", "robust recipe, logit", CONFIGS / "transfer_robust_logit.yaml"),
+        Method("pixel_logit", "pixel baseline, logit", CONFIGS / "transfer_logit.yaml", single_resolution=True),
     ),
     key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
     score_columns=(),
