@@ -31,19 +31,30 @@ def lite2() -> EfficientNetLite:
     return EfficientNetLite("lite2").load()
 
 
+#: The objective the comparison is made under. With the log-probability a pixel canvas stays an
+#: adversarial pattern only its guide believes; with the demo's own logit objective even pixels
+#: carry over a little for a class as distinctive as goldfish (Lite2 p 0.36 against the pyramid's
+#: 0.91), so one image says less, while the transfer suite's 60 images per method tell them apart
+#: (pixels 23% Lite2 top-1 against 85% with the logit).
+LOG_PROB = ["--model.scorer.init_args.score", "log_prob"]
+
+
 @pytest.mark.slow
 def test_demo_image_transfers_to_a_held_out_classifier_and_pixels_do_not(tmp_path: Path, lite2: EfficientNetLite) -> None:
-    pyramid = demo_image(tmp_path / "pyramid")
+    shipped = demo_image(tmp_path / "demo")
+    pyramid = demo_image(tmp_path / "pyramid", *LOG_PROB)
     canvas = load_config(CONFIGS / "demo.yaml")["model"]["pyramid"]["init_args"]["max_size"]
-    pixels = demo_image(tmp_path / "pixels", "--model.pyramid.init_args.min_size", str(canvas))  # one level: plain pixels
+    pixels = demo_image(tmp_path / "pixels", *LOG_PROB, "--model.pyramid.init_args.min_size", str(canvas))  # one level: plain pixels
 
     held_out = {}
-    for name, png in (("pyramid", pyramid), ("pixels", pixels)):
+    for name, png in (("shipped", shipped), ("pyramid", pyramid), ("pixels", pixels)):
         image = load_image(png).unsqueeze(0)
         held_out[name] = heldout.score("lite2", lite2, image, ["goldfish"], [])
-    # Lite2 (never used during the optimisation) sees a goldfish in the pyramid image ...
+    # The demo as shipped: Lite2, never used during the optimisation, sees a goldfish.
+    assert held_out["shipped"]["heldout/lite2/top1"] == 1 and held_out["shipped"]["heldout/lite2/prob"] > 0.5, held_out
+    # Lite2 sees a goldfish in the pyramid image ...
     # (one image is one sample: over the transfer benchmark's 60 pyramid images Lite2's
-    # p(target) is 0.18 +- 0.22, so the test pins top-1 and the gap to pixels, not a value)
+    # p(target) is 0.18 +- 0.23, so the test pins top-1 and the gap to pixels, not a value)
     assert held_out["pyramid"]["heldout/lite2/top1"] == 1, held_out
     assert held_out["pyramid"]["heldout/lite2/prob"] > 0.2, held_out
     # ... but not in the pixel image, which only fools the guide (an adversarial pattern).
