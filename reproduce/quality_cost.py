@@ -24,8 +24,9 @@ ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("robust recipe (transfer_robust.yaml)", ("transfer_robust.yaml",)),
     ("robust recipe, Lite0+Lite1 (transfer_robust_ensemble.yaml)", ("transfer_robust_ensemble.yaml",)),
     ("transfer.yaml + quality/draft.yaml", ("transfer.yaml", "quality/draft.yaml")),
-    ("transfer.yaml + quality/best.yaml", ("transfer.yaml", "quality/best.yaml")),
-    ("demo.yaml (256 px, robust recipe)", ("demo.yaml",)),
+    ("transfer.yaml + quality/best.yaml (robust, Lite0+Lite1, logit)", ("transfer.yaml", "quality/best.yaml")),
+    ("transfer.yaml + quality/long.yaml (robust, 16 copies, 200 steps)", ("transfer.yaml", "quality/long.yaml")),
+    ("demo.yaml (256 px, robust recipe, logit)", ("demo.yaml",)),
 )
 
 

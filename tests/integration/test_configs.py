@@ -180,10 +180,12 @@ def test_feature_config_runs_from_cli(name: str, tmp_path: Path, in_repo) -> Non
 
 
 PRESETS = sorted(p.stem for p in (CONFIGS / "quality").glob("*.yaml"))
-#: Every preset on a SigLIP method, the masked pyramid and the Lite0 setups; the Lite ensemble
-#: guides ImageNet-class methods only (a SigLIP prompt is not a class).
+#: Presets for ImageNet-class guides only: the Lite ensembles replace the guide (a SigLIP prompt is
+#: not a class); ``score`` and ``drop_connect`` are a classifier's settings (a text scorer maximises a cosine).
+CLASSIFIER_PRESETS = {"ensemble_lite", "best", "logit", "drop_connect"}
+#: Every preset on a SigLIP method, the masked pyramid and the Lite0 setups.
 PRESET_PAIRS = [(m, p) for p in PRESETS for m in ("das_ag_plus", "inpaint", "transfer", "demo")
-                if not (p == "ensemble_lite" and load_config(CONFIGS / f"{m}.yaml")["model"]["scorer"]["class_path"].endswith("SigLIP"))]
+                if not (p in CLASSIFIER_PRESETS and load_config(CONFIGS / f"{m}.yaml")["model"]["scorer"]["class_path"].endswith("SigLIP"))]
 
 
 @pytest.mark.parametrize(("method", "preset"), PRESET_PAIRS)
@@ -204,7 +206,14 @@ def test_quality_presets_stack_on_any_method_and_keep_its_classes(method: str, p
         got = getattr(model.augment, key)
         assert (got(0, 1) if callable(got) else got) == value
     assert cli.trainer.max_steps == preset_values.get("trainer", {}).get("max_steps", alone["trainer"].get("max_steps", 60))
-    if preset == "ensemble_lite":
+    if preset in ("ensemble_lite", "best"):
         assert model.scorer.names == ["lite0", "lite1"]
+        # a new scorer class takes only its own arguments: ensemble_lite's members are the measured
+        # log-probability ensemble whatever the method's guide maximised, best's maximise the logit
+        assert [m.score for m in model.scorer.members] == (["logit"] * 2 if preset == "best" else ["log_prob"] * 2)
+    elif preset == "logit":
+        assert model.scorer.members[0].score == "logit"
+    elif preset == "drop_connect":
+        assert model.scorer.members[0].drop_connect == 0.2
     else:
         assert type(model.scorer.members[0]).__name__ == alone["model"]["scorer"]["class_path"].rsplit(".", 1)[-1]

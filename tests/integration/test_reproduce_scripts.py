@@ -24,8 +24,9 @@ def test_the_quality_cost_bench_times_every_row_against_the_pyramid():
     rows = [line for line in done.stdout.splitlines() if line.startswith("| ") and not line.startswith("| config")]
     assert rows[0].startswith("| pyramid") and rows[0].endswith("| 1.00x |") and len(rows) >= 5
     assert all(float(r.rsplit("|", 2)[1].strip().rstrip("x")) > 0 for r in rows)
-    best = next(r for r in rows if "best" in r)
-    assert "| 16 | 200 |" in best  # the preset's own copies and steps
+    long = next(r for r in rows if "quality/long.yaml" in r)
+    assert "| 16 | 200 |" in long  # the preset's own copies and steps
+    assert "| 4 | 60 |" in next(r for r in rows if "quality/best.yaml" in r)  # best keeps the method's budget, with two guides
 
 
 @pytest.mark.parametrize(("name", "args", "words"), [
