@@ -107,6 +107,10 @@ TRANSFER = Suite(
         # objective, so the table still shows whether the pyramid or the objective makes an image transfer.
         Method("robust_logit", "robust recipe, logit", CONFIGS / "transfer_robust_logit.yaml"),
         Method("pixel_logit", "pixel baseline, logit", CONFIGS / "transfer_logit.yaml", single_resolution=True),
+        Method("robust_logit_dc", "robust recipe, logit, drop-connect", CONFIGS / "transfer_robust_logit_dc.yaml"),
+        # quality/best.yaml as shipped, and at the pyramid's wall time (it costs 2.3x per step, like the ensemble).
+        Method("best", "best preset (robust, Lite0+Lite1, logit)", CONFIGS / "transfer_best.yaml"),
+        Method("best_same_time", "best preset, pyramid's time", CONFIGS / "transfer_best.yaml", step_share=0.4),
     ),
     key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
     score_columns=(),
