@@ -9,7 +9,7 @@ the last steps stop changing what other models see), ``logit`` (the raw logit: n
 leads by ``margin_cap``).
 
 ``drop_connect`` keeps the network's stochastic depth on while the picture is optimised (and only
-then: scores taken without gradients, the final ones included, use the whole network), so each
+then: images that carry no gradient, the final picture's included, are scored by the whole network), so each
 step guides with a slightly different sub-network; a pattern that fools only one exact network
 is not rewarded. Its masks are drawn from the run's seed and the step's number, like every other
 random choice of a step.
@@ -112,9 +112,8 @@ class EfficientNetLite(Scorer):
             raise ValueError(f"weights file {str(path)!r} does not fit EfficientNet-{self.variant} ({error_text(e)}).") from None
         if self.channels_last:
             net = net.to(memory_format=torch.channels_last)
-        # The library scales this rate per block and applies it in a block's training mode only
-        # (its batch norms stay in eval mode: see _blocks_dropping).
-        net._global_params = net._global_params._replace(drop_connect_rate=self.drop_connect)
+        if self.drop_connect > 0:
+            thin_by_rate(net)
         self.net = net
 
     @property
@@ -123,17 +122,18 @@ class EfficientNetLite(Scorer):
         return self.drop_connect > 0
 
     @contextlib.contextmanager
-    def _blocks_dropping(self):
-        """The blocks' own training flag on (it is what the library's drop-connect reads) while
-        every batch norm keeps its running statistics: the guide is the same network, thinned."""
-        blocks = list(self.net._blocks) if self.drop_connect > 0 and torch.is_grad_enabled() else []
-        for block in blocks:
-            block.training = True
+    def _thinned_for(self, images: Tensor):
+        """The network's drop-connect rate for these images: ``drop_connect`` for images that carry
+        a gradient (the ascent's copies), 0 for a picture scored for a report. Decided by the input,
+        not by grad mode, so activation checkpointing (first pass without grad mode, recomputation
+        with it) sees one network."""
+        rate = self.drop_connect if self.drop_connect > 0 and images.requires_grad else 0.0
+        params = self.net._global_params
+        self.net._global_params = params._replace(drop_connect_rate=rate)
         try:
             yield
         finally:
-            for block in blocks:
-                block.training = False
+            self.net._global_params = params
 
     def validate_prompts(self, positive: Sequence[str], negative: Sequence[str], require_positive: bool = True) -> None:
         super().validate_prompts(positive, negative, require_positive)
@@ -165,7 +165,7 @@ class EfficientNetLite(Scorer):
 
     def _score(self, images: Tensor) -> Scores:
         self.load()
-        with self._blocks_dropping():
+        with self._thinned_for(images):
             feats = self.net.extract_features(self.preprocess(images))
         pooled = feats.float().mean(dim=(2, 3))
         logits = self.net._fc(pooled)
@@ -173,6 +173,25 @@ class EfficientNetLite(Scorer):
         pos = self.reduce_prompts(class_scores(logits, self.positive_idx, self.score, self.margin_cap), "positive")
         neg = self.reduce_prompts(class_scores(logits, self.negative_idx, self.score, self.margin_cap), "negative")
         return Scores(positive=pos, negative=neg, bounded=False, embedding=torch.nn.functional.normalize(pooled, dim=-1))
+
+
+def thin_by_rate(net: torch.nn.Module) -> None:
+    """Make each block of an ``efficientnet_lite_pytorch`` network apply its drop-connect whenever it
+    is called with a rate, whatever its training flag: the library drops only in training mode,
+    and a frozen guide stays in eval mode (its batch norms keep their running statistics). The rate
+    arrives as the block's argument (``extract_features`` passes the network's rate, scaled per
+    block), so a checkpointed block's recomputation, which replays its arguments, drops alike."""
+    for block in net._blocks:
+        inner = block.forward
+
+        def forward(inputs: Tensor, drop_connect_rate: float | None = None, _inner=inner, _block=block) -> Tensor:
+            _block.training = bool(drop_connect_rate)
+            try:
+                return _inner(inputs, drop_connect_rate=drop_connect_rate)
+            finally:
+                _block.training = False
+
+        block.forward = forward
 
 
 def class_scores(logits: Tensor, classes: Tensor, score: str, margin_cap: float = 20.0) -> Tensor:

@@ -97,8 +97,9 @@ def test_the_held_out_judge_is_the_largest_lite_that_did_not_guide() -> None:
 
 
 def test_drop_connect_thins_the_guide_only_while_it_guides() -> None:
-    """With gradients (the ascent) each call drops other blocks, drawn from the global generator (the
-    run seeds it per step); without them (every evaluation) the whole network scores, as drop_connect=0."""
+    """Images that carry a gradient (the ascent's copies) meet a thinned network, other blocks each call,
+    drawn from the global generator (the run seeds it per step); images without one (every
+    evaluation) meet the whole network, as with drop_connect=0, whatever the grad mode."""
     plain, thinned = EfficientNetLite(), EfficientNetLite(drop_connect=0.2)
     for s in (plain, thinned):
         s.prepare(["goldfish"], [])
@@ -107,14 +108,16 @@ def test_drop_connect_thins_the_guide_only_while_it_guides() -> None:
     with torch.no_grad():
         whole = plain(images).positive
         assert torch.equal(thinned(images).positive, whole)
+    assert torch.equal(thinned(images).positive, whole)  # grad mode on, but the picture carries no gradient
+    copies = images.clone().requires_grad_()  # what the ascent scores
     torch.manual_seed(3)
-    a = thinned(images.requires_grad_()).positive
-    b = thinned(images).positive
+    a = thinned(copies).positive
+    b = thinned(copies).positive
     torch.manual_seed(3)
-    again = thinned(images).positive
+    with torch.no_grad():  # activation checkpointing's first pass: thinned the same as its recomputation
+        again = thinned(copies).positive
     assert not torch.allclose(a, b) and torch.equal(a, again)  # random per call, the same for the same seed
-    assert not torch.allclose(a, plain(images).positive)
-    with torch.no_grad():
-        assert torch.equal(thinned(images).positive, whole)  # the whole network again after a thinned call
+    assert not torch.allclose(a, plain(copies).positive)
+    assert torch.equal(thinned(images).positive, whole)  # the whole network again after a thinned call
     with pytest.raises(ValueError, match="drop_connect must be a number from 0 up to"):
         EfficientNetLite(drop_connect=1.0)
