@@ -11,7 +11,6 @@ progress and keeps the finished ones.
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import json
 import threading
@@ -24,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from dasag.animation.animate import ClipResult, ClipSpec, FrameDone, make_clip
-from dasag.app.image_run import EXIT_WAIT_SECONDS, SharedScorers
+from dasag.app.image_run import BackgroundRun, SharedScorers
 from dasag.core.config import CONFIGS, load_config
 from dasag.core.errors import ConfigError, error_text
 
@@ -93,13 +92,14 @@ def clip_folder(output_dir: str, config: dict[str, Any]) -> Path:
     return Path(output_dir) / "clips" / digest
 
 
-class ClipRun:
+class ClipRun(BackgroundRun):
     """:func:`~dasag.animation.animate.make_clip` in a daemon thread, holding the shared scorer while it runs."""
 
     def __init__(self, config: dict[str, Any], out: Path, shared: SharedScorers | None = None,
                  owner_alive: Callable[[], bool] | None = None) -> None:
         """``owner_alive``: whether the page that started the clip is still open; once it is not,
         the clip stops as Stop stops it (finished frames kept), so a closed tab leaves no orphan."""
+        super().__init__("dasag-clip")
         self.spec = ClipSpec(config, Path(out), APP_THREADS)
         self.total = int(config["animation"]["frames"])
         self.shared = shared
@@ -110,25 +110,19 @@ class ClipRun:
         self._latest: FrameDone | None = None
         self._lock = threading.Lock()
         self._held: threading.Lock | None = None
-        self._thread = threading.Thread(target=self._run_and_forget, name="dasag-clip", daemon=True)
 
     def start(self) -> ClipRun:
-        atexit.register(self._end_with_the_process)
-        self._thread.start()
+        super().start()
         if self.owner_alive is not None:
             threading.Thread(target=self._watch_owner, name="dasag-clip-owner", daemon=True).start()
         return self
 
     def _watch_owner(self) -> None:
-        while self._thread.is_alive():
+        while self.running:
             if not self.owner_alive():
                 self.stop_requested.set()
                 return
-            self._thread.join(0.5)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
+            self.join(0.5)
 
     @property
     def latest(self) -> FrameDone | None:
@@ -136,23 +130,8 @@ class ClipRun:
             return self._latest
 
     def stop(self) -> None:
+        """End after the frame's current step; finished frames are kept."""
         self.stop_requested.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-    def _run_and_forget(self) -> None:
-        try:
-            self._run()
-        finally:  # the exit hook holds the run (its model and pictures) until it is unregistered
-            atexit.unregister(self._end_with_the_process)
-
-    def _end_with_the_process(self) -> None:
-        """At interpreter exit (the server stopped with Ctrl-C): stop after the current step and wait
-        for it. A daemon thread still inside a backward pass when Python finalises aborts the whole
-        process with ``terminate called without an active exception``."""
-        self.stop()
-        self.join(EXIT_WAIT_SECONDS)
 
     def gif(self) -> bytes | None:
         return self.result.gif.read_bytes() if self.result is not None and self.result.gif is not None else None

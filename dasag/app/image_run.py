@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import lightning as L
 import numpy as np
@@ -114,20 +115,14 @@ EXIT_WAIT_SECONDS = 120.0
 SharedScorers = ScorerCache
 
 
-class LiveRun:
-    """``trainer.fit`` in a daemon thread; the result is kept even when stopped or failed."""
+class BackgroundRun:
+    """A piece of work in a daemon thread that the page can stop and wait for, and that ends with
+    the process: the thread, Stop, and the exit hook that one app run and one app clip share."""
 
-    def __init__(self, built: BuiltRun, progress: LiveProgress, shared: SharedScorers | None = None) -> None:
-        self.built = built
-        self.progress = progress
-        self.shared = shared
-        self.result: Result | None = None
-        self.error: str | None = None
-        self.waiting = False  # True while another run holds the shared model
-        self._started: float | None = None
-        self._thread = threading.Thread(target=self._run_and_forget, name="dasag-live-run", daemon=True)
+    def __init__(self, name: str) -> None:
+        self._thread = threading.Thread(target=self._run_and_forget, name=name, daemon=True)
 
-    def start(self) -> LiveRun:
+    def start(self) -> Self:
         atexit.register(self._end_with_the_process)
         self._thread.start()
         return self
@@ -136,17 +131,15 @@ class LiveRun:
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    @property
-    def elapsed(self) -> float | None:
-        """Seconds since the run got the model and started (``None`` while it waits)."""
-        return None if self._started is None else time.monotonic() - self._started
-
-    def stop(self) -> None:
-        """End after the current step; the image so far becomes the result."""
-        self.progress.stop_requested.set()
-
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
+
+    def stop(self) -> None:  # pragma: no cover - abstract
+        """End after the current step."""
+        raise NotImplementedError
+
+    def _run(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _run_and_forget(self) -> None:
         try:
@@ -160,6 +153,29 @@ class LiveRun:
         process with ``terminate called without an active exception``."""
         self.stop()
         self.join(EXIT_WAIT_SECONDS)
+
+
+class LiveRun(BackgroundRun):
+    """``trainer.fit`` in a daemon thread; the result is kept even when stopped or failed."""
+
+    def __init__(self, built: BuiltRun, progress: LiveProgress, shared: SharedScorers | None = None) -> None:
+        super().__init__("dasag-live-run")
+        self.built = built
+        self.progress = progress
+        self.shared = shared
+        self.result: Result | None = None
+        self.error: str | None = None
+        self.waiting = False  # True while another run holds the shared model
+        self._started: float | None = None
+
+    @property
+    def elapsed(self) -> float | None:
+        """Seconds since the run got the model and started (``None`` while it waits)."""
+        return None if self._started is None else time.monotonic() - self._started
+
+    def stop(self) -> None:
+        """End after the current step; the image so far becomes the result."""
+        self.progress.stop_requested.set()
 
     def _given_up(self) -> bool:
         """Whether the run should end before it starts: Stop was pressed or its page is gone."""
