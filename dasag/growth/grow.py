@@ -129,6 +129,19 @@ def progress_path(out: Path, stage: Stage) -> Path:
     return out / f"{stage.name}.progress.ckpt"
 
 
+def read_progress(path: Path, stage: Stage, model: torch.nn.Module | None = None) -> dict[str, Any]:
+    """A stage's progress checkpoint, whole and weights-only (and, given the stage's ``model``,
+    made for its pyramid with steps left); anything else is one sentence naming it."""
+    what = f"the progress of stage {stage.index + 1}"
+    try:
+        checkpoint = read_checkpoint(path, what)
+        if model is not None:
+            check_resume(path, checkpoint, model, stage.steps, what=what)
+    except ValueError as e:
+        raise ConfigError(f"{first_line(e)} Delete it to make that stage from its start.") from None
+    return checkpoint
+
+
 class SaveProgress(Callback):
     """Saves the stage's Lightning checkpoint at every ``1/PROGRESS_SAVES`` of its steps, whole or
     not at all (a temp file renamed over the last one), so a kill loses at most that much."""
@@ -190,10 +203,7 @@ def check_finished_stages(out: Path, stages: list[Stage]) -> None:
     for stage in stages:
         progress = progress_path(out, stage)
         if progress.is_file() and not state_path(out, stage).is_file():
-            try:
-                read_checkpoint(progress, "the progress of stage " + str(stage.index + 1))
-            except ValueError as e:
-                raise ConfigError(f"{first_line(e)} Delete it to make that stage from its start.") from None
+            read_progress(progress, stage)
         for path, check in ((state_path(out, stage), state_ok), (out / f"{stage.name}.png", check_whole_png)):
             if not path.is_file():
                 continue
@@ -220,11 +230,7 @@ def run_stage(g: GrowthRun, stage: Stage, log: Callable[[str], None]) -> tuple[b
         built = build_run(deep_merge(stage_config(g.config, stage), {"trainer": quiet_trainer(root), "threads": g.threads}),
                           callbacks=[StepLog(what, log), SaveProgress(progress)], share_scorer=g.share_scorer)
         if progress.is_file():  # killed within this stage: continue from its last progress checkpoint
-            checkpoint = read_checkpoint(progress, f"the progress of stage {stage.index + 1}")  # checked whole in prepare()
-            try:
-                check_resume(progress, checkpoint, built.model, stage.steps, what=f"the progress of stage {stage.index + 1}")
-            except ValueError as e:
-                raise ConfigError(f"{first_line(e)} Delete it to make that stage from its start.") from None
+            checkpoint = read_progress(progress, stage, built.model)  # whole (checked in prepare()) and made for this pyramid
             built.ckpt_path = str(progress)
             log(f"{what}: continuing from step {checkpoint['global_step']}")
         elif stage.index > 0:
