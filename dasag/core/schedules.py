@@ -38,6 +38,16 @@ from dasag.core.ranges import SCHEDULE_VALUE
 class Schedule:
     """Base class: ``schedule(step, total_steps) -> float``."""
 
+    #: The fields that are values the schedule takes (checked against SCHEDULE_VALUE).
+    VALUE_FIELDS = ("value", "start", "end")
+
+    def __post_init__(self) -> None:
+        """Each value field finite and inside :data:`~dasag.core.ranges.SCHEDULE_VALUE` (a weight
+        of 1e308 or inf would overflow in the loss, after the run's folder exists)."""
+        for name in self.VALUE_FIELDS:
+            if hasattr(self, name):
+                SCHEDULE_VALUE.check(getattr(self, name), f"schedule {name}")
+
     def __call__(self, step: int, total_steps: int) -> float:
         if total_steps < 1:
             raise ValueError(f"total_steps must be at least 1; got {total_steps}.")
@@ -57,21 +67,11 @@ def _check_rate(rate: float) -> None:
         raise ValueError(f"schedule rate must be in [0, 1); got {rate}.")
 
 
-def _check_values(schedule: Schedule, *names: str) -> None:
-    """A schedule's start, end or value: finite and inside :data:`~dasag.core.ranges.SCHEDULE_VALUE`
-    (a weight of 1e308 or inf would overflow in the loss, after the run's folder exists)."""
-    for name in names:
-        SCHEDULE_VALUE.check(getattr(schedule, name), f"schedule {name}")
-
-
 @dataclass(frozen=True)
 class Constant(Schedule):
     """The same value at every step."""
 
     value: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_values(self, "value")
 
     def at(self, t: int, T: int) -> float:
         return self.value
@@ -83,9 +83,6 @@ class Linear(Schedule):
 
     start: float = 0.0
     end: float = 1.0
-
-    def __post_init__(self) -> None:
-        _check_values(self, "start", "end")
 
     def at(self, t: int, T: int) -> float:
         return self.start + (self.end - self.start) * t / T
@@ -101,7 +98,7 @@ class ExponentialDecay(Schedule):
 
     def __post_init__(self) -> None:
         _check_rate(self.rate)
-        _check_values(self, "start", "end")
+        super().__post_init__()
 
     def at(self, t: int, T: int) -> float:
         return (self.start - self.end) * (1 - self.rate) ** t + self.end
@@ -122,7 +119,7 @@ class ExponentialWarmup(Schedule):
 
     def __post_init__(self) -> None:
         _check_rate(self.rate)
-        _check_values(self, "start", "end")
+        super().__post_init__()
 
     def at(self, t: int, T: int) -> float:
         q = 1 - self.rate
@@ -141,9 +138,6 @@ class Cosine(Schedule):
 
     start: float = 1.0
     end: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_values(self, "start", "end")
 
     def at(self, t: int, T: int) -> float:
         return self.end + (self.start - self.end) * 0.5 * (1 + math.cos(math.pi * (t / T)))
