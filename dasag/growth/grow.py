@@ -44,7 +44,7 @@ from lightning.pytorch.callbacks import Callback
 
 from dasag.core.config import deep_merge, load_config
 from dasag.core.errors import ConfigError, first_line
-from dasag.core.files import temp_path, write_bytes_atomic
+from dasag.core.files import write_bytes_atomic
 from dasag.core.output_folder import OutputFolder
 from dasag.core.process import DETERMINISTIC_THREADS, host_memory_bytes
 from dasag.growth.stages import Stage, grow_pyramid, plan_stages, pyramid_settings, stage_config
@@ -143,8 +143,9 @@ def read_progress(path: Path, stage: Stage, model: torch.nn.Module | None = None
 
 
 class SaveProgress(Callback):
-    """Saves the stage's Lightning checkpoint at every ``1/PROGRESS_SAVES`` of its steps, whole or
-    not at all (a temp file renamed over the last one), so a kill loses at most that much."""
+    """Saves the stage's Lightning checkpoint at every ``1/PROGRESS_SAVES`` of its steps, so a kill
+    loses at most that much. Whole or not at all: every built run saves through
+    :class:`~dasag.run.checkpoint_io.AtomicCheckpointIO` (a temp file renamed over the last one)."""
 
     def __init__(self, path: Path, saves: int = PROGRESS_SAVES) -> None:
         self.path = path
@@ -154,12 +155,7 @@ class SaveProgress(Callback):
         total, step = int(trainer.max_steps), int(trainer.global_step)
         if step >= total or step % max(1, total // self.saves):
             return
-        tmp = temp_path(self.path)
-        try:
-            trainer.save_checkpoint(tmp)
-            os.replace(tmp, self.path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        trainer.save_checkpoint(self.path)
 
 
 def save_state(path: Path, pyramid: ImagePyramid) -> None:
