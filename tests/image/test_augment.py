@@ -181,3 +181,19 @@ def test_rotation_is_seeded_off_by_default_and_last_in_the_draw_order() -> None:
     assert not torch.equal(a, without(canvas, 8, without.strengths(0, 10, 8), step_generator(0, 3, "cpu")))
     with pytest.raises(ValueError, match="rotation"):
         Augmentations(rotation=-1.0)
+
+
+def test_grey_scales_pull_each_copy_towards_mid_grey_by_its_factor() -> None:
+    off = {"jitter_enabled": False, "color_shift_enabled": False, "noise_enabled": False}
+    aug = Augmentations(batch_size=4, grey_scales=[1, 0.5, 0.25], **off)
+    assert aug.copies == 4  # copies differ now, so all of them are scored
+    canvas = torch.randn(2, 3, 8, 8, requires_grad=True)
+    out = aug(canvas, 0, aug.strengths(0, 10, 0), step_generator(0, 0, "cpu"))
+    for image in range(2):
+        for k, factor in enumerate([1, 0.5, 0.25, 1]):  # the factors repeat within each image's copies
+            torch.testing.assert_close(out[4 * image + k], canvas[image] * factor)
+    out.sum().backward()
+    torch.testing.assert_close(canvas.grad, torch.full_like(canvas, 2.75))  # 1 + 0.5 + 0.25 + 1
+    for bad in ([], [0.0], [1.5], [1, 1, 1, 1, 1], [True]):
+        with pytest.raises(ValueError, match=r"grey_scales must be 1 to batch_size \(4\) factors, each in \(0, 1\]"):
+            Augmentations(batch_size=4, grey_scales=bad)

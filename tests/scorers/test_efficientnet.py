@@ -121,3 +121,29 @@ def test_drop_connect_thins_the_guide_only_while_it_guides() -> None:
     assert torch.equal(thinned(images).positive, whole)  # the whole network again after a thinned call
     with pytest.raises(ValueError, match="drop_connect must be a number from 0 up to"):
         EfficientNetLite(drop_connect=1.0)
+
+
+def test_input_sizes_show_the_ascent_a_seeded_random_side_and_evaluations_the_native_one() -> None:
+    plain, sized = EfficientNetLite(), EfficientNetLite(input_sizes=(160, 320))
+    for s in (plain, sized):
+        s.prepare(["goldfish"], [])
+    assert sized.stochastic and not plain.stochastic
+    images = torch.rand(2, 3, 96, 96) * 2 - 1
+    whole = plain(images).positive
+    assert torch.equal(sized(images).positive, whole)  # no gradient: the native 224 px
+    sides = []
+    sized.load()
+    original = sized.net.extract_features
+    sized.net.extract_features = lambda x: (sides.append(x.shape[-1]), original(x))[1]
+    copies = images.clone().requires_grad_()
+    torch.manual_seed(5)
+    a = sized(copies).positive
+    torch.manual_seed(5)
+    again = sized(copies).positive
+    for _ in range(6):
+        sized(copies)
+    assert torch.equal(a, again) and sides[0] == sides[1] and all(160 <= side <= 320 for side in sides) and len(set(sides)) > 1
+    assert not torch.allclose(a, plain(copies).positive)
+    for bad in ((16, 64), (300, 200), (100,), (100.5, 200), (64, 4096)):
+        with pytest.raises(ValueError, match=r"input_sizes must be two whole sides \[lo, hi\]"):
+            EfficientNetLite(input_sizes=bad)
