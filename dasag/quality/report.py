@@ -17,7 +17,9 @@ import torch
 
 from dasag.batch.tasks import Suite
 from dasag.core.files import write_bytes_atomic
+from dasag.core.process import threads
 from dasag.image.picture import from_uint8, grid, write_png
+from dasag.quality import edits as everyday
 from dasag.scorers import heldout
 
 #: Columns that are not scores (never averaged).
@@ -80,11 +82,25 @@ def scatter(suite: Suite, table: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def frontier(suite: Suite, table: pd.DataFrame, path: Path, judge: str = "lite2") -> Path | None:
-    """The transfer frontier: one point per method, held-out ``judge`` top-1 against compute
-    seconds per image (log scale), labelled; ``None`` when the run has no such column."""
+def method_flops(out: Path, table: pd.DataFrame) -> dict[str, int | None]:
+    """Per method, the counted guide FLOPs of one of its images (:mod:`dasag.quality.cost`), read
+    from its first image's config (a method's images differ only in class and seed)."""
+    from dasag.image.picture import read_metadata
+    from dasag.quality.cost import image_flops
+
+    costs: dict[str, int | None] = {}
+    for method, part in table.groupby("method", sort=False):
+        costs[str(method)] = image_flops(read_metadata(out / "images" / f"{part['file_hash'].iloc[0]}.png").get("config") or {})
+    return costs
+
+
+def frontier(suite: Suite, table: pd.DataFrame, path: Path, judge: str = "lite2", costs: dict[str, int | None] | None = None) -> Path | None:
+    """The transfer frontier: one point per method, held-out ``judge`` top-1 against the cost of an
+    image (log scale), labelled: the counted guide TFLOPs where every method has them (``costs``),
+    else the run's compute seconds; ``None`` when the run has no such column."""
     column = heldout.key(judge, "top1")
-    if column not in table or "seconds" not in table:
+    counted = costs is not None and all(costs.get(m) for m in table["method"].unique())
+    if column not in table or (not counted and "seconds" not in table):
         return None
     import matplotlib
 
@@ -96,11 +112,13 @@ def frontier(suite: Suite, table: pd.DataFrame, path: Path, judge: str = "lite2"
         part = table[table["method"] == m.name]
         if part.empty:
             continue
-        x, y = float(pd.to_numeric(part["seconds"]).mean()), float(part[column].mean())
+        x = costs[m.name] / 1e12 if counted else float(pd.to_numeric(part["seconds"]).mean())
+        y = float(part[column].mean())
         ax.scatter([x], [100 * y], s=40)
         ax.annotate(f"{m.label} (n={len(part)})", (x, 100 * y), textcoords="offset points", xytext=(6, 4), fontsize=8)
     ax.set_xscale("log")
-    ax.set_xlabel("compute seconds per image (this run's machine; log scale)")
+    ax.set_xlabel("guide TFLOPs per image (counted: steps x copies x forward+backward; log scale)" if counted
+                  else "compute seconds per image (this run's machine; log scale)")
     ax.set_ylabel(f"held-out {judge} top-1 (%)")
     ax.set_ylim(0, 105)
     ax.set_title(f"{suite.name}: held-out {judge} top-1 against the cost of an image")
@@ -191,10 +209,29 @@ def _markdown_das_ag_v2(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) 
     return lines
 
 
-def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, guides: dict[str, Sequence[str]] | None = None) -> list[str]:
+def _markdown_edits(suite: Suite, table: pd.DataFrame, edited: pd.DataFrame, judge: str) -> list[str]:
+    """Per method: the held-out judge's top-1 (and mean p(target)) on the picture as made and under each edit."""
+    merged = table[["method", "file_hash", heldout.key(judge, "top1"), heldout.key(judge, "prob")]].merge(edited, on="file_hash", how="left")
+    names = list(everyday.EDITS)
+    head = "| method | n | as made | " + " | ".join(words for words, _ in everyday.EDITS.values()) + " |"
+    lines = [f"Under everyday edits (held-out {judge} top-1, mean p(target) in brackets; each edit applied to the 8-bit PNG, "
+             f"`dasag/quality/edits.py`; scores in `edits.csv`):", "", head, "|---|---|---|" + "---|" * len(names)]
+    for m in suite.methods:
+        part = merged[merged["method"] == m.name]
+        if part.empty:
+            continue
+        cells = [f"{part[heldout.key(judge, 'top1')].mean():.0%} ({part[heldout.key(judge, 'prob')].mean():.2f})"]
+        cells += [f"{part[everyday.column(e, 'top1')].mean():.0%} ({part[everyday.column(e, 'prob')].mean():.2f})" for e in names]
+        lines.append(f"| {m.label} | {len(part)} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, guides: dict[str, Sequence[str]] | None = None,
+                       edited: pd.DataFrame | None = None, costs: dict[str, int | None] | None = None) -> list[str]:
     """Per method: each classifier's top-1 and p(target) (a dagger where that classifier guided
-    the method: not a held-out judgement), the picture's contrast and colourfulness, and a
-    held-out summary over the classifiers outside that method's guides."""
+    the method: not a held-out judgement), the picture's contrast and colourfulness, a
+    held-out summary over the classifiers outside that method's guides and, with ``edited``,
+    the held-out judge's verdict under everyday edits."""
     default = [suite.extra.get("guide", "lite0")]
 
     def guides_of(method: str) -> set[str]:
@@ -203,15 +240,21 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
     names = [c.split("/")[1] for c in table.columns if c.startswith("heldout/") and c.endswith("/top1")]
     looks = [c for c in suite.look_columns if c in table.columns]
     timed = "seconds" in table.columns
-    head = "| method | n | guides | " + ("s/image | " if timed else "") + " | ".join(f"{n} top-1 | {n} p(target)" for n in names)
+    counted = costs is not None and any(costs.values())
+    base = (costs or {}).get(suite.methods[0].name)
+    head = "| method | n | guides | " + ("s/image | " if timed else "") + ("guide TFLOPs/image | " if counted else "")
+    head += " | ".join(f"{n} top-1 | {n} p(target)" for n in names)
     head += "".join(f" | {c.split('/')[1]}" for c in looks) + " |"
-    lines = [head, "|---|---|---|" + ("---|" if timed else "") + "---|---|" * len(names) + "---|" * len(looks)]
+    lines = [head, "|---|---|---|" + ("---|" if timed else "") + ("---|" if counted else "") + "---|---|" * len(names) + "---|" * len(looks)]
     for m in suite.methods:
         part = table[table["method"] == m.name]
         if part.empty:
             continue
         mine = guides_of(m.name)
         cells = [f"{pd.to_numeric(part['seconds']).mean():.1f}"] if timed else []
+        if counted:
+            flops = (costs or {}).get(m.name)
+            cells.append("–" if not flops else f"{flops / 1e12:.2f}" + (f" ({flops / base:.2f}x)" if base else ""))
         for n in names:
             mark = "†" if n in mine else ""
             cells.append(f"{part[heldout.key(n, 'top1')].mean():.0%}{mark}")
@@ -223,6 +266,10 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
         lines += ["", "s/image: compute seconds per image, including held-out scoring. Methods run one after another, so a "
                   "change in how busy the machine is between them shows here as a cost difference; per-step cost ratios timed "
                   "side by side: `python reproduce/quality_cost.py`."]
+    if counted:
+        lines += ["", "guide TFLOPs/image: the guides' forward and backward passes an image takes (steps x copies x each guide's "
+                  "FLOPs at its input side, counted with PyTorch's FlopCounterMode: `dasag/quality/cost.py`), and the ratio to "
+                  f"the {suite.methods[0].label}'s; unlike seconds, it does not depend on how busy the machine was."]
     summary = []
     for m in suite.methods:
         part = table[table["method"] == m.name]
@@ -233,6 +280,8 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
         prob = pd.concat([part[heldout.key(n, "prob")] for n in held]).mean()
         summary.append(f"- **{m.label}**: held-out ({', '.join(held)}) top-1 agreement {top1:.1%}, mean target probability {prob:.3f}")
     lines += ["", "Held-out summary (classifiers that did not guide each method's images):", ""] + summary
+    if edited is not None:
+        lines += [""] + _markdown_edits(suite, table, edited, suite.extra["edit_judge"])
     lines += ["", "Reference (DESIGN.md prototype: goldfish, 60 steps, 256 px canvas, batch 8, guided by lite0): "
               "held-out lite2 p(goldfish) = 0.82 for the pyramid, 0.001 for single-resolution pixels."]
     if looks:
@@ -242,7 +291,8 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
 
 
 def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: dict[str, Any],
-             others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None, guides: dict[str, Sequence[str]] | None = None) -> str:
+             others: list[tuple[str, pd.DataFrame, dict[str, Any]]] | None = None, guides: dict[str, Sequence[str]] | None = None,
+             edited: pd.DataFrame | None = None, costs: dict[str, int | None] | None = None) -> str:
     lines = [f"# Benchmark `{suite.name}`", "",
              f"Made by `dasag quality {suite.name} --out DIR` (deterministic mode; sample i has seed base_seed + i).", "",
              "Settings: `" + json.dumps(settings, sort_keys=True) + "`", ""]
@@ -250,15 +300,31 @@ def markdown(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, settings: d
     total = float(pd.to_numeric(table.get("seconds", pd.Series(dtype=float))).sum())
     lines += [f"Images: {len(table)}; devices: {', '.join(devices) or '–'}; compute time {total / 60:.1f} min "
               f"(mean {total / max(len(table), 1):.1f} s per image).", ""]
-    lines += _markdown_das_ag_v2(suite, table, stats) if suite.name == "das_ag_v2" else _markdown_transfer(suite, table, stats, guides)
+    lines += _markdown_das_ag_v2(suite, table, stats) if suite.name == "das_ag_v2" else _markdown_transfer(suite, table, stats, guides, edited, costs)
     if others and suite.name == "das_ag_v2":
         runs = [("this run", table, mode_of(settings))] + [(name, t, mode_of(stored)) for name, t, stored in others]
         lines += [""] + _side_by_side(suite, runs)
     lines += ["", "Files: `scores.csv` (one row per image), `stats.csv`, `scatter.png`, "
-              + ("`frontier.png` (held-out lite2 top-1 against seconds per image, one point per method), " if suite.name == "transfer" else "")
+              + ("`frontier.png` (held-out lite2 top-1 against the guide TFLOPs per image, one point per method), " if suite.name == "transfer" else "")
+              + ("`edits.csv` (the held-out judge under each everyday edit, one row per image), " if edited is not None else "")
               + "`top3.png` (three best per method, one row each), "
               "`images/<sha256>.png` (each carries its config and scores in a `dasag` PNG text chunk).", ""]
     return "\n".join(lines)
+
+
+def _classifier_judge(name: str, cpu_threads: int | None) -> everyday.Judge:
+    """A held-out classifier as an edit judge, its weights read at its first picture (a report whose
+    images were all scored before loads nothing); CPU threads as the run's, like its held-out scores."""
+    loaded: list[Any] = []
+
+    def judge(pixels: Any, class_name: str) -> tuple[int, float]:
+        if not loaded:
+            loaded.append(heldout.judge(name).load())
+        with threads(cpu_threads):
+            scores = heldout.score(name, loaded[0], pixels, [class_name], [])
+        return int(scores[heldout.key(name, "top1")]), float(scores[heldout.key(name, "prob")])
+
+    return judge
 
 
 def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
@@ -276,11 +342,16 @@ def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
     if table.empty:
         return written
     written["scatter"] = scatter(suite, table, out / "scatter.png")
-    if suite.name == "transfer" and (front := frontier(suite, table, out / "frontier.png")) is not None:
+    costs = method_flops(out, table) if suite.name == "transfer" else None
+    if suite.name == "transfer" and (front := frontier(suite, table, out / "frontier.png", costs=costs)) is not None:
         written["frontier"] = front
     top = top3_grid(suite, table, out, out / "top3.png")
     if top is not None:
         written["top3"] = top
+    edited = None
+    if (judge := suite.extra.get("edit_judge")) is not None and "class_name" in table:
+        edited = everyday.edit_scores(out, table, _classifier_judge(judge, getattr(spec, "threads", None)), write_atomic)
+        written["edits"] = out / "edits.csv"
     settings = {k: v for k, v in spec.to_json().items() if k not in ("out", "compare")} if hasattr(spec, "to_json") else {}
-    written["report"] = write_bytes_atomic(out / "report.md", markdown(suite, table, stats, settings, others, guides).encode())
+    written["report"] = write_bytes_atomic(out / "report.md", markdown(suite, table, stats, settings, others, guides, edited, costs).encode())
     return written

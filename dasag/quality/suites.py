@@ -118,7 +118,8 @@ TRANSFER = Suite(
     look_columns=("look/contrast", "look/colourfulness"),
     rank_by="heldout/lite2/prob",
     scatter=("heldout/lite0/prob", "heldout/lite2/prob"),
-    extra={"default_classes": 20, "default_seeds": 3, "guide": "lite0"},
+    # the judge of the everyday-edits table: held out for every method (none is guided by Lite2)
+    extra={"default_classes": 20, "default_seeds": 3, "guide": "lite0", "edit_judge": "lite2"},
     make_tasks=_transfer_tasks_of,
     write_report=write_all,
 )

@@ -58,6 +58,11 @@ def test_transfer_end_to_end_writes_every_output(transfer_run) -> None:
     for name in ("scatter.png", "frontier.png", "top3.png"):
         with Image.open(out / name) as img:
             assert img.size[0] > 100
+    # the held-out judge under everyday edits: one row per image, every edit, in the report
+    edited = pd.read_csv(out / "edits.csv")
+    assert sorted(edited["file_hash"]) == sorted(table["file_hash"]) and edited["edit/jpeg/prob"].between(0, 1).all()
+    assert set(edited["edit/mirror/top1"]) <= {0, 1} and "Under everyday edits (held-out lite2 top-1" in report
+    assert "| DAS pyramid | 2 | " in report.split("Under everyday edits")[1] and "JPEG q75" in report
     with Image.open(out / "top3.png") as img:  # 2 methods x 3 columns of 48 px cells (+2 px padding)
         assert img.size == (3 * 50 + 2, 2 * 50 + 2)
     assert not (out / rows_mod.PARTS_DIR).exists() or not list((out / rows_mod.PARTS_DIR).iterdir())

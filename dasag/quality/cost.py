@@ -1,0 +1,81 @@
+"""What an image costs, counted rather than timed: the guides' floating-point operations.
+
+A run's seconds per image depend on what else the machine was doing while it ran (the shared
+two-core machines here inflate methods unevenly: in the committed transfer run the pyramid read
+40 s per image and a recipe of the same per-step cost 24 s). The work does not: every step
+scores ``copies`` augmented copies with each guide, forward and backward (to the picture only:
+the guides' weights are frozen), so an image costs
+
+    steps × copies × Σ_guides FLOPs(guide, its input side)
+
+counted once per guide with PyTorch's ``FlopCounterMode`` on the guide's own architecture (no
+weights are read). The pyramid's render and the augmentations are left out: for the transfer
+suite's Lite0 methods they are about 2 % of a step (docs/quality.md). Only EfficientNet-Lite
+guides are counted; a method guided by anything else has no counted cost (``None``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import import_module
+from typing import Any
+
+import torch
+
+
+def _resolve(path: str) -> Any:
+    module, _, name = path.rpartition(".")
+    return getattr(import_module(module), name)
+
+
+def _build(value: Any) -> Any:
+    """A config value with its ``class_path`` objects constructed (constructors read no weights)."""
+    if isinstance(value, dict) and "class_path" in value:
+        return _resolve(value["class_path"])(**{k: _build(v) for k, v in (value.get("init_args") or {}).items()})
+    if isinstance(value, list):
+        return [_build(v) for v in value]
+    return value
+
+
+@cache
+def guide_flops(variant: str, side: int) -> int:
+    """One copy through an EfficientNet-Lite ``variant`` at ``side`` px, forward and backward to the input."""
+    from efficientnet_lite_pytorch import EfficientNet
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = EfficientNet.from_name(f"efficientnet-{variant}").eval().requires_grad_(False)
+    x = torch.zeros(1, 3, side, side, requires_grad=True)
+    with FlopCounterMode(display=False) as counter:
+        net(x).sum().backward()
+    return int(counter.get_total_flops())
+
+
+def image_flops(config: dict[str, Any]) -> int | None:
+    """The guide FLOPs of one image made from a run config as its PNG records it (what differs from
+    the constructors' defaults); ``None`` when a guide is not an EfficientNet-Lite."""
+    from dasag.image.augment import Augmentations
+    from dasag.scorers.efficientnet import EfficientNetLite
+    from dasag.scorers.ensemble import ScorerEnsemble
+
+    model = config.get("model") or {}
+    steps = (config.get("trainer") or {}).get("max_steps")
+    if steps is None or "scorer" not in model:
+        return None
+    scorer = _build(model["scorer"])
+    guides = scorer.members if isinstance(scorer, ScorerEnsemble) else [scorer]
+    if not all(isinstance(g, EfficientNetLite) for g in guides):
+        return None
+    augment = _build(model["augment"]) if "augment" in model else Augmentations()
+    return int(steps) * augment.copies * sum(_per_copy(g) for g in guides)
+
+
+def _per_copy(guide: Any) -> int:
+    """A guide's FLOPs per copy; with ``input_sizes`` (a side drawn per step) the expected count:
+    the count at its input side scaled by the mean of side² over the range (convolutions' work
+    grows with the pixel count)."""
+    flops = guide_flops(guide.variant, guide.input_size)
+    if guide.input_sizes is None:
+        return flops
+    lo, hi = guide.input_sizes
+    mean_square = sum(side * side for side in range(lo, hi + 1)) / (hi - lo + 1)
+    return round(flops * mean_square / guide.input_size**2)
