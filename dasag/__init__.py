@@ -30,7 +30,7 @@ _EXPORTS: dict[str, str] = {
     # the objective
     "Objective": "dasag.objective.loss", "Term": "dasag.objective.base", "StepContext": "dasag.objective.base",
     "Contribution": "dasag.objective.base", "StyleTerm": "dasag.objective.embedding_terms",
-    "ReferenceImageTerm": "dasag.objective.embedding_terms",
+    "ReferenceImageTerm": "dasag.objective.embedding_terms", "SpectrumTerm": "dasag.objective.spectrum_term",
     # scorers (also in dasag.scorers)
     "Scorer": "dasag.scorers.base", "Scores": "dasag.scorers.base", "ScorerEnsemble": "dasag.scorers.ensemble",
     # schedules
@@ -69,6 +69,7 @@ __all__ = [
     "ScorerEnsemble",
     "ScorerReward",
     "Scores",
+    "SpectrumTerm",
     "StepContext",
     "StyleTerm",
     "Term",
@@ -103,6 +104,7 @@ if TYPE_CHECKING:  # what a type checker and an editor see
     from dasag.objective.base import Contribution, StepContext, Term
     from dasag.objective.embedding_terms import ReferenceImageTerm, StyleTerm
     from dasag.objective.loss import Objective
+    from dasag.objective.spectrum_term import SpectrumTerm
     from dasag.run.build import BuiltRun, build_run
     from dasag.run.callbacks import ImageExport, ScheduleAnnealing
     from dasag.run.data import PromptDataModule, PromptSet

@@ -96,33 +96,43 @@ def method_flops(out: Path, table: pd.DataFrame) -> dict[str, int | None]:
 
 def frontier(suite: Suite, table: pd.DataFrame, path: Path, judge: str = "lite2", costs: dict[str, int | None] | None = None) -> Path | None:
     """The transfer frontier: one point per method, held-out ``judge`` top-1 against the cost of an
-    image (log scale), labelled: the counted guide TFLOPs where every method has them (``costs``),
-    else the run's compute seconds; ``None`` when the run has no such column."""
+    image (log scale), each method in the legend: the counted guide FLOPs relative to the suite's
+    first method where every method has them (``costs``), else the run's compute seconds; ``None``
+    when the run has no such column."""
     column = heldout.key(judge, "top1")
-    counted = costs is not None and all(costs.get(m) for m in table["method"].unique())
+    first = suite.methods[0]
+    counted = costs is not None and bool(costs.get(first.name)) and all(costs.get(m) for m in table["method"].unique())
     if column not in table or (not counted and "seconds" not in table):
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
-    for m in suite.methods:
+    fig, ax = plt.subplots(figsize=(10, 5), dpi=100)
+    markers = "osD^v<>pXP*h"
+    for i, m in enumerate(suite.methods):
         part = table[table["method"] == m.name]
         if part.empty:
             continue
-        x = costs[m.name] / 1e12 if counted else float(pd.to_numeric(part["seconds"]).mean())
-        y = float(part[column].mean())
-        ax.scatter([x], [100 * y], s=40)
-        ax.annotate(f"{m.label} (n={len(part)})", (x, 100 * y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+        x = costs[m.name] / costs[first.name] if counted else float(pd.to_numeric(part["seconds"]).mean())
+        y = 100 * float(part[column].mean())
+        ax.scatter([x], [y], s=55, marker=markers[i % len(markers)], label=f"{m.label}: {y:.0f}% (n={len(part)})", alpha=0.85)
     ax.set_xscale("log")
-    ax.set_xlabel("guide TFLOPs per image (counted: steps x copies x forward+backward; log scale)" if counted
-                  else "compute seconds per image (this run's machine; log scale)")
+    if counted:
+        ax.set_xlim(0.7, max(4.0, ax.get_xlim()[1]))
+        ax.xaxis.set_major_locator(LogLocator(base=2))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel(f"cost of an image relative to the {first.label} (log scale)\ncounted guide FLOPs: steps x copies x forward + backward")
+    else:
+        ax.set_xlabel("compute seconds per image (this run's machine; log scale)")
     ax.set_ylabel(f"held-out {judge} top-1 (%)")
     ax.set_ylim(0, 105)
     ax.set_title(f"{suite.name}: held-out {judge} top-1 against the cost of an image")
     ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, metadata={"Software": None})

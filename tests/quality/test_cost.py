@@ -53,5 +53,5 @@ def test_the_frontier_uses_counted_cost_when_every_method_has_one(tmp_path) -> N
     table = pd.DataFrame({"method": ["pyramid", "robust"], "heldout/lite2/top1": [0, 1]})  # no seconds: the count alone
     path = frontier(suite, table, tmp_path / "f.png", costs={"pyramid": int(1e12), "robust": int(2e12)})
     with Image.open(path) as img:
-        assert img.size == (700, 450)
+        assert img.size == (1000, 500)
     assert frontier(suite, table, tmp_path / "none.png", costs={"pyramid": int(1e12), "robust": None}) is None  # neither count nor seconds

@@ -32,5 +32,5 @@ def test_the_frontier_has_one_labelled_point_per_method_and_needs_its_columns(tm
     table = pd.DataFrame({"method": ["pyramid", "pyramid", "robust"], "seconds": [8.0, 9.0, 10.0], "heldout/lite2/top1": [0, 1, 1]})
     path = frontier(suite, table, tmp_path / "frontier.png")
     with Image.open(path) as img:
-        assert img.size == (700, 450)
+        assert img.size == (1000, 500)
     assert frontier(suite, table.drop(columns=["seconds"]), tmp_path / "none.png") is None and not (tmp_path / "none.png").exists()
