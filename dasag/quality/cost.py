@@ -17,21 +17,17 @@ guides are counted; a method guided by anything else has no counted cost (``None
 from __future__ import annotations
 
 from functools import cache
-from importlib import import_module
 from typing import Any
 
 import torch
 
-
-def _resolve(path: str) -> Any:
-    module, _, name = path.rpartition(".")
-    return getattr(import_module(module), name)
+from dasag.run.metadata import resolve_import_path
 
 
 def _build(value: Any) -> Any:
     """A config value with its ``class_path`` objects constructed (constructors read no weights)."""
     if isinstance(value, dict) and "class_path" in value:
-        return _resolve(value["class_path"])(**{k: _build(v) for k, v in (value.get("init_args") or {}).items()})
+        return resolve_import_path(value["class_path"])(**{k: _build(v) for k, v in (value.get("init_args") or {}).items()})
     if isinstance(value, list):
         return [_build(v) for v in value]
     return value

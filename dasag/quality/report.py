@@ -18,8 +18,9 @@ import torch
 from dasag.batch.tasks import Suite
 from dasag.core.files import write_bytes_atomic
 from dasag.core.process import threads
-from dasag.image.picture import from_uint8, grid, write_png
+from dasag.image.picture import from_uint8, grid, read_metadata, write_png
 from dasag.quality import edits as everyday
+from dasag.quality.cost import image_flops
 from dasag.scorers import heldout
 
 #: Columns that are not scores (never averaged).
@@ -85,8 +86,6 @@ def scatter(suite: Suite, table: pd.DataFrame, path: Path) -> Path:
 def method_flops(out: Path, table: pd.DataFrame) -> dict[str, int | None]:
     """Per method, the counted guide FLOPs of one of its images (:mod:`dasag.quality.cost`), read
     from its first image's config (a method's images differ only in class and seed)."""
-    from dasag.image.picture import read_metadata
-    from dasag.quality.cost import image_flops
 
     costs: dict[str, int | None] = {}
     for method, part in table.groupby("method", sort=False):

@@ -43,7 +43,7 @@ def _defaults(cls: type) -> dict[str, Any]:
     return {**_defaults(parent), **own} if forwards and parent is not None else own
 
 
-def _resolve(path: str) -> Any:
+def resolve_import_path(path: str) -> Any:
     """The object a dotted import path names (``dasag.ImagePyramid``, ``dasag.run.module.default_optimizer``)."""
     module, _, name = path.rpartition(".")
     return getattr(import_module(module), name)
@@ -56,14 +56,14 @@ def _same(value: Any, default: Any) -> bool:
     if isinstance(value, dict) and "class_path" in value:
         if not dataclasses.is_dataclass(default) or isinstance(default, type):
             return False
-        cls = _resolve(value["class_path"])
+        cls = resolve_import_path(value["class_path"])
         try:  # a frozen dataclass (a schedule): equal when built from these arguments it equals the default
             return type(default) is cls and cls(**(value.get("init_args") or {})) == default
         except (TypeError, ValueError):
             return False
     if callable(default) and isinstance(value, str):
         try:
-            return _resolve(value) is default
+            return resolve_import_path(value) is default
         except (ImportError, AttributeError, ValueError):
             return False
     if isinstance(value, list) and isinstance(default, tuple):
@@ -87,7 +87,7 @@ def without_defaults(value: Any) -> Any:
     """A config value with every constructor argument that equals its default left out (recursively:
     a ``class_path`` mapping keeps its class and only the arguments that differ)."""
     if isinstance(value, dict) and "class_path" in value:
-        args = _strip(value.get("init_args") or {}, _resolve(value["class_path"]))
+        args = _strip(value.get("init_args") or {}, resolve_import_path(value["class_path"]))
         return {"class_path": value["class_path"], **({"init_args": args} if args else {})}
     if isinstance(value, list):
         return [without_defaults(v) for v in value]
@@ -99,7 +99,7 @@ def image_config(config: dict[str, Any], max_steps: int) -> dict[str, Any]:
     that equals its constructor's default left out; ``trainer.max_steps`` is always kept."""
     out: dict[str, Any] = {"seed_everything": config.get("seed_everything")}
     for key, cls in _TOP_CLASSES.items():
-        args = _strip(config.get(key) or {}, _resolve(cls))
+        args = _strip(config.get(key) or {}, resolve_import_path(cls))
         if args:
             out[key] = args
     out["trainer"] = {"max_steps": max_steps}

@@ -234,16 +234,16 @@ class Scorer(nn.Module, ABC):
         """Side of the square input the model reads (known once the weights are loaded)."""
         return self._input_record().size
 
-    def resize_input(self, images: Tensor) -> Tensor:
-        """[-1, 1] images resized to the model's input side, still in [-1, 1] units (what
-        DAS-AG v2 measured its TV and L1 regularisers on)."""
+    def resize_input(self, images: Tensor, side: int | None = None) -> Tensor:
+        """[-1, 1] images resized to the model's input side (or ``side``), still in [-1, 1] units
+        (what DAS-AG v2 measured its TV and L1 regularisers on)."""
         record = self._input_record()
-        return resize(images, record.size, mode=record.mode, antialias=record.antialias)
+        return resize(images, side or record.size, mode=record.mode, antialias=record.antialias)
 
-    def preprocess(self, images: Tensor) -> Tensor:
-        """[-1, 1] images -> the model's input: its size, resampling and normalisation."""
+    def preprocess(self, images: Tensor, side: int | None = None) -> Tensor:
+        """[-1, 1] images -> the model's input: its size (or ``side``), resampling and normalisation."""
         record = self.preprocessing
-        return ((self.resize_input(images) + 1) * record.pixel_scale - self.pixel_mean) / self.pixel_std
+        return ((self.resize_input(images, side) + 1) * record.pixel_scale - self.pixel_mean) / self.pixel_std
 
     # ---------------------------------------------------------- for subclasses
     @abstractmethod

@@ -32,7 +32,6 @@ import torch
 from torch import Tensor
 
 from dasag.core.errors import error_text
-from dasag.image.resize import resize
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
 from dasag.scorers.imagenet import class_names, resolve_class
 from dasag.scorers.weights import load_state_dict
@@ -158,24 +157,20 @@ class EfficientNetLite(Scorer):
         self.register_buffer("positive_idx", torch.tensor([resolve_class(p) for p in positive], dtype=torch.long, device=device), persistent=False)
         self.register_buffer("negative_idx", torch.tensor([resolve_class(p) for p in negative], dtype=torch.long, device=device), persistent=False)
 
-    def preprocess(self, images: Tensor) -> Tensor:
-        """[-1, 1] -> the weights' input (see :class:`Preprocessing`), channels-last if asked for."""
-        x = super().preprocess(images)
+    def preprocess(self, images: Tensor, side: int | None = None) -> Tensor:
+        """[-1, 1] -> the weights' input (see :class:`Preprocessing`; ``side``: another input side), channels-last if asked for."""
+        x = super().preprocess(images, side)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
 
     def _ascent_input(self, images: Tensor) -> Tensor:
-        """The network's input: :meth:`preprocess`, except for images that carry a gradient under
-        ``input_sizes``, which are resized to a side drawn from the (per-step seeded) global generator."""
+        """The network's input: :meth:`preprocess`, at a side drawn from the (per-step seeded) global
+        generator for images that carry a gradient under ``input_sizes``."""
         if self.input_sizes is None or not images.requires_grad:
             return self.preprocess(images)
         lo, hi = self.input_sizes
-        side = int(torch.randint(lo, hi + 1, (1,)))
-        record = self._input_record()
-        x = resize(images, side, mode=record.mode, antialias=record.antialias)
-        x = ((x + 1) * record.pixel_scale - self.pixel_mean) / self.pixel_std
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+        return self.preprocess(images, int(torch.randint(lo, hi + 1, (1,))))
 
     def logits(self, images: Tensor) -> Tensor:
         """ImageNet logits (N, 1000) for images in [-1, 1]; loads the weights if needed."""

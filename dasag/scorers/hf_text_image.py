@@ -326,9 +326,9 @@ class HFTextImageScorer(Scorer):
         self.register_buffer("negative_emb", emb[len(positive) :], persistent=False)
 
     # ------------------------------------------------------------------- scoring
-    def preprocess(self, images: Tensor) -> Tensor:
-        """[-1, 1] images -> the checkpoint's input: its own size, mean/std, dtype."""
-        return super().preprocess(images).to(self.model_dtype)
+    def preprocess(self, images: Tensor, side: int | None = None) -> Tensor:
+        """[-1, 1] images -> the checkpoint's input: its own size (or ``side``), mean/std, dtype."""
+        return super().preprocess(images, side).to(self.model_dtype)
 
     def image_embedding(self, images: Tensor) -> Tensor:
         """L2-normalised float32 image embeddings (N, D) for images in [-1, 1]."""
