@@ -50,12 +50,22 @@ def load_config(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict[s
     path = Path(path).resolve()
     if path in _seen:
         raise ConfigError(f"config {str(path)!r} names itself as a base (cycle through {[str(p) for p in _seen]}).")
-    data = read_config_file(path)
+    return merge_bases(read_config_file(path), path.parent, f"config {str(path)!r}", _seen + (path,))
+
+
+def merge_bases(data: dict[str, Any], folder: Path, where: str, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """``data`` with the configs its ``base:`` names (files relative to ``folder``, or shipped
+    configs' names) merged underneath, in order; ``where`` names ``data`` in the sentence that
+    refuses a ``base:`` that is not a name or a list of names."""
+    data = dict(data)
     bases = data.pop("base", None)
+    names = [] if bases is None else [bases] if isinstance(bases, str) else bases
+    if not isinstance(names, list) or not all(isinstance(b, str) and b.strip() for b in names):
+        raise ConfigError(f"{where}: base must name a config (a file, or a shipped config such as demo) or a list of them; got {bases!r}.")
     merged: dict[str, Any] = {}
-    for base in [bases] if isinstance(bases, str) else (bases or []):
-        relative = path.parent / base
-        merged = deep_merge(merged, load_config(relative if _is_file(relative) else config_file(base), _seen + (path,)))
+    for base in names:
+        relative = folder / base
+        merged = deep_merge(merged, load_config(relative if _is_file(relative) else config_file(base), _seen))
     return deep_merge(merged, data)
 
 
@@ -96,6 +106,8 @@ def config_file(value: str | os.PathLike) -> Path:
     path = Path(value)
     if _is_file(path):
         return path
+    if not str(value).strip():
+        raise ConfigError(f"config {str(value)!r} is empty; name a YAML file or a shipped config ({', '.join(shipped_names())}).")
     name = str(value).removeprefix("./").removeprefix("dasag/").removeprefix("configs/")
     for candidate in (CONFIGS / name, CONFIGS / f"{name}.yaml"):
         if _is_file(candidate):

@@ -9,6 +9,7 @@ command made it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dasag.core.files import write_bytes_atomic
+from dasag.core.errors import ConfigError
+from dasag.core.files import check_writable, write_bytes_atomic
 from dasag.image.picture import encode_png, from_uint8, grid, to_uint8
 from dasag.run.metadata import picture_metadata
 
@@ -45,14 +47,26 @@ class Picture:
 
     def image_png(self, index: int) -> bytes:
         """One image of several as PNG bytes, with its own scores."""
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(self.images):
+            raise ConfigError(f"index must be a whole number from 0 to {len(self.images) - 1} (the picture has {len(self.images)} image(s)); got {index!r}.")
         return encode_png(self.images[index], {**self.metadata, "scores": self.scores[index], "image_index": index})
 
-    def write(self, path: str | Path) -> list[Path]:
-        """``path`` (the sheet) and, with several images, ``<stem>_XX.png`` for each; each file whole or absent."""
+    def write(self, path: str | os.PathLike) -> list[Path]:
+        """``path`` (the sheet) and, with several images, ``<stem>_XX.png`` for each; each file whole or absent.
+        A name that is not a ``.png`` file in a folder this process may write is one sentence before any file is written."""
+        if not isinstance(path, (str, os.PathLike)) or not str(path).strip():
+            raise ConfigError(f"a picture is written to a .png file; got {path!r}.")
         path = Path(path)
+        if path.suffix.lower() != ".png":
+            raise ConfigError(f"a picture is written as PNG (with its metadata); name a .png file; got {str(path)!r}.")
+        targets = [path] + ([path.with_name(f"{path.stem}_{i:02d}.png") for i in range(len(self.images))] if len(self.images) > 1 else [])
+        for target in targets:
+            if target.is_dir():
+                raise ConfigError(f"{str(target)!r} is a folder; name a .png file to write the picture to.")
+        check_writable(path.parent, "the picture's folder")
         written = [write_bytes_atomic(path, self.png())]
         if len(self.images) > 1:
-            written += [write_bytes_atomic(path.with_name(f"{path.stem}_{i:02d}.png"), self.image_png(i)) for i in range(len(self.images))]
+            written += [write_bytes_atomic(target, self.image_png(i)) for i, target in enumerate(targets[1:])]
         return written
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-from dasag.core.config import config_file, deep_merge, expand_config_args, load_config
+from dasag.core.config import config_file, deep_merge, expand_config_args, load_config, merge_bases
 from dasag.core.errors import ConfigError
 
 
@@ -49,3 +50,23 @@ def test_a_shipped_config_is_found_by_its_name_from_any_folder(tmp_path, monkeyp
         config_file("demmo")
 
 
+
+@pytest.mark.parametrize(("base", "words"), [(3, "got 3"), ([None], "got [None]"), ({"x": 1}, "got {'x': 1}"), ([""], "got ['']")])
+def test_a_base_that_is_not_a_name_is_one_sentence(base, words, tmp_path):
+    """``base: 3`` and ``base: [null]`` were a TypeError from inside the loader; ``base: {x: 1}`` looked for a config 'x'."""
+    child = write(tmp_path / "child.yaml", {"base": base, "y": 2})
+    with pytest.raises(ConfigError, match=r"child.yaml': base must name a config \(a file, or a shipped config such as demo\) or a list of them; "
+                       + re.escape(words)):
+        load_config(child)
+
+
+def test_an_empty_config_name_is_one_sentence_not_a_folder():
+    """``--config ''`` read as the working folder: "config '' is a folder"."""
+    with pytest.raises(ConfigError, match="config '' is empty; name a YAML file or a shipped config"):
+        config_file("")
+
+
+def test_a_mapping_merges_its_bases_like_a_file(tmp_path):
+    write(tmp_path / "a.yaml", {"x": 1, "y": 1})
+    assert merge_bases({"base": "a.yaml", "y": 2}, tmp_path, "config") == {"x": 1, "y": 2}
+    assert merge_bases({"base": "demo"}, tmp_path, "config")["model"] == load_config(config_file("demo"))["model"]

@@ -5,12 +5,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from dasag.core.errors import ConfigError
 from dasag.image.picture import from_uint8, to_uint8
 from dasag.image.pyramid import ImagePyramid
 from dasag.run.data import PromptSet
@@ -137,3 +140,36 @@ def test_a_write_that_fails_leaves_the_file_before_it_whole(tmp_path, monkeypatc
     with pytest.raises(OSError, match="disk went away"):
         Picture(pictures(1, seed=2), [{}], {"seed": 2}).write(path)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["final.png"]
+
+
+@pytest.mark.parametrize(("name", "words"), [("final.jpg", "a picture is written as PNG (with its metadata); name a .png file; got '"),
+                                            ("final", "name a .png file"), ("sub", "is a folder; name a .png file"),
+                                            ("final_01.png", "final_01_01.png' is a folder")])
+def test_a_name_that_cannot_hold_the_picture_is_one_sentence_and_writes_nothing(name, words, tmp_path):
+    """A folder was IsADirectoryError after the sheet was written; a .jpg name held PNG bytes."""
+    (tmp_path / "sub.png").mkdir()
+    (tmp_path / "final_01_01.png").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    picture = Picture(pictures(2), [{}, {}], {"seed": 0})
+    with pytest.raises(ConfigError, match=re.escape(words)):
+        picture.write(tmp_path / (name + ".png" if name == "sub" else name))
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_folder_that_may_not_be_written_is_one_sentence(tmp_path, monkeypatch):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != locked)  # as a user without write permission sees it (root writes anywhere)
+    with pytest.raises(ConfigError, match="the picture's folder .*locked' is not writable"):
+        Picture(pictures(1), [{}], {}).write(locked / "final.png")
+
+
+@pytest.mark.parametrize("path", [None, 3, ""])
+def test_a_path_that_is_not_a_name_is_one_sentence(path):
+    with pytest.raises(ConfigError, match="a picture is written to a .png file; got"):
+        Picture(pictures(1), [{}], {}).write(path)
+
+
+def test_an_image_index_out_of_range_is_one_sentence():
+    with pytest.raises(ConfigError, match=r"index must be a whole number from 0 to 1 \(the picture has 2 image\(s\)\); got 2"):
+        Picture(pictures(2), [{}, {}], {}).image_png(2)
