@@ -140,3 +140,49 @@ def batch_files(tmp_path: Path) -> tuple[Path, Path]:
     rows = tmp_path / "rows.csv"
     rows.write_text(BATCH_ROWS.format(ref=tmp_path / "red.png"))
     return rows, config
+
+
+# ---------------------------------------------------------------------------
+# The zoo (open_clip, timm): its tests run in the zoo venv that `bash scripts/test.sh` builds
+# (torch 2.14.1 + torchvision 0.29.1 + the zoo extra); in the main venv (CPU torch 2.13.0, no
+# torchvision that imports beside it) they skip, saying where they run. In the zoo venv
+# (DASAG_REQUIRE_ZOO=1, set by scripts/test.sh) a zoo test that skips is a failure.
+# ---------------------------------------------------------------------------
+def _zoo_libraries_import() -> str | None:
+    """``None`` when open_clip and timm import here, else why not (one sentence)."""
+    from dasag.scorers.optional import import_zoo_library
+
+    try:
+        import_zoo_library("open_clip")
+        import_zoo_library("timm")
+    except ImportError as e:
+        return str(e)
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    import os
+
+    zoo = [item for item in items if item.get_closest_marker("zoo") is not None]
+    if not zoo:
+        return
+    why = _zoo_libraries_import()
+    if why is None:
+        return
+    if os.environ.get("DASAG_REQUIRE_ZOO") == "1":
+        raise pytest.UsageError(f"the zoo venv cannot run its tests: {why}")
+    skip = pytest.mark.skip(reason=f"a zoo test: it runs in the zoo venv (.venv-zoo, built by bash scripts/test.sh), not here ({why})")
+    for item in zoo:
+        item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """In the zoo venv no zoo test may skip: a skip there hides a test that never ran."""
+    import os
+
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("DASAG_REQUIRE_ZOO") == "1" and item.get_closest_marker("zoo") is not None:
+        report.outcome = "failed"
+        report.longrepr = f"zoo test skipped in the zoo venv, where none may skip: {report.longrepr}"

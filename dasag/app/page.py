@@ -27,7 +27,6 @@ def page() -> None:
     from dasag.app.settings import AppSettings
     from dasag.commands.skeleton import install_weight_locations
     from dasag.core.process import set_up_process
-    from dasag.scorers.registry import SCORERS
 
     set_up_process()  # the app's own process, set up at its edge like a command's (idempotent)
     install_weight_locations()
@@ -43,7 +42,7 @@ def page() -> None:
     defaults = AppSettings()
     init_prompt_rows(st.session_state, defaults)
     form = sidebar(st, defaults)
-    prompt_lists(st, text=SCORERS[form["scorer"]].text)
+    prompt_lists(st, text=AppSettings(scorer=form["scorer"]).text_scorer)
     state = st.session_state
     settings = AppSettings(
         positive_prompts=[state[f"pos_{i}"] for i in state["pos_ids"]],
@@ -75,14 +74,18 @@ def remove_row(state, key: str, i: int) -> None:
     state[f"{key}_ids"] = [j for j in state[f"{key}_ids"] if j != i]
 
 
+#: The scorer list's last entry: a field for any registry name (open_clip:..., timm:..., hf:...).
+OTHER_SCORER = "another scorer by name..."
+
+
 def sidebar(st, d) -> dict:
     """Every setting control; returns the AppSettings fields they fill (all but the prompts).
     One function per sidebar section, called in the page's order: Streamlit lays widgets out as they are made."""
-    from dasag.scorers.registry import SCORERS
+    from dasag.app.settings import AppSettings
 
     sb = st.sidebar
     model = _model_controls(sb)
-    text = SCORERS[model["scorer"]].text
+    text = AppSettings(scorer=model["scorer"]).text_scorer
     image = _image_controls(sb, d)
     optimisation = _optimisation_controls(sb, d, text)
     aesthetic = _aesthetic_controls(sb, d, text)
@@ -92,13 +95,24 @@ def sidebar(st, d) -> dict:
 
 
 def _model_controls(sb) -> dict:
-    """The scorer and, for a text scorer, where its model and aesthetic head load from."""
-    from dasag.scorers.registry import SCORERS
+    """The scorer (the registry's scorers that can load here, or any registry name typed in) and, for
+    SigLIP and CLIP, where the model and aesthetic head load from."""
+    from dasag.scorers import registry
     from dasag.scorers.weights import default_locations
 
     sb.header("Model")
-    scorer = sb.selectbox("Scorer", list(SCORERS), format_func=lambda name: SCORERS[name].label, key="scorer")
-    text = SCORERS[scorer].text
+    usable = {entry.name: entry.label for entry in registry.available()}
+    choice = sb.selectbox("Scorer", [*usable, OTHER_SCORER], format_func=lambda name: usable.get(name, name), key="scorer",
+                          help="The scorers whose weights can load here: shipped, configured or in the local cache.")
+    scorer = choice
+    if choice == OTHER_SCORER:
+        scorer = sb.text_input("Scorer name", value="", key="scorer_name", help=f"Any scorer name: {', '.join(registry.forms())}.").strip()
+        if scorer:
+            try:
+                registry.check(scorer)
+            except ValueError as e:
+                sb.error(str(e))
+    text = scorer in ("siglip", "clip")
     model_path = aesthetic_head = ""
     if text:
         where = default_locations()

@@ -24,8 +24,8 @@ from dasag.image.pyramid import PRESETS, ImagePyramid
 from dasag.objective.loss import Objective
 from dasag.run.metadata import constructor_default
 from dasag.run.module import ADAM_BETAS, ADAM_LR
+from dasag.scorers import registry
 from dasag.scorers.efficientnet import EfficientNetLite
-from dasag.scorers.registry import SCORERS
 
 #: Schedule kind in the form -> its class.
 SCHEDULE_CLASSES: dict[str, type[Schedule]] = {
@@ -158,7 +158,10 @@ class AppSettings:
 
     @property
     def text_scorer(self) -> bool:
-        return SCORERS[self.scorer].text if self.scorer in SCORERS else False
+        try:
+            return registry.get(self.scorer).text
+        except ValueError:
+            return False
 
     def prompts(self) -> tuple[list[str], list[str]]:
         """Prompt lists without the blank rows an "Add" click leaves behind."""
@@ -177,8 +180,10 @@ class AppSettings:
     def check(self) -> None:
         """What only the form can get wrong; every other value is checked by its constructor
         when :func:`~dasag.core.config.build_run` builds the config. Raises :class:`ConfigError`."""
-        if self.scorer not in SCORERS:
-            raise ConfigError(f"scorer must be one of {', '.join(SCORERS)}; got {self.scorer!r}.")
+        try:
+            registry.check(self.scorer)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         positive, _ = self.prompts()
         if not positive:
             what = "a text prompt" if self.text_scorer else "an ImageNet class name (e.g. goldfish) or index 0..999"
@@ -201,7 +206,7 @@ class AppSettings:
             raise ConfigError("output folder is empty: give a folder for the run's files (e.g. runs/app).")
 
     def scorer_config(self) -> dict[str, Any]:
-        entry = SCORERS[self.scorer]
+        entry = registry.get(self.scorer)
         args = dict(entry.init_args)
         if entry.text:
             if self.model_path.strip():

@@ -149,8 +149,18 @@ class Generator:
         self.threads = threads
         self.steps = steps
         self.overrides = overrides or {}
-        self.eval_names = list(suite.heldout) + [n for n in (eval_scorers or []) if n not in suite.heldout]
-        heldout.check_names(self.eval_names)
+        extra = list(eval_scorers or [])
+        for name in extra:
+            if name in suite.heldout:
+                raise ConfigError(f"--eval-scorer {name!r} is already a held-out judge of the {suite.name} suite "
+                                  f"({', '.join(suite.heldout)}); name only judges it lacks.")
+        try:
+            heldout.check_names(extra)
+        except ValueError as e:
+            raise ConfigError(first_line(e)) from None
+        #: The judges the user added: checked against every method's guide by :meth:`validate`.
+        self.extra_eval_names = extra
+        self.eval_names = list(suite.heldout) + extra
         self.accelerator = accelerator
         self.device_index = device_index
         self._method_configs: dict[str, dict[str, Any]] = {}
@@ -211,6 +221,10 @@ class Generator:
         model = self._checked_shapes.get(shape)
         if model is None:
             trainer = {**QUIET_TRAINER, "accelerator": "cpu", "devices": 1, "default_root_dir": tempfile.gettempdir()}
+            try:
+                heldout.check_not_guide(self.extra_eval_names, task.method, cfg["model"].get("scorer"))
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
             run = build_run(deep_merge(cfg, {"trainer": trainer}))  # parses and constructs; writes nothing
             self.guide_names[task.method] = list(run.model.scorer.names)
             for name, member in zip(run.model.scorer.names, run.model.scorer.members):

