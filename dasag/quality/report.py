@@ -19,12 +19,32 @@ from dasag.batch.tasks import Suite
 from dasag.core.files import write_bytes_atomic
 from dasag.core.process import threads
 from dasag.image.picture import from_uint8, grid, read_metadata, write_png
+from dasag.image.stats import fine_scale
 from dasag.quality import edits as everyday
 from dasag.quality.cost import image_flops
 from dasag.scorers import heldout
 
 #: Columns that are not scores (never averaged).
 _NOT_SCORES = {"method", "sample", "seed", "file_hash", "class_name", "class_index", "seconds", "device"}
+
+
+#: The fine-scale share of each picture (:func:`dasag.image.stats.fine_scale`), measured on its PNG when the report is written.
+FINE_SCALE = "look/fine_scale"
+
+
+def with_fine_scale(out: Path, table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each picture's fine-scale share read from ``out/images/<file_hash>.png``: measured
+    here, not in ``scores.csv``, so the rows of runs made before the measure existed get it from their
+    own files and every method of a run is measured alike (a pure function of the PNG: the same bytes
+    give the same report)."""
+    import numpy as np
+    from PIL import Image
+
+    shares = {}
+    for digest in table["file_hash"].unique():
+        with Image.open(out / "images" / f"{digest}.png") as image:
+            shares[digest] = fine_scale(np.array(image.convert("RGB")))
+    return table.assign(**{FINE_SCALE: table["file_hash"].map(shares)})
 
 
 def score_columns(table: pd.DataFrame) -> list[str]:
@@ -220,16 +240,19 @@ def _markdown_das_ag_v2(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame) 
 
 def _markdown_edits(suite: Suite, table: pd.DataFrame, edited: pd.DataFrame, judge: str) -> list[str]:
     """Per method: the held-out judge's top-1 (and mean p(target)) on the picture as made and under each edit."""
-    merged = table[["method", "file_hash", heldout.key(judge, "top1"), heldout.key(judge, "prob")]].merge(edited, on="file_hash", how="left")
+    looks = [FINE_SCALE] if FINE_SCALE in table.columns else []
+    merged = table[["method", "file_hash", heldout.key(judge, "top1"), heldout.key(judge, "prob"), *looks]].merge(edited, on="file_hash", how="left")
     names = list(everyday.EDITS)
-    head = "| method | n | as made | " + " | ".join(words for words, _ in everyday.EDITS.values()) + " |"
+    head = "| method | n | " + ("fine-scale | " if looks else "") + "as made | " + " | ".join(words for words, _ in everyday.EDITS.values()) + " |"
     lines = [f"Under everyday edits (held-out {judge} top-1, mean p(target) in brackets; each edit applied to the 8-bit PNG, "
-             f"`dasag/quality/edits.py`; scores in `edits.csv`):", "", head, "|---|---|---|" + "---|" * len(names)]
+             f"`dasag/quality/edits.py`; scores in `edits.csv`" + ("; fine-scale: the pictures' share as made" if looks else "") + "):", "",
+             head, "|---|---|" + "---|" * len(looks) + "---|" + "---|" * len(names)]
     for m in suite.methods:
         part = merged[merged["method"] == m.name]
         if part.empty:
             continue
-        cells = [f"{part[heldout.key(judge, 'top1')].mean():.0%} ({part[heldout.key(judge, 'prob')].mean():.2f})"]
+        cells = [f"{part[c].mean():.3f}" for c in looks]
+        cells += [f"{part[heldout.key(judge, 'top1')].mean():.0%} ({part[heldout.key(judge, 'prob')].mean():.2f})"]
         cells += [f"{part[everyday.column(e, 'top1')].mean():.0%} ({part[everyday.column(e, 'prob')].mean():.2f})" for e in names]
         lines.append(f"| {m.label} | {len(part)} | " + " | ".join(cells) + " |")
     return lines
@@ -247,7 +270,7 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
         return set((guides or {}).get(method) or default)
 
     names = [c.split("/")[1] for c in table.columns if c.startswith("heldout/") and c.endswith("/top1")]
-    looks = [c for c in suite.look_columns if c in table.columns]
+    looks = [c for c in dict.fromkeys((*suite.look_columns, FINE_SCALE)) if c in table.columns]
     timed = "seconds" in table.columns
     counted = costs is not None and any(costs.values())
     base = (costs or {}).get(suite.methods[0].name)
@@ -295,7 +318,10 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
               "held-out lite2 p(goldfish) = 0.82 for the pyramid, 0.001 for single-resolution pixels."]
     if looks:
         lines += ["", "contrast: RMS of the grey level in [0, 1]; colourfulness: Hasler and Süsstrunk's M "
-                  "(the photograph `assets/images/portrait.png`: 0.265 and 72)."]
+                  "(the photograph `assets/images/portrait.png`: 0.265 and 72)"
+                  + ("; fine_scale: the share of the grey level's spectral power above a quarter of the Nyquist frequency, at "
+                     "256 px through a Hann window (`dasag/image/stats.py`; photographs of objects 0.05-0.08, of textures 0.39-0.57)"
+                     if FINE_SCALE in looks else "") + "."]
     return lines
 
 
@@ -345,6 +371,8 @@ def write_all(suite: Suite, table: pd.DataFrame, out: Path, spec: Any,
 
     out = Path(out)
     written: dict[str, Path] = {}
+    if suite.look_columns and not table.empty:
+        table = with_fine_scale(out, table)
     stats = stats_table(suite, table) if not table.empty else pd.DataFrame()
     write_atomic(out / "stats.csv", stats)
     written["stats"] = out / "stats.csv"
