@@ -57,35 +57,65 @@ def read_rows_file(path: str | Path) -> list[dict[str, Any]]:
     mapping with a ``rows`` list) file; CSV cells are read as YAML scalars (``60`` a number, ``true`` a
     boolean, ``[a, b]`` a list) except the prompt columns, which stay text."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"rows file {str(path)!r} does not exist.")
-    if path.suffix.lower() == ".csv":
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".yaml", ".yml"):
+        raise ConfigError(f"rows file {str(path)!r} must be a .csv or a .yaml file.")
+    text = _text(path)
+    if suffix == ".csv":
+        rows = _csv_rows(text, path)
+    else:
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise ConfigError(f"rows file {str(path)!r} is not a UTF-8 text file.") from None
-        reader = csv.DictReader(io.StringIO(text))
-        rows = []
-        for n, raw in enumerate(reader, start=2):
-            if None in raw or any(v is None for v in raw.values()):
-                cells = len(reader.fieldnames or []) + len(raw[None]) if None in raw else sum(v is not None for v in raw.values())
-                raise ConfigError(f"rows file {str(path)!r} line {n} has {cells} cells but the header has {len(reader.fieldnames or [])}; "
-                                  f"quote a cell that contains a comma.")
-            rows.append({k.strip(): _cell(k.strip(), v) for k, v in raw.items() if v.strip() != ""})
-    elif path.suffix.lower() in (".yaml", ".yml"):
-        try:
-            data: Any = yaml.safe_load(path.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            data: Any = yaml.safe_load(text)
+        except yaml.YAMLError as e:
             raise ConfigError(f"rows file {str(path)!r} is not valid YAML ({str(e).splitlines()[0]}).") from None
         if expanded_size(data) > MAX_CONFIG_VALUES:
             raise ConfigError(f"rows file {str(path)!r} expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases nested inside each other).")
         rows = data.get("rows") if isinstance(data, dict) else data
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ConfigError(f"rows file {str(path)!r} must hold a list of rows (mappings), or a mapping with a rows list.")
-    else:
-        raise ConfigError(f"rows file {str(path)!r} must be a .csv or a .yaml file.")
     if not rows:
         raise ConfigError(f"rows file {str(path)!r} holds no rows.")
+    return rows
+
+
+def _text(path: Path) -> str:
+    """The rows file's text (UTF-8, a byte-order mark dropped); a folder, a missing or unreadable
+    file, or one that is not UTF-8 text is one sentence."""
+    if path.is_dir():
+        raise ConfigError(f"rows file {str(path)!r} is a folder; name a .csv or .yaml rows file.")
+    if not path.exists():
+        raise ConfigError(f"rows file {str(path)!r} does not exist.")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(f"rows file {str(path)!r} is not a UTF-8 text file.") from None
+    except OSError as e:  # no permission to read it, a link that leads nowhere, an I/O error under it
+        raise ConfigError(f"rows file {str(path)!r} cannot be read ({e.strerror or type(e).__name__}).") from None
+
+
+def _csv_rows(text: str, path: Path) -> list[dict[str, Any]]:
+    """A CSV rows file's rows: a header of distinct, non-empty column names, then one row per line,
+    each with as many cells as the header; a cell past Python's CSV field limit is one sentence."""
+    reader = csv.DictReader(io.StringIO(text))
+    rows = []
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+        if "" in header or len(set(header)) != len(header):
+            repeated = sorted({name for name in header if header.count(name) > 1 and name})
+            problem = f"repeats the column {repeated[0]!r}" if repeated else "has a column without a name"
+            raise ConfigError(f"rows file {str(path)!r} header {problem}; name each column once (prompt, negative, seed, name, steps, "
+                              f"or a dotted config key).")
+        for n, raw in enumerate(reader, start=2):
+            if None in raw or any(v is None for v in raw.values()):
+                cells = len(header) + len(raw[None]) if None in raw else sum(v is not None for v in raw.values())
+                raise ConfigError(f"rows file {str(path)!r} line {n} has {cells} cells but the header has {len(header)}; "
+                                  f"quote a cell that contains a comma.")
+            rows.append({k.strip(): _cell(k.strip(), v) for k, v in raw.items() if v.strip() != ""})
+    except csv.Error as e:
+        if "field limit" in str(e):
+            raise ConfigError(f"rows file {str(path)!r} line {reader.reader.line_num} has a cell longer than {csv.field_size_limit():,} characters, "
+                              f"the most a CSV cell may hold; shorten it (a scorer reads a prompt's first few dozen words).") from None
+        raise ConfigError(f"rows file {str(path)!r} line {reader.reader.line_num} is not CSV ({e}).") from None
     return rows
 
 

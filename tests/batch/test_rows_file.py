@@ -44,6 +44,9 @@ def test_rows_become_tasks_with_seeds_prompts_and_overrides(batch_files) -> None
         ("prompt,name\ngoldfish,fish\nvolcano,\ndaisy,fish\n", ["row 3", "repeats the name 'fish' of row 1", "its own name"]),
         ("prompt\ngoldfish:1e308\n", ["row 1", "a prompt weight must be a number from -1000 to 1000"]),
         ("prompt,negative\ngoldfish,volcano:1e300\n", ["row 1", "a prompt weight must be a number from -1000 to 1000"]),
+        ("prompt\ngoldfish\n" + "a" * 200_000 + "\n", ["line 3 has a cell longer than 131,072 characters, the most a CSV cell may hold"]),
+        ("prompt,prompt\ngoldfish,tench\n", ["header repeats the column 'prompt'; name each column once"]),
+        ("prompt,\ngoldfish,x\n", ["header has a column without a name"]),
     ],
 )
 def test_a_bad_row_is_one_sentence_before_anything_is_written(batch_files, tmp_path, rows, words, capsys) -> None:
@@ -53,6 +56,43 @@ def test_a_bad_row_is_one_sentence_before_anything_is_written(batch_files, tmp_p
     assert main([str(rows_file), "--config", str(config), "--out", str(out)]) == 2
     message = capsys.readouterr().err.strip()
     assert message.count("\n") == 0 and all(w in message for w in words), message
+    assert not out.exists()
+
+
+def _unreadable(path: Path, monkeypatch) -> None:
+    """``path`` as a user without read permission sees it (root reads anything, so chmod alone shows nothing here)."""
+    read_text = Path.read_text
+
+    def refuse(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", refuse)
+
+
+@pytest.mark.parametrize(("kind", "words"), [
+    ("unreadable.csv", "rows file '{path}' cannot be read (Permission denied)."),
+    ("unreadable.yaml", "rows file '{path}' cannot be read (Permission denied)."),
+    ("folder.csv", "rows file '{path}' is a folder; name a .csv or .yaml rows file."),
+    ("folder.yaml", "rows file '{path}' is a folder; name a .csv or .yaml rows file."),
+    ("binary.csv", "rows file '{path}' is not a UTF-8 text file."),
+    ("binary.yaml", "rows file '{path}' is not a UTF-8 text file."),
+])
+def test_a_rows_file_that_cannot_be_read_is_one_sentence(kind, words, batch_files, tmp_path, monkeypatch, capsys) -> None:
+    """An unreadable file was a PermissionError traceback, a folder "does not exist"."""
+    _, config = batch_files
+    path = tmp_path / kind
+    if kind.startswith("folder"):
+        path.mkdir()
+    elif kind.startswith("binary"):
+        path.write_bytes(bytes(range(256)) * 4)
+    else:
+        path.write_text("prompt\ngoldfish\n" if kind.endswith(".csv") else "- {prompt: goldfish}\n")
+        _unreadable(path, monkeypatch)
+    out = tmp_path / "out"
+    assert main([str(path), "--config", str(config), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == "error: " + words.format(path=path)
     assert not out.exists()
 
 
