@@ -132,6 +132,34 @@ def build_tiny_clip(directory: str | Path, seed: int = 0) -> Path:
     return directory
 
 
+#: The tiny SigLIP 2 NaFlex tower reads at most 16 patches of 4 px: a square picture becomes 4 x 4 patches (16 px).
+NAFLEX_PATCH, NAFLEX_MAX_PATCHES = 4, 16
+
+
+def build_tiny_siglip2_naflex(directory: str | Path, seed: int = 0) -> Path:
+    """Save a tiny random ``Siglip2Model`` (NaFlex: variable resolution) + ``Siglip2Tokenizer`` (Gemma-style
+    BPE with SigLIP 2's lower-casing) + its image processor config into ``directory``."""
+    from transformers import Siglip2Config, Siglip2Model, Siglip2Tokenizer
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    vocab, merges = _bpe_vocab_and_merges()
+    specials = {"<pad>": 0, "<eos>": 1, "<bos>": 2, "<unk>": 3, "<mask>": 4}
+    vocab = {**specials, **{t: i + len(specials) for i, t in enumerate(t for t in vocab if t not in specials)}}
+    tokenizer = Siglip2Tokenizer(vocab=vocab, merges=[tuple(m) for m in merges], model_max_length=TEXT_MAX_LENGTH)
+    text = {**_tower(), "vocab_size": len(vocab), "max_position_embeddings": TEXT_MAX_LENGTH, "pad_token_id": 0, "eos_token_id": 1, "bos_token_id": 2}
+    vision = {**_tower(), "patch_size": NAFLEX_PATCH, "num_patches": NAFLEX_MAX_PATCHES}
+    torch.manual_seed(seed)
+    model = Siglip2Model(Siglip2Config(text_config=text, vision_config=vision))
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    config = {"image_processor_type": "Siglip2ImageProcessorFast", "image_mean": [0.5] * 3, "image_std": [0.5] * 3, "resample": 2,
+              "patch_size": NAFLEX_PATCH, "max_num_patches": NAFLEX_MAX_PATCHES, "do_normalize": True, "do_resize": True,
+              "do_rescale": True, "rescale_factor": 1 / 255}
+    (directory / "preprocessor_config.json").write_text(json.dumps(config, indent=2))
+    return directory
+
+
 def _preprocessor(directory: Path, cls: str, mean: list[float], std: list[float], resample: int) -> None:
     config = {"image_processor_type": cls, "image_mean": mean, "image_std": std, "resample": resample,
               "size": {"height": IMAGE_SIZE, "width": IMAGE_SIZE}, "do_normalize": True, "do_resize": True,

@@ -261,8 +261,7 @@ class HFTextImageScorer(Scorer):
             tokenizer = AutoTokenizer.from_pretrained(self.model_location)
         except OSError as e:
             raise MissingWeightsError(  # what to do first: the reason (the hub's, often cut off) last
-                f"could not load {self.name} weights from {self.model_location!r}: set {self.model_variable} "
-                f"(or the scorer's model key) to a local directory, made with: {self.download_hint} ({first_line(e).rstrip('.')})."
+                f"could not load {self.name} weights from {self.model_location!r}: {self.where_to_get_weights()} ({first_line(e).rstrip('.')})."
             ) from e
         except NOT_A_FILE_PROBLEM:
             raise
@@ -272,11 +271,20 @@ class HFTextImageScorer(Scorer):
         self.model, self.tokenizer = model.eval(), tokenizer
         self.attention = attention
         self.model_dtype = dtype
-        vision = model.config.vision_config
-        self.check_input_size(vision.image_size, vision.patch_size)
-        self.set_preprocessing(checkpoint_preprocessing(self.model_location, vision.image_size, self.default_mean, self.default_std))
+        side, patch = self.native_geometry()
+        self.check_input_size(side, patch)
+        self.set_preprocessing(checkpoint_preprocessing(self.model_location, side, self.default_mean, self.default_std))
         if self.aesthetic_head_location is not None:
             self.head = load_aesthetic_head(self.aesthetic_head_location, self.embedding_dim, self.head_variable, self.aesthetic_dropout)
+
+    def where_to_get_weights(self) -> str:
+        """What to do about weights that cannot be loaded (the end of a one-sentence error)."""
+        return f"set {self.model_variable} (or the scorer's model key) to a local directory, made with: {self.download_hint}"
+
+    def native_geometry(self) -> tuple[int, int]:
+        """The loaded checkpoint's input side (the grid its position embeddings were trained at) and patch size."""
+        vision = self.model.config.vision_config
+        return vision.image_size, vision.patch_size
 
     @property
     def embedding_dim(self) -> int:

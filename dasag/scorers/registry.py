@@ -34,6 +34,8 @@ FAMILY_MODULES = (
     "dasag.scorers.efficientnet",
     "dasag.scorers.siglip",
     "dasag.scorers.clip",
+    "dasag.scorers.transformers_auto",
+    "dasag.scorers.openclip",
 )
 
 
