@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -335,6 +336,61 @@ def _argv_configs(argv: Sequence[str]) -> list[Any]:
     return out
 
 
+def named_scorer(value: Any) -> Any:
+    """A ``model.scorer`` value with every scorer written by its registry name (``lite0``,
+    ``timm:resnet50.a1_in1k``, ``hf:google/siglip2-so400m-patch14-384``; an ensemble's members too)
+    replaced by the mapping the name stands for; an unknown name is one sentence."""
+    from dasag.scorers import registry
+
+    if isinstance(value, str):
+        try:
+            return registry.get(value, "model.scorer").config()
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+    if isinstance(value, dict) and isinstance(value.get("init_args"), dict) and isinstance(value["init_args"].get("scorers"), list):
+        members = [named_scorer(m) for m in value["init_args"]["scorers"]]
+        return {**value, "init_args": {**value["init_args"], "scorers": members}}
+    return value
+
+
+def with_named_scorers(config: dict[str, Any]) -> dict[str, Any]:
+    """A run config whose scorer (or an ensemble member) may be a registry name, as mappings (see :func:`named_scorer`)."""
+    model = config.get("model")
+    if not isinstance(model, dict) or "scorer" not in model:
+        return config
+    scorer = named_scorer(model["scorer"])
+    return config if scorer is model["scorer"] else {**config, "model": {**model, "scorer": scorer}}
+
+
+def _argv_with_named_scorers(argv: Sequence[str]) -> list[str]:
+    """Command-line options with scorer names expanded: in each ``--config`` YAML text, and as the value
+    of ``--model.scorer NAME`` (or ``--model.scorer=NAME``)."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        value_at = i + 1 if arg in ("--config", "-c", "--model.scorer") else None
+        if arg.startswith("--model.scorer="):
+            name = arg.split("=", 1)[1]
+            if not name.lstrip().startswith(("{", "[")):
+                out[i] = "--model.scorer=" + json.dumps(named_scorer(yaml.safe_load(name) if name else name))
+            continue
+        if value_at is None or value_at >= len(out):
+            continue
+        text = out[value_at]
+        if arg == "--model.scorer":
+            if not text.lstrip().startswith(("{", "[")):
+                out[value_at] = json.dumps(named_scorer(text))
+            continue
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue  # the parser names the problem
+        if isinstance(loaded, dict):
+            expanded = with_named_scorers(loaded)
+            if expanded is not loaded:
+                out[value_at] = yaml.safe_dump(expanded, sort_keys=False)
+    return out
+
+
 def scorer_key(config: dict[str, Any]) -> str:
     """A stable key for the scorer a config names (class path and init args)."""
     scorer = (config.get("model") or {}).get("scorer") or {}
@@ -373,6 +429,7 @@ def build_run(
     """
     from jsonargparse import ArgumentError
 
+    config = with_named_scorers(config) if isinstance(config, dict) else _argv_with_named_scorers(config)
     for item in [config] if isinstance(config, dict) else _argv_configs(config):
         check_import_paths(item)
     defaults = {**(trainer_overrides or {}), "callbacks": list(callbacks)}

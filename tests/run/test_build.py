@@ -72,3 +72,34 @@ def test_every_run_anneals_and_a_trainer_without_the_callback_is_refused(tmp_pat
                      default_root_dir=tmp_path)
     with pytest.raises(RuntimeError, match="needs dasag.ScheduleAnnealing among the Trainer's callbacks"):
         bare.fit(built.model, datamodule=built.datamodule)
+
+
+def test_a_scorer_may_be_written_by_its_registry_name_in_a_config_and_on_the_command_line(tmp_path):
+    import yaml
+
+    from dasag.scorers import EfficientNetLite
+
+    config = demo(tmp_path)
+    config["model"]["scorer"] = "lite1"  # replaces the demo's mapping whole, as any value
+    built = build_run(config)
+    (member,) = built.model.scorer.members
+    assert isinstance(member, EfficientNetLite) and member.variant == "lite1" and member.score == "log_prob"
+    assert built.run_config["model"]["scorer"]["init_args"]["variant"] == "lite1"  # the picture records the class, not the name
+    text = yaml.safe_dump(demo(tmp_path))
+    built = build_run(["--config", text, "--model.scorer", "lite2", "--model.scorer.init_args.score", "logit"])
+    (member,) = built.model.scorer.members
+    assert member.variant == "lite2" and member.score == "logit"  # the name, then the arguments added to it
+    built = build_run(["--config", text, "--model.scorer=lite2"])
+    assert built.model.scorer.members[0].variant == "lite2"
+
+
+def test_an_ensembles_members_may_be_names_and_an_unknown_name_is_one_sentence(tmp_path):
+    config = demo(tmp_path)
+    config["model"]["scorer"] = {"class_path": "dasag.scorers.ScorerEnsemble", "init_args": {"scorers": ["lite0", "lite1"], "weights": [1.0, 0.5]}}
+    built = build_run(config)
+    assert [m.variant for m in built.model.scorer.members] == ["lite0", "lite1"] and built.model.scorer.weights == [1.0, 0.5]
+    config["model"]["scorer"] = "lite9"
+    with pytest.raises(ConfigError, match=r"^unknown model.scorer 'lite9' \(closest: lite2, lite1, lite0\); a scorer is named lite0, lite1, lite2"):
+        build_run(config)
+    with pytest.raises(ConfigError, match=r"unknown model.scorer 'resnet'"):
+        build_run(["--config", "demo", "--model.scorer", "resnet"])
