@@ -282,13 +282,6 @@ def _run_locked(p: TaskPlan, spec: RunSpec, out: Path, on_row: Callable[[dict], 
     return _finish_run(p, spec, out)
 
 
-def launched_on_a_cluster() -> bool:
-    """Whether torchrun (TorchElastic) or SLURM's srun started this process as one of many."""
-    from lightning.fabric.plugins.environments import SLURMEnvironment, TorchElasticEnvironment
-
-    return TorchElasticEnvironment.detect() or SLURMEnvironment.detect()
-
-
 def _run_on_nodes(spec: RunSpec, suite: Suite, on_row: Callable[[dict], None] | None) -> pd.DataFrame | None:
     """One worker of a multi-node run (Fabric's ``num_nodes`` over the launcher's process group:
     gloo on CPU, NCCL on GPUs). Rank 0 holds the folder lock, writes run.json and, once every worker
@@ -302,9 +295,8 @@ def _run_on_nodes(spec: RunSpec, suite: Suite, on_row: Callable[[dict], None] | 
     from lightning.fabric import Fabric
     from lightning.fabric.strategies import DDPStrategy
 
-    if not launched_on_a_cluster():
-        raise ConfigError(f"--num-nodes {spec.num_nodes} needs a launcher that starts the workers on every machine: torchrun "
-                          f"(torchrun --nnodes {spec.num_nodes} --nproc-per-node {spec.devices} ... -m dasag.quality ...) or srun under SLURM.")
+    _check_counts(spec, suite)  # --devices 0 is its own sentence, not a launch of 0 workers
+    nodes.check_launch(spec.num_nodes, spec.devices, os.environ)  # the launcher's counts, before Lightning says it about devices and num_nodes
     p = plan(spec, suite)
     out = Path(spec.out)
     accelerator = "cuda" if p.accelerator == "gpu" else "cpu"

@@ -20,11 +20,13 @@ same command run again (on every machine) makes only what is missing.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from dasag.core.errors import ConfigError
 from dasag.core.files import write_bytes_atomic
 from dasag.run.build import RunFailed
 
@@ -41,6 +43,53 @@ def lost_worker(rank: int | None, world: int, seconds: float, out: Path, when: s
     who = f"worker {rank} of {world}" if rank is not None else f"a worker of {world}"
     return LostWorker(f"{who} stopped answering{when} (nothing heard for {seconds:g} s: killed, hung or cut off); every finished row is "
                       f"kept in {str(out)!r}: run the same command again (on every machine) to make the rest.")
+
+
+def _count(environ: Mapping[str, str], name: str) -> int | None:
+    """A launcher's count (``SLURM_NTASKS_PER_NODE`` may read ``4(x2)``: 4 on each of 2 nodes), or ``None``."""
+    match = re.match(r"\s*(\d+)", environ.get(name, ""))
+    return int(match.group(1)) if match else None
+
+
+def _launch(environ: Mapping[str, str]) -> tuple[str, int | None, int | None, int | None] | None:
+    """(launcher, workers in all, machines, workers on each machine) as srun or torchrun put them into
+    ``environ`` (a count it did not set is ``None``); ``None`` without either. SLURM is looked at first, as Lightning does."""
+    if "SLURM_NTASKS" in environ and environ.get("SLURM_JOB_NAME") not in ("bash", "interactive"):
+        return "srun", _count(environ, "SLURM_NTASKS"), _count(environ, "SLURM_NNODES"), _count(environ, "SLURM_NTASKS_PER_NODE")
+    if environ.get("TORCHELASTIC_RUN_ID"):
+        return "torchrun", _count(environ, "WORLD_SIZE"), _count(environ, "GROUP_WORLD_SIZE"), _count(environ, "LOCAL_WORLD_SIZE")
+    return None
+
+
+def check_launch(num_nodes: int, devices: int, environ: Mapping[str, str]) -> None:
+    """A multi-node run's launcher started ``num_nodes`` x ``devices`` workers, ``devices`` on each
+    machine; else one sentence in the launcher's own terms and its options that fit, before Lightning
+    starts (which would say it about ``devices`` and ``num_nodes``, and leave the launcher to print a
+    traceback). ``environ`` is the process's environment, where torchrun and srun put their counts."""
+    launch = _launch(environ)
+    if launch is None:
+        raise ConfigError(f"--num-nodes {num_nodes} needs a launcher that starts the workers on every machine: torchrun "
+                          f"(torchrun --nnodes {num_nodes} --nproc-per-node {devices} ... -m dasag ...) or srun under SLURM.")
+    name, world, machines, per_machine = launch
+    if world == num_nodes * devices and machines in (None, num_nodes) and per_machine in (None, devices):
+        return
+    def workers(n: int | None) -> str:
+        return f"{n} worker{'' if n == 1 else 's'}"
+
+    shape = f" ({machines} machine{'' if machines == 1 else 's'} x {workers(per_machine)})" if machines and per_machine else ""
+    if name == "torchrun":
+        fits = (f"start torchrun --nnodes {num_nodes} --nproc-per-node {devices} --node-rank R --master-addr HOST --master-port PORT "
+                f"on each of the {num_nodes} machines")
+    else:
+        fits = f"start it with srun --nodes {num_nodes} --ntasks-per-node {devices} (#SBATCH --nodes={num_nodes} --ntasks-per-node={devices})"
+    if machines and machines > 1 and per_machine:
+        instead = f", or give --num-nodes {machines} --devices {per_machine} to match this launch"
+    elif machines == 1:
+        instead = f", or leave out {name} and --num-nodes to run on this machine alone (--devices N: N workers)"
+    else:
+        instead = ""
+    raise ConfigError(f"--num-nodes {num_nodes} x --devices {devices} is {workers(num_nodes * devices)}, but {name} started {workers(world)}{shape}; "
+                      f"{fits}{instead}.")
 
 
 def alive_path(folder: Path, rank: int) -> Path:

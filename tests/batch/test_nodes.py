@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from dasag.batch import nodes
+from dasag.core.errors import ConfigError
 
 
 class FakeTime:
@@ -76,3 +77,39 @@ def test_the_heartbeat_counts_up_while_it_runs_and_stops_after(tmp_path: Path) -
     nodes.mark_done(tmp_path, 3)
     nodes.clear(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+TORCHRUN_ONE_MACHINE = {"TORCHELASTIC_RUN_ID": "none", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1", "GROUP_WORLD_SIZE": "1"}
+
+
+@pytest.mark.parametrize(("environ", "num_nodes", "devices"), [
+    ({"TORCHELASTIC_RUN_ID": "r", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4", "GROUP_WORLD_SIZE": "2"}, 2, 4),
+    ({"TORCHELASTIC_RUN_ID": "r", "WORLD_SIZE": "2"}, 2, 1),  # an older torchrun without the per-machine counts
+    ({"SLURM_NTASKS": "8", "SLURM_NNODES": "2", "SLURM_NTASKS_PER_NODE": "4(x2)", "SLURM_JOB_NAME": "batch"}, 2, 4),
+])
+def test_a_launch_of_num_nodes_times_devices_workers_passes(environ, num_nodes, devices) -> None:
+    nodes.check_launch(num_nodes, devices, environ)
+
+
+@pytest.mark.parametrize(("environ", "num_nodes", "devices", "sentence"), [
+    (TORCHRUN_ONE_MACHINE, 2, 1,
+     "--num-nodes 2 x --devices 1 is 2 workers, but torchrun started 1 worker (1 machine x 1 worker); start torchrun --nnodes 2 --nproc-per-node 1 "
+     "--node-rank R --master-addr HOST --master-port PORT on each of the 2 machines, or leave out torchrun and --num-nodes to run on this machine "
+     "alone (--devices N: N workers)."),
+    ({"TORCHELASTIC_RUN_ID": "r", "WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "1"}, 2, 1,
+     "--num-nodes 2 x --devices 1 is 2 workers, but torchrun started 2 workers (1 machine x 2 workers); start torchrun --nnodes 2 --nproc-per-node 1"),
+    ({"TORCHELASTIC_RUN_ID": "r", "WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4", "GROUP_WORLD_SIZE": "2"}, 2, 1,
+     "but torchrun started 8 workers (2 machines x 4 workers); start torchrun --nnodes 2 --nproc-per-node 1 --node-rank R --master-addr HOST "
+     "--master-port PORT on each of the 2 machines, or give --num-nodes 2 --devices 4 to match this launch."),
+    ({"SLURM_NTASKS": "1", "SLURM_NNODES": "1", "SLURM_NTASKS_PER_NODE": "1"}, 2, 1,
+     "--num-nodes 2 x --devices 1 is 2 workers, but srun started 1 worker (1 machine x 1 worker); start it with srun --nodes 2 --ntasks-per-node 1 "
+     "(#SBATCH --nodes=2 --ntasks-per-node=1), or leave out srun and --num-nodes to run on this machine alone (--devices N: N workers)."),
+    ({}, 2, 1, "--num-nodes 2 needs a launcher that starts the workers on every machine: torchrun (torchrun --nnodes 2 --nproc-per-node 1 ... "
+               "-m dasag ...) or srun under SLURM."),
+    ({"SLURM_NTASKS": "1", "SLURM_JOB_NAME": "interactive"}, 2, 1, "--num-nodes 2 needs a launcher"),  # Lightning ignores an interactive allocation
+])
+def test_a_launch_that_does_not_match_is_one_sentence_in_the_launchers_terms(environ, num_nodes, devices, sentence) -> None:
+    """Lightning said it about ``devices`` and ``num_nodes``, then torchrun printed its traceback."""
+    with pytest.raises(ConfigError) as caught:
+        nodes.check_launch(num_nodes, devices, environ)
+    assert sentence in str(caught.value), str(caught.value)

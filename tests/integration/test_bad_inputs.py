@@ -484,3 +484,45 @@ def test_harness_weights_that_cannot_be_read_are_one_sentence_before_run_json(ba
     assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--override", str(override)]) == 2
     assert "truncated.pth' is truncated or not a torch file" in _one_sentence(capsys)
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- several machines
+#: What torchrun puts into its worker's environment when it started one machine with one worker.
+TORCHRUN_ONE_WORKER = {"TORCHELASTIC_RUN_ID": "none", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1", "GROUP_WORLD_SIZE": "1", "RANK": "0",
+                       "LOCAL_RANK": "0", "GROUP_RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
+
+
+@pytest.mark.parametrize("command", ["batch", "quality"])
+def test_more_nodes_than_the_launcher_started_is_one_sentence_in_its_terms(command, batch_files, tmp_path, capsys, monkeypatch) -> None:
+    """It was Lightning's sentence about ``devices`` and ``num_nodes`` (then torchrun's traceback)."""
+    for name, value in TORCHRUN_ONE_WORKER.items():
+        monkeypatch.setenv(name, value)
+    rows, config = batch_files
+    out = tmp_path / "out"
+    args = [str(rows), "--config", str(config)] if command == "batch" else ["transfer", "--classes", "1", "--seeds", "1"]
+    assert cli_main([command, *args, "--out", str(out), "--num-nodes", "2", "--accelerator", "cpu"]) == 2
+    line = _one_sentence(capsys)
+    assert ("--num-nodes 2 x --devices 1 is 2 workers, but torchrun started 1 worker (1 machine x 1 worker); start torchrun --nnodes 2 "
+            "--nproc-per-node 1") in line, line
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_more_nodes_than_a_real_torchrun_started_is_our_sentence_first(batch_files, tmp_path) -> None:
+    """The real launcher: our sentence is the worker's first line (torchrun's own report of a worker
+    that exited with status 2 follows it, as it does for any failed worker), and nothing is written."""
+    import os
+    import subprocess
+    import sys
+
+    from feature_helpers import REPO, free_port
+
+    rows, config = batch_files
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "1", "--master-port", str(free_port()),
+                           "-m", "dasag", "batch", str(rows), "--config", str(config), "--out", str(out), "--num-nodes", "2", "--accelerator", "cpu"],
+                          env=env, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    first = done.stderr.strip().splitlines()[0]
+    assert first.startswith("error: --num-nodes 2 x --devices 1 is 2 workers, but torchrun started 1 worker"), done.stderr[-3000:]
+    assert "You set `devices=1`" not in done.stderr and not out.exists()
