@@ -14,6 +14,8 @@ import errno
 import os
 import re
 import socket
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 
 from dasag.core.errors import ConfigError
@@ -60,7 +62,10 @@ def temp_path(path: str | os.PathLike, pid: int | None = None) -> Path:
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically; on failure nothing is left behind. A full disk is
-    :class:`DiskFullError` naming ``path``, and the file already under that name stays as it was."""
+    :class:`DiskFullError` naming ``path``, and the file already under that name stays as it was.
+    Something else where the file goes (a folder, a link that leads nowhere) or a file where one of
+    its folders goes is one :class:`ConfigError` sentence naming it: the last guard behind the
+    checks a command makes before it writes (:func:`check_in_place`)."""
     path = Path(path)
     tmp = temp_path(path)
     try:
@@ -71,11 +76,25 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as e:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # its folder is not a folder: there is no temp file to remove
+            pass
         if is_disk_full(e) and not isinstance(e, DiskFullError):
             raise DiskFullError(e.errno, _no_space_while_writing(e.errno, repr(str(path))), str(path)) from None
+        if isinstance(e, (IsADirectoryError, NotADirectoryError, FileExistsError)) or getattr(e, "errno", None) == errno.ELOOP:
+            raise ConfigError(_in_the_way(path)) from None  # something else sits where the file or its folder goes
         raise
     return path
+
+
+def _in_the_way(path: Path) -> str:
+    """The sentence for a write that found something other than a file (or a folder above it) in its place."""
+    for spot in (path, *path.parents):
+        reason = not_a_file(spot) if spot == path else not_a_folder(spot)
+        if reason:
+            return f"{str(spot)!r} {reason}, where the run keeps a {'file' if spot == path else 'folder'}: move it away, then run again."
+    return f"{str(path)!r} cannot be written: something else is in its place; move it away, then run again."
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
@@ -105,11 +124,53 @@ def _running(pid: int) -> bool:
     return True
 
 
-
-
-
-
 # ------------------------------------------------------------------ checks
+def not_a_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be read or replaced as a plain file, in words, or ``None`` (absent, or a
+    file or a link to one). A folder, a link that leads nowhere (a loop or a missing target), a
+    pipe or a device where a run keeps a file would end in an ``OSError`` traceback mid-run
+    (``IsADirectoryError`` at the first save, ``ELOOP`` at the first read): callers name it first."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return None
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        if path.is_symlink():
+            return "is a symbolic link that leads nowhere (a loop or a missing target)"
+        if not os.path.lexists(path):  # removed since the first look: absent
+            return None
+        return f"cannot be examined ({e.strerror or type(e).__name__})"
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file"
+    return None
+
+
+def not_a_folder(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be used as a folder, in words, or ``None`` (absent, or a folder or a link to one)."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return None
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "is a symbolic link that leads nowhere (a loop or a missing target)" if path.is_symlink() else "cannot be examined"
+    return None if stat.S_ISDIR(mode) else "is a file, not a folder"
+
+
+def check_in_place(files: Iterable[str | os.PathLike] = (), folders: Iterable[str | os.PathLike] = (), advice: str = "move it away, then run again") -> None:
+    """Every path in ``files`` is absent or a file, every path in ``folders`` absent or a folder; the
+    first that is not is one :class:`ConfigError` sentence naming it and ``advice``. Run before a
+    command takes its folder, so nothing is written when something is in the way."""
+    for kind, paths, why in (("file", files, not_a_file), ("folder", folders, not_a_folder)):
+        for path in paths:
+            reason = why(path)
+            if reason:
+                raise ConfigError(f"{str(path)!r} {reason}, where the run keeps a {kind}: {advice}.")
+
+
 def check_writable(path: str | os.PathLike, what: str) -> None:
     """``path`` must be a folder that exists or can be created, and be writable; nothing is created."""
     path = Path(path).expanduser()

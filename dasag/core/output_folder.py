@@ -32,19 +32,22 @@ def folder_lock(folder: str | os.PathLike, what: str = "folder"):
     forward ``flock``; see docs/batch.md). The ``.lock`` file may stay after release (whether
     ``filelock`` removes it depends on its version and the file system); what counts is the OS
     lock on it, which :func:`lock_is_free` asks for. ``.lock.holder``
-    names the holder (``pid N on host H``) for the refusal message only.
+    names the holder (``pid N on host H``) for the refusal message only. A lock or holder file
+    that cannot be used (a folder, a link, unreadable) is one :class:`ConfigError` sentence
+    (:func:`check_lock_files` says which).
     """
     from filelock import FileLock, Timeout
 
     from dasag.core.files import this_host, write_bytes_atomic
 
-    path = Path(folder) / ".lock"
+    path = Path(folder) / LOCK_FILE
+    check_lock_files(folder, what)  # before the lock file is made
     path.parent.mkdir(parents=True, exist_ok=True)
-    holder = path.with_name(".lock.holder")
+    holder = path.with_name(HOLDER_FILE)
     lock = FileLock(path)
     try:
         lock.acquire(timeout=0)
-    except Timeout:
+    except Timeout:  # (a TimeoutError, so an OSError: before the clause below)
         try:
             who = holder.read_text().strip()
         except OSError:
@@ -52,12 +55,46 @@ def folder_lock(folder: str | os.PathLike, what: str = "folder"):
         raise FolderInUse(
             f"{what} {str(folder)!r} is in use by another process ({who or 'it has not said which'}); wait for it to finish or choose another folder."
         ) from None
+    except OSError:  # filelock refuses a link or a folder with an OSError: say which in one sentence
+        check_lock_files(folder, what)
+        raise
+    try:
+        check_lock_files(folder, what)  # the holder file, now that no other holder can be writing or removing it
+    except ConfigError:
+        lock.release()
+        raise
     try:
         write_bytes_atomic(holder, f"pid {os.getpid()} on host {this_host()}".encode())
         yield path
     finally:
         holder.unlink(missing_ok=True)
         lock.release()
+
+
+#: The lock file of a folder, and the file beside it that names its holder.
+LOCK_FILE, HOLDER_FILE = ".lock", ".lock.holder"
+
+
+def check_lock_files(folder: str | os.PathLike, what: str = "folder") -> None:
+    """``folder``'s lock and holder files are absent or plain files this process can open: anything
+    else is one :class:`ConfigError` sentence naming it, before anything in the folder changes
+    (filelock refuses a link, even to a file, and a folder or an unreadable file end in an
+    ``OSError`` at the first lock or save otherwise). Neither file holds anything a run needs, so
+    the advice is to remove it (a process holding the lock keeps its lock on the open file)."""
+    from dasag.core.files import not_a_file
+
+    for name in (LOCK_FILE, HOLDER_FILE):
+        path = Path(folder) / name
+        if not os.path.lexists(path):
+            continue
+        reason = not_a_file(path)
+        if reason is None and name == LOCK_FILE and path.is_symlink():
+            reason = "is a symbolic link (a lock must be a plain file)"
+        if reason is None and not os.access(path, os.R_OK | (os.W_OK if name == LOCK_FILE else 0)) and os.path.lexists(path):
+            reason = "cannot be opened by this user (its permissions)"  # (a holder file its live holder just removed is fine)
+        if reason:
+            label = "the lock file" if name == LOCK_FILE else "the lock's holder file"
+            raise ConfigError(f"{label} {str(path)!r} of {what} {str(folder)!r} {reason}: move it away (no result is kept in it), then run again.")
 
 
 def lock_is_free(folder: str | os.PathLike) -> bool:
@@ -120,7 +157,8 @@ class OutputFolder:
     growth each use one, so the rules are the same for every command.
     """
 
-    def __init__(self, path: str | os.PathLike, options_file: str, what: str, advice: str, subfolders: tuple[str, ...] = ()) -> None:
+    def __init__(self, path: str | os.PathLike, options_file: str, what: str, advice: str, subfolders: tuple[str, ...] = (),
+                 files: tuple[str, ...] = (), folders: tuple[str, ...] = ()) -> None:
         """
         Args:
             path: the folder (``--out``).
@@ -128,12 +166,16 @@ class OutputFolder:
             what: what the folder holds, in words (``an animation``), for the sentence that refuses other options.
             advice: what to do when the options file is damaged (e.g. "delete it and run again ...").
             subfolders: folders under ``path`` whose killed writes' temp files are cleared too.
+            files: the other files the command writes in ``path`` (``scores.csv``, ``report.md``), and
+            folders: the other folders it writes into (``tensorboard``): :meth:`check` refuses what is in their way.
         """
         self.path = Path(path)
         self.options_file = self.path / options_file
         self.what = what
         self.advice = advice
         self.subfolders = subfolders
+        self.files = files
+        self.folders = folders
 
     def stored(self) -> dict[str, Any] | None:
         """The options an earlier run stored here (``None``: none yet)."""
@@ -142,8 +184,11 @@ class OutputFolder:
         return read_stored_json(self.options_file, self.advice)
 
     def check(self, options: dict[str, Any], hint: str = "run the same command to continue it, or choose another --out") -> None:
-        """Refuse ``options`` in one sentence if the folder holds files made with others; check it can be written."""
-        from dasag.core.files import check_writable
+        """Refuse ``options`` in one sentence if the folder holds files made with others; check it can be
+        written and that nothing is in the way of its lock, its files and its folders (a folder where
+        ``report.md`` goes, a file where ``images/`` goes). Nothing is written: the command calls this
+        before :meth:`claim`, so a refusal leaves the folder exactly as it was."""
+        from dasag.core.files import check_in_place, check_writable
 
         stored = self.stored()
         if stored is not None:
@@ -152,6 +197,8 @@ class OutputFolder:
                 key, was, now = found
                 raise ConfigError(f"--out {str(self.path)!r} holds {self.what} made with {key}={was!r}; got {key}={now!r} ({hint}).")
         check_writable(self.path, "--out")
+        check_lock_files(self.path, "--out")
+        check_in_place([self.path / f for f in self.files], [self.path / f for f in (*self.subfolders, *self.folders)])
 
     @contextmanager
     def claim(self, options: dict[str, Any]):

@@ -154,6 +154,20 @@ def cpu_pins() -> dict[str, Any]:
     return {"capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads()}
 
 
+def check_threads(count: Any, option: str = "--threads") -> int:
+    """``count`` if it is a thread count a run can use (:data:`~dasag.core.ranges.THREADS`), else one
+    :class:`~dasag.core.errors.ConfigError` sentence saying why there is a bound: every command that
+    takes ``--threads`` calls this before it writes anything (libgomp runs out of memory on 100,000
+    threads only when the first kernel starts, after the run has taken its folder)."""
+    from dasag.core.errors import ConfigError
+    from dasag.core.ranges import THREADS
+
+    if not THREADS.holds(count):
+        raise ConfigError(f"{option} must be {THREADS.describe()} (CPU threads: more than any machine has, and not capped at this "
+                          f"machine's {os.cpu_count()} because CPU image bytes depend on the count); got {count!r}.")
+    return count
+
+
 @contextmanager
 def threads(count: int | None) -> Iterator[None]:
     """Run the block with ``count`` CPU threads (``None``: as they are), then give the caller its

@@ -74,3 +74,7 @@ COPIES = Range(1, 4096, whole=True)
 CUT_SIZE = Range(8, 4096, whole=True)
 #: The smallest cutout's share of the visible side (below 1 % a crop is a few pixels of a large picture).
 CUT_FRACTION = Range(0.01, 1.0)
+#: CPU threads of a run (``--threads``): more than the largest machines' hardware threads (768 on two
+#: 192-core sockets), and not this machine's count: the bytes depend on the count, so a folder made
+#: with N threads must be continued with N on any machine. 100,000 exhausted libgomp's memory mid-run.
+THREADS = Range(1, 1024, whole=True)

@@ -92,3 +92,71 @@ def test_first_difference_names_the_key_path() -> None:
     assert first_difference({"a": {"b": 1, "c": [1]}}, {"a": {"b": 1, "c": [1]}}) is None
     assert first_difference({"a": {"b": 1}}, {"a": {"b": 2}}) == ("a.b", 1, 2)
     assert first_difference({"a": 1}, {"a": 1, "z": 0}) == ("z", None, 0)
+
+
+def _listing(folder) -> list[tuple[str, str]]:
+    """Every entry under ``folder`` (links not followed) with what it is, and a file's bytes."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = os.path.join(root, name)
+            kind = f"link:{os.readlink(path)}" if os.path.islink(path) else "dir" if os.path.isdir(path) else open(path, "rb").read().hex()
+            found.append((os.path.relpath(path, folder), kind))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("name", "make", "words"), [
+    (".lock", lambda p: p.mkdir(), "the lock file '{p}' of --out '{out}' is a folder"),
+    (".lock", lambda p: os.symlink(".lock", p), "the lock file '{p}' of --out '{out}' is a symbolic link that leads nowhere (a loop or a missing target)"),
+    (".lock", lambda p: (p.with_name("real").write_text(""), os.symlink("real", p)),
+     "the lock file '{p}' of --out '{out}' is a symbolic link (a lock must be a plain file)"),
+    (".lock.holder", lambda p: p.mkdir(), "the lock's holder file '{p}' of --out '{out}' is a folder"),
+    (".lock.holder", lambda p: os.symlink(".lock.holder", p), "the lock's holder file '{p}' of --out '{out}' is a symbolic link that leads nowhere"),
+])
+def test_a_lock_or_holder_file_that_cannot_be_used_is_one_sentence_before_anything_changes(tmp_path, name, make, words) -> None:
+    """filelock's IsADirectoryError or ELOOP, or write_bytes_atomic's IsADirectoryError, came out as tracebacks; the
+    check runs before the folder is claimed, and the lock itself says the same if the file changed in between."""
+    out = tmp_path / "out"
+    out.mkdir()
+    make(out / name)
+    before = _listing(out)
+    folder = output_folder.OutputFolder(out, "run.json", "a run", "advice")
+    with pytest.raises(ConfigError) as caught:
+        folder.check({"steps": 2})
+    message = str(caught.value)
+    assert message.startswith(words.format(p=out / name, out=out)) and message.endswith(": move it away (no result is kept in it), then run again.")
+    with pytest.raises(ConfigError) as again:
+        with folder.claim({"steps": 2}):
+            pass
+    assert str(again.value) == message
+    assert _listing(out) == before
+
+
+def test_a_lock_file_this_user_cannot_open_is_one_sentence(tmp_path, monkeypatch) -> None:
+    """Another user's lock (mode 644, not ours) ended in filelock's PermissionError; os.access is what the check asks
+    (patched here for one path, since root may open anything)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".lock").write_text("")
+    real = os.access
+    monkeypatch.setattr(output_folder.os, "access", lambda path, mode, **kw: False if str(path) == str(out / ".lock") else real(path, mode, **kw))
+    with pytest.raises(ConfigError, match=r"the lock file '.*/out/\.lock' of --out '.*/out' cannot be opened by this user \(its permissions\)"):
+        output_folder.OutputFolder(out, "run.json", "a run", "advice").check({})
+    assert sorted(p.name for p in out.iterdir()) == [".lock"]
+
+
+def test_check_refuses_what_is_in_the_way_of_the_folders_files_and_subfolders(tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    folder = output_folder.OutputFolder(out, "run.json", "a run", "advice", subfolders=("images",), files=("report.md",), folders=("tensorboard",))
+    folder.check({})  # nothing there yet: fine
+    for make, words in ((lambda: (out / "report.md").mkdir(), "report.md' is a folder, where the run keeps a file"),
+                        (lambda: (out / "images").write_text("x"), "images' is a file, not a folder, where the run keeps a folder"),
+                        (lambda: (out / "tensorboard").write_text("x"), "tensorboard' is a file, not a folder, where the run keeps a folder")):
+        make()
+        before = _listing(out)
+        with pytest.raises(ConfigError, match=words):
+            folder.check({})
+        assert _listing(out) == before
+        for p in out.iterdir():
+            p.rmdir() if p.is_dir() else p.unlink()

@@ -157,3 +157,16 @@ def test_set_up_process_pins_the_kernels_and_quiets_the_logs(restored_process):
             warnings.warn(message, UserWarning, stacklevel=1)
         warnings.warn("A warning no run expects.", UserWarning, stacklevel=1)
     assert [str(w.message) for w in caught] == ["A warning no run expects."]
+
+
+def test_check_threads_bounds_the_count_and_says_why_not_this_machines_count():
+    """--threads 100000 passed every check and made libgomp run out of memory after the run had taken its folder."""
+    from dasag.core.errors import ConfigError
+    from dasag.core.process import check_threads
+
+    assert check_threads(1) == 1 and check_threads(1024) == 1024  # above this machine's cores is allowed: a folder's count decides its bytes
+    for bad in (0, -2, 1025, 100_000, True, 2.0, "4", None):
+        with pytest.raises(ConfigError) as caught:
+            check_threads(bad, "--threads")
+        assert str(caught.value) == (f"--threads must be a whole number from 1 to 1024 (CPU threads: more than any machine has, and not capped at "
+                                     f"this machine's {os.cpu_count()} because CPU image bytes depend on the count); got {bad!r}.")
