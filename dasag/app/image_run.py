@@ -26,7 +26,8 @@ from dasag.image.picture import from_uint8
 from dasag.run.build import BuiltRun, ScorerCache
 from dasag.run.callbacks import ImageExport
 from dasag.run.picture import finished_picture
-from dasag.scorers.efficientnet import ClassReadout, EfficientNetLite, class_readout
+from dasag.scorers.classifier import ClassReadout, ImageNetClassifier, class_readout
+from dasag.scorers.efficientnet import EfficientNetLite
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ class LiveRun(BackgroundRun):
         first = from_uint8(picture.images[0]).unsqueeze(0).to(model.device)  # what the PNG holds
         with model.autocast():
             classes = [class_readout(m, first, positive, negative, name=name)
-                       for name, m in zip(model.scorer.names, model.scorer.members) if isinstance(m, EfficientNetLite)]
+                       for name, m in zip(model.scorer.names, model.scorer.members) if isinstance(m, ImageNetClassifier)]
         classes += self._held_out_readout(first, positive, negative, [m.variant for m in model.scorer.members if isinstance(m, EfficientNetLite)])
         return Result(
             image=picture.sheet,

@@ -10,18 +10,19 @@ the guides' weights are frozen), so an image costs
 
 counted once per guide with PyTorch's ``FlopCounterMode`` on the guide's own architecture (no
 weights are read). The pyramid's render and the augmentations are left out: for the transfer
-suite's Lite0 methods they are about 2 % of a step (docs/quality.md). Only EfficientNet-Lite
-guides are counted; a method guided by anything else has no counted cost (``None``).
+suite's Lite0 methods they are about 2 % of a step (docs/quality.md). A guide is counted on the
+network its scorer builds for counting (``Scorer.counting_network``: the ImageNet classifiers,
+EfficientNet-Lite and timm); a method guided by a scorer without one has no counted cost (``None``).
 """
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import torch
 
 from dasag.run.metadata import resolve_import_path
+from dasag.scorers.base import Scorer
 
 
 def _build(value: Any) -> Any:
@@ -33,24 +34,35 @@ def _build(value: Any) -> Any:
     return value
 
 
-@cache
-def guide_flops(variant: str, side: int) -> int:
-    """One copy through an EfficientNet-Lite ``variant`` at ``side`` px, forward and backward to the input."""
-    from efficientnet_lite_pytorch import EfficientNet
+#: Counted FLOPs per (scorer class, variant, side): building and counting a network takes a second.
+_COUNTED: dict[tuple[str, str | None, int | None], int | None] = {}
+
+
+def guide_flops(guide: Scorer, side: int | None = None) -> int | None:
+    """One copy through ``guide``'s network at ``side`` px (its input side by default), forward and
+    backward to the input, counted on :meth:`~dasag.scorers.base.Scorer.counting_network` (random
+    weights); ``None`` when the guide has no network to count."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    net = EfficientNet.from_name(f"efficientnet-{variant}").eval().requires_grad_(False)
-    x = torch.zeros(1, 3, side, side, requires_grad=True)
-    with FlopCounterMode(display=False) as counter:
-        net(x).sum().backward()
-    return int(counter.get_total_flops())
+    side = side or (guide.preprocessing.size if guide.preprocessing is not None else None)
+    key = (type(guide).__qualname__, guide.variant, side)
+    if key not in _COUNTED:
+        net = guide.counting_network()
+        if net is None or side is None:
+            _COUNTED[key] = None
+        else:
+            net = net.eval().requires_grad_(False)
+            x = torch.zeros(1, 3, side, side, requires_grad=True)
+            with FlopCounterMode(display=False) as counter:
+                net(x).sum().backward()
+            _COUNTED[key] = int(counter.get_total_flops())
+    return _COUNTED[key]
 
 
 def image_flops(config: dict[str, Any]) -> int | None:
     """The guide FLOPs of one image made from a run config as its PNG records it (what differs from
-    the constructors' defaults); ``None`` when a guide is not an EfficientNet-Lite."""
+    the constructors' defaults); ``None`` when a guide's cost is not counted."""
     from dasag.image.augment import Augmentations
-    from dasag.scorers.efficientnet import EfficientNetLite
     from dasag.scorers.ensemble import ScorerEnsemble
 
     model = config.get("model") or {}
@@ -59,19 +71,21 @@ def image_flops(config: dict[str, Any]) -> int | None:
         return None
     scorer = _build(model["scorer"])
     guides = scorer.members if isinstance(scorer, ScorerEnsemble) else [scorer]
-    if not all(isinstance(g, EfficientNetLite) for g in guides):
+    per_copy = [_per_copy(g) for g in guides]
+    if any(flops is None for flops in per_copy):
         return None
     augment = _build(model["augment"]) if "augment" in model else Augmentations()
-    return int(steps) * augment.copies * sum(_per_copy(g) for g in guides)
+    return int(steps) * augment.copies * sum(per_copy)
 
 
-def _per_copy(guide: Any) -> int:
+def _per_copy(guide: Scorer) -> int | None:
     """A guide's FLOPs per copy; with ``input_sizes`` (a side drawn per step) the expected count:
     the count at its input side scaled by the mean of side² over the range (convolutions' work
     grows with the pixel count)."""
-    flops = guide_flops(guide.variant, guide.input_size)
-    if guide.input_sizes is None:
+    flops = guide_flops(guide)
+    sizes = getattr(guide, "input_sizes", None)  # the classifiers' ascent-only input sides
+    if flops is None or sizes is None:
         return flops
-    lo, hi = guide.input_sizes
+    lo, hi = sizes
     mean_square = sum(side * side for side in range(lo, hi + 1)) / (hi - lo + 1)
     return round(flops * mean_square / guide.input_size**2)

@@ -258,6 +258,13 @@ class Scorer(nn.Module, ABC):
     def _score(self, images: Tensor) -> Scores:
         """Images in [-1, 1] -> scores; must be differentiable with respect to ``images``."""
 
+    def counting_network(self) -> nn.Module | None:
+        """The network one copy runs through after :meth:`preprocess`, built anew with random weights
+        (no weights read, the scorer left as it is): what a copy's cost is counted on
+        (:mod:`dasag.quality.cost`), since the work does not depend on the weights. ``None`` (the
+        default): this scorer's cost is not counted."""
+        return None
+
     @property
     def device(self) -> torch.device:
         for t in list(self.parameters()) + list(self.buffers()):

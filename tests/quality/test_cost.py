@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from dasag.quality.cost import guide_flops, image_flops
+from dasag.scorers import EfficientNetLite
 
 
 def _config(scorer: dict, steps: int = 60, copies: int | None = 4) -> dict:
@@ -20,16 +21,16 @@ LITE1 = {"class_path": "dasag.scorers.EfficientNetLite", "init_args": {"variant"
 
 
 def test_an_image_costs_steps_times_copies_times_each_guides_passes() -> None:
-    lite0, lite1 = guide_flops("lite0", 224), guide_flops("lite1", 240)
+    lite0, lite1 = guide_flops(EfficientNetLite("lite0"), 224), guide_flops(EfficientNetLite("lite1"))
     assert 1.0e9 < lite0 < 2.5e9 and 1.3 < lite1 / lite0 < 1.8  # a bigger network at a bigger side
-    assert guide_flops("lite0", 112) < lite0 / 3  # a quarter of the pixels
+    assert guide_flops(EfficientNetLite("lite0"), 112) < lite0 / 3  # a quarter of the pixels
     assert image_flops(_config(LITE0)) == 60 * 4 * lite0
     assert image_flops(_config(LITE0, steps=24, copies=2)) == 24 * 2 * lite0
     assert image_flops(_config(LITE0, copies=None)) == 60 * 8 * lite0  # the constructor's default copies
     ensemble = {"class_path": "dasag.scorers.ScorerEnsemble", "init_args": {"scorers": [LITE0, LITE1]}}
     assert image_flops(_config(ensemble)) == 60 * 4 * (lite0 + lite1)
     sized = {"class_path": "dasag.scorers.EfficientNetLite", "init_args": {"input_size": 112}}
-    assert image_flops(_config(sized)) == 60 * 4 * guide_flops("lite0", 112)
+    assert image_flops(_config(sized)) == 60 * 4 * guide_flops(EfficientNetLite("lite0"), 112)
     drawn = {"class_path": "dasag.scorers.EfficientNetLite", "init_args": {"input_sizes": [112, 336]}}  # mean side² 1.23x 224²
     assert image_flops(_config(drawn)) == pytest.approx(60 * 4 * lite0 * (sum(s * s for s in range(112, 337)) / 225) / 224**2, rel=1e-6)
 
