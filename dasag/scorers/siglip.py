@@ -10,6 +10,7 @@ The V2.5 head is AGPL-3.0: it is not part of this package. It is read from a loc
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 from torch import Tensor
@@ -27,13 +28,11 @@ class SigLIP(HFTextImageScorer):
     model_variable = "SIGLIP_MODEL_PATH"
     head_variable = "AESTHETIC_PREDICTOR_MODEL_PATH"
     download_hint = f"hf download {SIGLIP_DEFAULT} --local-dir DIR"
-    # SigLIP was trained on max_length-padded text with no attention mask: feed it the same.
-    text_attention_mask = False
 
     def __init__(self, model: str | None = None, aesthetic_head: str | None = None, aesthetic: bool = True,
                  attn_implementation: Attention = "auto", dtype: Dtype = "auto",
                  input_size: int | None = None, interpolation: Literal["bilinear", "bicubic", "nearest"] | None = None,
-                 antialias: bool = True, aesthetic_dropout: list[float] | None = None) -> None:
+                 antialias: bool = True, aesthetic_dropout: list[float] | None = None, text_attention_mask: bool = False) -> None:
         """
         Args:
             model: hub id or local directory of a SigLIP checkpoint; default: $SIGLIP_MODEL_PATH,
@@ -51,8 +50,17 @@ class SigLIP(HFTextImageScorer):
             aesthetic_dropout: dropout rates after the head's hidden layers, applied at every call as
                 DAS-AG v2's train-mode head did (V2.5's: ``[0.5, 0.5, 0.5, 0.2]``), seeded per step by
                 the module; ``None`` (default): no dropout, the score is a function of the image.
+            text_attention_mask: give the text tower the attention mask when the tokenizer returns one,
+                as DAS-AG v2 did by passing the tokenizer's output whole. ``False`` (default): the ids
+                alone, as SigLIP was trained (max_length padding, no mask; the Hugging Face SigLIP
+                tokenizers return no mask, so with their checkpoints both settings are the same).
+                SigLIP pools the last position, which is padding for a short prompt: under
+                flash_attention_2 a mask cuts it off from the prompt (docs/fidelity.md).
         """
+        if not isinstance(text_attention_mask, bool):
+            raise ValueError(f"text_attention_mask must be true or false; got {text_attention_mask!r}.")
         super().__init__(model, aesthetic_head, aesthetic, attn_implementation, dtype, input_size, interpolation, antialias, aesthetic_dropout)
+        self.text_attention_mask = text_attention_mask
 
     @classmethod
     def weight_defaults(cls, locations: WeightLocations) -> tuple[str, str]:
@@ -67,6 +75,15 @@ class SigLIP(HFTextImageScorer):
         return vision_output.pooler_output
 
     def _text_embedding(self, inputs: dict[str, Tensor]) -> Tensor:
+        mask = inputs.get("attention_mask")
+        if mask is not None and self.attention == "flash_attention_2" and not bool(mask[:, -1].all()):
+            # flash-attn's padding path gives padded positions a zero attention output in every layer,
+            # and SigLIP pools the last one: every prompt shorter than the limit encodes alike.
+            warnings.warn(
+                f"{self.name}: text_attention_mask under flash_attention_2 cuts the pooled last position off from the prompt, so every prompt "
+                f"shorter than {mask.shape[-1]} tokens encodes to the same vector; use attn_implementation: sdpa, or text_attention_mask: false.",
+                stacklevel=4,
+            )
         return self.model.text_model(**inputs).pooler_output
 
 

@@ -74,7 +74,7 @@ def test_overlay_builds_on_every_method_without_loading_weights(method, tiny_wei
     scorer = model.scorer.members[0]
     assert not scorer.loaded
     assert (scorer.input_size_setting, scorer.interpolation_setting, scorer.antialias_setting) == (34, "bilinear", False)
-    assert scorer.dtype_name == "fp16" and scorer.aesthetic_dropout == (0.5, 0.5, 0.5, 0.2)
+    assert scorer.dtype_name == "fp16" and scorer.aesthetic_dropout == (0.5, 0.5, 0.5, 0.2) and scorer.text_attention_mask is True
     assert model.scorer_precision == "none" and model.schedule_time_base == "steps"
     assert model.augment.jitter_reaches_zero is False and model.objective.prompt.arctanh_on == "batch_mean"
     assert model.objective.prompt.arctanh is True  # from das_base.yaml, kept
@@ -180,6 +180,30 @@ def test_dropout_is_seeded_per_step_and_leaves_the_callers_random_state_alone(ti
     assert not clean.scorer.stochastic and model.scorer.stochastic
     again = clean.score(images, step=2)[0].scores.aesthetic
     assert torch.equal(clean.score(images, step=3)[0].scores.aesthetic, again)  # no dropout: no randomness
+
+
+def test_overlay_encodes_prompts_as_the_original_did(tiny_weights_env, tmp_path) -> None:
+    """The original tokenised with padding to max_length (no truncation) and gave the tower the tokenizer's
+    output whole; the tiny tokenizer returns a mask, so the overlay passes it and the corrected mode does not."""
+    fp32 = {"model": {"scorer": {"init_args": {"dtype": "fp32"}}}}
+    original_mode = compat_run("das", tmp_path, extra=fp32).scorer.members[0]
+    corrected = compat_run("das", tmp_path / "corrected", overlay=False, extra=fp32).scorer.members[0]
+    prompts = ["a photo of a goldfish", "blurred", "nsfw"]  # within the tiny tokenizer's 16 tokens
+    inputs = original_mode.tokenizer(prompts, padding="max_length", return_tensors="pt")
+    assert "attention_mask" in inputs and not inputs["attention_mask"].all()
+    with torch.no_grad():
+        want = F.normalize(original_mode.model.text_model(**inputs).pooler_output, dim=-1)
+    original_mode.prepare(prompts, [])
+    corrected.prepare(prompts, [])
+    torch.testing.assert_close(original_mode.positive_emb, want, rtol=1e-5, atol=1e-6)
+    assert (corrected.positive_emb - want).abs().max() > 1e-3  # the corrected mode leaves the mask out
+    # One prompt over the limit: the original's call cannot even make the batch; both modes truncate it.
+    long_prompt = "a photo of a goldfish in the rain, " * 3
+    with pytest.raises(ValueError, match="Unable to create tensor"):
+        original_mode.tokenizer(prompts + [long_prompt], padding="max_length", return_tensors="pt")
+    with pytest.warns(UserWarning, match="truncated to its first 16 tokens"):
+        original_mode.prepare([long_prompt], [])
+    assert torch.isfinite(original_mode.positive_emb).all() and original_mode.positive_emb.shape == (1, 32)
 
 
 def test_overlay_scorer_runs_fp16_without_autocast(tiny_weights_env, tmp_path) -> None:
