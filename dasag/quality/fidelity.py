@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -128,6 +129,8 @@ def measure() -> list[Row]:
     rows.append(_regulariser_row())
     rows += _batch_rows(reference, sizes)
     rows += _aesthetic_and_png_rows(ours, sizes)
+    rows += _prompt_rows()
+    rows += _value_rows(ours, reference)
     return rows
 
 
@@ -229,6 +232,158 @@ def _aesthetic_and_png_rows(ours, sizes: Sequence[int]) -> list[Row]:
         diff = (x.round() - x.floor()).mean()
     rows.append(Row("8-bit image", "x · 255 truncated (ToPILImage)", "rounded", f"mean {float(diff):.2f} levels brighter per channel"))
     return rows
+
+
+# ------------------------------------------------------------------ the text side
+#: google/siglip-so400m-patch14-384's text limit (its max_position_embeddings and tokenizer's model_max_length).
+TEXT_LIMIT = 64
+#: Prompt lengths in tokens, the closing EOS included: from a short prompt to one that fills the limit (no padding).
+TEXT_LENGTHS = (4, 8, 16, 32, 48, 63, 64)
+#: SigLIP's tokenizer ends a prompt with "</s>" and pads with the same token (its id in every SigLIP vocabulary).
+EOS = 1
+
+
+def text_tower(attention: str):
+    """SigLIP's text tower with so400m's 64-token limit on a small random body (width 64, 2 layers),
+    the same weights for every attention backend."""
+    from transformers import SiglipTextModel
+
+    from dasag.speed.random_siglip import VISION_SIZES, siglip_config
+
+    text = {"num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 128, "vocab_size": 1000,
+            "max_position_embeddings": TEXT_LIMIT, "pad_token_id": EOS, "eos_token_id": EOS, "bos_token_id": EOS}
+    torch.manual_seed(0)
+    config = siglip_config(VISION_SIZES["small"], text).text_config
+    return SiglipTextModel._from_config(config, attn_implementation=attention, dtype=torch.float32).eval()
+
+
+def tokenised_prompts(lengths: Sequence[int] = TEXT_LENGTHS) -> tuple[torch.Tensor, torch.Tensor]:
+    """What SigLIP's tokenizer returns with ``padding="max_length"`` for prompts of these lengths:
+    ids (random words, then EOS, then EOS as padding) and the mask of the prompt's own tokens."""
+    g = torch.Generator().manual_seed(0)
+    ids = torch.full((len(lengths), TEXT_LIMIT), EOS, dtype=torch.long)
+    mask = torch.zeros(len(lengths), TEXT_LIMIT, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        ids[row, : n - 1] = torch.randint(3, 1000, (n - 1,), generator=g)
+        mask[row, :n] = 1
+    return ids, mask
+
+
+@contextmanager
+def flash_attention_padding(tower, mask: torch.Tensor):
+    """Run an eager tower as flash_attention_2 treats a padding mask: transformers unpads the batch,
+    runs the variable-length kernel on the prompt's own tokens, and pads the result back with
+    zeros, so a padded position's attention output is 0 in every layer (the kernel cannot run here:
+    it needs flash-attn and a CUDA GPU). With the mask, eager already keeps real queries to real keys."""
+    keep = mask[..., None]
+    hooks = [layer.self_attn.out_proj.register_forward_pre_hook(lambda module, args: (args[0] * keep.to(args[0].dtype),))
+             for layer in tower.encoder.layers]
+    try:
+        yield tower
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def text_embeddings(attention: str, masked: bool) -> torch.Tensor:
+    """Unit text embeddings of :func:`tokenised_prompts` on one path: ``eager``, ``sdpa`` or
+    ``flash_attention_2`` (its padding semantics, :func:`flash_attention_padding`)."""
+    ids, mask = tokenised_prompts()
+    tower = text_tower("eager" if attention == "flash_attention_2" else attention)
+    inputs = {"input_ids": ids, **({"attention_mask": mask} if masked else {})}
+    with torch.no_grad(), (flash_attention_padding(tower, mask) if attention == "flash_attention_2" and masked else nullcontext()):
+        return torch.nn.functional.normalize(tower(**inputs).pooler_output, dim=-1)
+
+
+def _prompt_rows() -> list[Row]:
+    """The text side: the attention mask, a prompt over the token limit, and the prompt syntax."""
+    rows: list[Row] = []
+    plain = {a: text_embeddings(a, masked=False) for a in ("eager", "sdpa")}
+    masked = {a: text_embeddings(a, masked=True) for a in ("eager", "sdpa", "flash_attention_2")}
+    cosines = (plain["eager"] * masked["eager"]).sum(-1)
+    agree = max(float((plain["eager"] - plain["sdpa"]).abs().max()), float((masked["eager"] - masked["sdpa"]).abs().max()))
+    flash = masked["flash_attention_2"]
+    short = [i for i, n in enumerate(TEXT_LENGTHS) if n < TEXT_LIMIT]
+    spread = float((flash[short] - flash[short[0]]).abs().max())
+    unmasked_spread = float((plain["eager"][short] @ plain["eager"][short].T).min())
+    rows.append(Row(
+        "text attention mask", "the tokenizer's output whole (`**inputs`): a mask where the tokenizer returns one; so400m's returns none",
+        "none (`text_attention_mask: false`): SigLIP was trained without one; the compat overlay sets `true`",
+        f"random text tower with so400m's {TEXT_LIMIT}-token limit: the mask turns a prompt's embedding to cosine "
+        + ", ".join(f"{c:.2f}" for c in cosines.tolist()) + f" of the unmasked one at {', '.join(map(str, TEXT_LENGTHS))} tokens; "
+        f"eager and sdpa differ by {_within(agree)} either way; under flash_attention_2's padding path every prompt under {TEXT_LIMIT} tokens "
+        f"encodes to one vector (they differ by {_within(spread)}; unmasked, their cosines go down to {unmasked_spread:.2f}), so f(pos) - f(neg) is 0",
+    ))
+
+    # a prompt over the limit: the original pads to max_length without truncating, and the tower cannot read it
+    over = TEXT_LIMIT + 6
+    try:
+        with torch.no_grad():
+            text_tower("eager")(input_ids=torch.full((1, over), EOS, dtype=torch.long))
+        stopped = "runs"
+    except (ValueError, RuntimeError, IndexError) as e:
+        stopped = f"stops with {type(e).__name__}"
+    rows.append(Row("prompt over the token limit", "not truncated: the tower is given every token",
+                    f"truncated to the first {TEXT_LIMIT} tokens, with a warning naming the prompt",
+                    f"a {over}-token prompt: the original's text tower {stopped} (position table of {TEXT_LIMIT}); ours reads its first {TEXT_LIMIT}"))
+
+    # the prompt syntax: what the weighted forms do to the published prompts and to a few others
+    from dasag.core.config import CONFIGS
+    from dasag.core.prompts import Prompt, parse_string
+    from dasag.run.data import read_prompt_entries
+
+    published = [p for side in read_prompt_entries(CONFIGS / "prompts" / "mona_lisa.yaml") for p in side]
+    whole = sum(parse_string(p, "") == [Prompt(p)] for p in published)
+    def read(text: str) -> str:
+        parts = " + ".join(f"`{p.text}`" + (f" (weight {p.weight:g})" if p.weight != 1 else "") for p in parse_string(text, ""))
+        return f"`{text}` -> ".replace("|", "\\|") + parts
+
+    examples = "; ".join(read(text) for text in ("a castle | misty", "aspect ratio 16:9", "16:9 frame"))
+    rows.append(Row("prompt syntax", "each string whole", "`\\|` separates prompts, a final `:number` is a weight; `{text: ...}` takes a string whole",
+                    f"the published prompts: {whole} of {len(published)} read unchanged; {examples}"))
+    return rows
+
+
+def _value_rows(ours, reference: list[torch.Tensor]) -> list[Row]:
+    """The arctanh clamp and the pixel renormalisation: where they could change a value, and by how much."""
+    import csv
+
+    from dasag.objective.builtin_terms import ARCTANH_LIMIT
+    from dasag.quality.suites import REFERENCE
+
+    rows: list[Row] = []
+    with (REFERENCE / "das_ag_v2_stats.csv").open() as f:
+        published = max(float(r["clip_score_mean"]) + 2 * float(r["clip_score_std"]) for r in csv.DictReader(f))
+    slope = 1 / (1 - ARCTANH_LIMIT**2)
+    half = float(torch.tensor(ARCTANH_LIMIT, dtype=torch.float16))
+    rows.append(Row("arctanh clamp", "none: arctanh of the similarity as it is", "similarities clamped to ±(1 - 1e-4) first",
+                    f"the published similarities reach {published:.2f} (largest mean + 2 std), where arctanh's slope is {1 / (1 - published**2):.2f}; "
+                    f"the clamp acts only above {ARCTANH_LIMIT}, where the slope is {slope:.0f}, and in fp16 (the original's) {ARCTANH_LIMIT} is already "
+                    f"{half:g}, whose arctanh is {float(torch.atanh(torch.tensor(half))):g}"))
+
+    # pixels: ((x + 1) / 2 - mean) / std with SigLIP's 0.5 and 0.5 is x up to rounding
+    scorer = ours.scorer.members[0]
+    _, copies = ours.render_and_augment(ScheduleAnnealing.plan_at(ours, STEP))
+    with torch.no_grad():
+        x = scorer.resize_input(copies)
+        renormalised = scorer.preprocess(copies)
+    changed = float((renormalised != x).float().mean())
+    changed_half = float((renormalised.half() != x.half()).float().mean())
+    plain = _scorer()
+    plain.preprocess = lambda images, side=None: plain.resize_input(images, side).to(plain.model_dtype)  # the pixels as they are
+    identity = _grads(_module(plain))
+    worst = max(float((a - b).abs().max() / a.abs().max()) for a, b in zip(reference, identity))
+    rows.append(Row("pixel normalisation", "the [-1, 1] image as it is (mean 0.5, std 0.5 cancel out)", "((x + 1) / 2 - 0.5) / 0.5",
+                    f"the step's input: {changed:.0%} of values differ, by at most {float((renormalised - x).abs().max()):.0e}; "
+                    f"after rounding to fp16 (the compat mode's weights) {changed_half:.2%} still do; the step's gradient changes by {_within(worst, 1e-5)} "
+                    "of a level's largest entry"))
+    return rows
+
+
+def _within(difference: float, bound: float = 1e-6) -> str:
+    """A float-rounding-sized difference as a bound: its last digits vary with the memory layout of
+    the matrix products, and the table must regenerate byte for byte."""
+    return f"less than {bound:.0e}".replace("e-0", "e-") if difference < bound else f"up to {difference:.1e}"
 
 
 def markdown(rows: list[Row]) -> str:
