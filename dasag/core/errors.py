@@ -75,6 +75,42 @@ def parser_sentence(text: str) -> str:
     return sentence.rstrip(".") + "."
 
 
+_CLASS_PROBLEM = re.compile(r"^Problem with given class_path '([^']+)':\s*$")
+_NOT_ACCEPTED = re.compile(r"^Option '([^']+)' is not accepted")
+
+
+def unaccepted_argument(text: str) -> tuple[str, str, str] | None:
+    """``(key, class_path, argument)`` when jsonargparse's report ``text`` refuses an ``init_args``
+    entry the configured class does not take, else ``None``. Its own sentence names the wrong thing
+    when the key takes a union (a scorer or an ensemble): "import path ScorerEnsemble does not
+    correspond to a subclass of Scorer" for ``drop_connect`` on an ensemble. The key is the config's
+    path to that class, ``init_args`` included (``model.scorer.init_args.scorers`` for a member)."""
+    lines = text.splitlines()
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip(" -"))
+
+    for n, line in enumerate(lines):
+        option = _NOT_ACCEPTED.match(line.strip(" -"))
+        if not option:
+            continue
+        ancestors, depth = [], indent(line)
+        for above in reversed(lines[:n]):  # the lines this one is nested in, innermost first
+            if above.strip() and indent(above) < depth:
+                ancestors.append(above.strip(" -"))
+                depth = indent(above)
+        classes = [m.group(1) for m in map(_CLASS_PROBLEM.match, ancestors) if m]
+        if not classes:
+            return None
+        keys = []
+        for above in reversed(ancestors):  # outermost first: a key nested in a class's report is one of its init_args
+            key = _PARSER_KEY.match(above)
+            if key:
+                keys.append(("init_args." if keys else "") + key.group(1))
+        return ".".join(keys), classes[0], option.group(1)
+    return None
+
+
 #: A quoted value longer than this is shown as an excerpt (its start and end) in an error sentence.
 EXCERPT_CHARS = 200
 

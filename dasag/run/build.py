@@ -33,7 +33,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from dasag.core.errors import ConfigError, first_line
+from dasag.core.errors import ConfigError, first_line, unaccepted_argument
 from dasag.core.files import check_output_dir, disk_full_message, is_disk_full, remove_stale_temps
 from dasag.core.process import DETERMINISTIC_THREADS, host_memory_bytes, quiet_expected_warnings, threads
 from dasag.core.ranges import STEPS
@@ -397,6 +397,35 @@ def scorer_key(config: dict[str, Any]) -> str:
     return yaml.safe_dump(scorer, sort_keys=True)
 
 
+def _init_arguments(class_path: str) -> list[str]:
+    """The arguments a config may give a class in ``init_args`` (``[]`` when it cannot be looked at)."""
+    import inspect
+
+    module, _, name = class_path.rpartition(".")
+    try:
+        parameters = inspect.signature(getattr(importlib.import_module(module), name)).parameters.values()
+    except (ImportError, AttributeError, TypeError, ValueError):
+        return []
+    return [p.name for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def unaccepted_argument_sentence(key: str, class_path: str, argument: str) -> str:
+    """An ``init_args`` entry the configured class does not take, in one sentence: the class and its
+    arguments, and for an ensemble the key on each member when a member class takes it (``drop_connect``
+    belongs to each classifier, not to the ensemble)."""
+    import dasag.scorers
+
+    names = _init_arguments(class_path)
+    sentence = f"{key}: {class_path} takes no argument {argument!r}" + (f" (its arguments: {', '.join(names)})" if names else "")
+    if "scorers" in names:  # an ensemble: what a member takes is set on that member
+        takers = sorted(name for name, value in vars(dasag.scorers).items() if isinstance(value, type) and issubclass(value, dasag.scorers.Scorer)
+                        and argument in _init_arguments(f"{value.__module__}.{name}"))
+        if takers:
+            sentence += (f"; {argument} is an argument of each member ({', '.join(takers)} {'takes' if len(takers) == 1 else 'take'} it): "
+                         f"set {key}.init_args.scorers[i].init_args.{argument}")
+    return sentence + "."
+
+
 def _clear_killed_writes(ckpt_path: str | None) -> None:
     """The temp files a killed run left in its own folder, cleared when it is continued from its checkpoint."""
     if ckpt_path and "://" not in str(ckpt_path) and Path(ckpt_path).parent.name == "checkpoints":
@@ -442,7 +471,8 @@ def build_run(
         except ConfigError:
             raise
         except (ArgumentError, ValueError, TypeError, FileNotFoundError, MisconfigurationException) as e:
-            reason = first_line(e)
+            unaccepted = next((found for x in _chain(e) if (found := unaccepted_argument(str(x)))), None)
+            reason = unaccepted_argument_sentence(*unaccepted) if unaccepted else first_line(e)
             if isinstance(e, MisconfigurationException):  # building the Trainer, e.g. --trainer.accelerator gpu on a CPU machine
                 reason = f"the trainer settings are not possible here: {reason.rstrip('!.')} (trainer.accelerator auto or cpu always is)."
             raise ConfigError(reason) from None

@@ -22,3 +22,30 @@ def test_parser_reports_become_one_sentence_with_the_key_path(report, sentence):
     from dasag.core.errors import parser_sentence
 
     assert parser_sentence(report) == sentence
+
+
+ENSEMBLE_REPORT = ('Parser key "model.scorer":\n  Does not validate against any of the Union subtypes\n  Subtypes: [<class \'dasag.scorers.base.Scorer\'>, '
+                   "<class 'dasag.scorers.ensemble.ScorerEnsemble'>]\n  Errors:\n"
+                   "    - Import path dasag.scorers.ScorerEnsemble does not correspond to a subclass of Scorer\n"
+                   "    - Problem with given class_path 'dasag.scorers.ScorerEnsemble':\n        Option 'drop_connect' is not accepted\n"
+                   "  Given value type: <class 'jsonargparse._util.NestedArg'>\n  Given value: NestedArg(key='drop_connect', val='0.2')")
+MEMBER_REPORT = ('Parser key "model.scorer":\n  Does not validate against any of the Union subtypes\n  Errors:\n'
+                 "    - Import path dasag.scorers.ScorerEnsemble does not correspond to a subclass of Scorer\n"
+                 "    - Problem with given class_path 'dasag.scorers.ScorerEnsemble':\n        Parser key \"scorers\":\n"
+                 "          Problem with given class_path 'dasag.scorers.EfficientNetLite':\n            Option 'bogus' is not accepted\n"
+                 "  Given value type: <class 'dict'>")
+
+
+@pytest.mark.parametrize(("report", "found"), [
+    (ENSEMBLE_REPORT, ("model.scorer", "dasag.scorers.ScorerEnsemble", "drop_connect")),
+    (MEMBER_REPORT, ("model.scorer.init_args.scorers", "dasag.scorers.EfficientNetLite", "bogus")),
+    ('Parser key "model.pyramid":\n  Problem with given class_path \'dasag.ImagePyramid\':\n    Option \'hue\' is not accepted',
+     ("model.pyramid", "dasag.ImagePyramid", "hue")),
+    ('Parser key "trainer.max_steps":\n  Expected a <class \'int\'>. Got value: many', None),
+    ("unrecognized arguments: --model.bogus 1", None),
+])
+def test_an_init_arg_the_class_does_not_take_is_found_under_the_union_report(report, found):
+    """The union's first complaint ("does not correspond to a subclass of Scorer") was the sentence shown for drop_connect on an ensemble."""
+    from dasag.core.errors import unaccepted_argument
+
+    assert unaccepted_argument(report) == found

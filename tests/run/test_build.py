@@ -103,3 +103,22 @@ def test_an_ensembles_members_may_be_names_and_an_unknown_name_is_one_sentence(t
         build_run(config)
     with pytest.raises(ConfigError, match=r"unknown model.scorer 'resnet'"):
         build_run(["--config", "demo", "--model.scorer", "resnet"])
+
+
+def test_an_init_arg_the_class_does_not_take_names_the_class_and_its_arguments(tmp_path):
+    """drop_connect on an ensemble was "import path ScorerEnsemble does not correspond to a subclass of Scorer"."""
+    config = demo(tmp_path)
+    config["model"]["scorer"] = {"class_path": "dasag.scorers.ScorerEnsemble",
+                                 "init_args": {"drop_connect": 0.2, "scorers": [{"class_path": "dasag.scorers.EfficientNetLite"}]}}
+    with pytest.raises(ConfigError) as caught:
+        build_run(config)
+    assert str(caught.value) == ("model.scorer: dasag.scorers.ScorerEnsemble takes no argument 'drop_connect' (its arguments: scorers, weights); "
+                                 "drop_connect is an argument of each member (EfficientNetLite takes it): "
+                                 "set model.scorer.init_args.scorers[i].init_args.drop_connect.")
+    config["model"]["scorer"]["init_args"] = {"scorers": [{"class_path": "dasag.scorers.EfficientNetLite", "init_args": {"hue": 1}}]}
+    with pytest.raises(ConfigError, match=r"^model\.scorer\.init_args\.scorers: dasag\.scorers\.EfficientNetLite takes no argument 'hue' "
+                                          r"\(its arguments: variant, input_size, score, .*drop_connect.*\)\.$"):
+        build_run(config)
+    config["model"]["scorer"]["init_args"] = {"bogus": 1, "scorers": [{"class_path": "dasag.scorers.EfficientNetLite"}]}
+    with pytest.raises(ConfigError, match=r"^model\.scorer: dasag\.scorers\.ScorerEnsemble takes no argument 'bogus' \(its arguments: scorers, weights\)\.$"):
+        build_run(config)  # no member takes it: no member key to point at
