@@ -46,7 +46,7 @@ from dasag.core.config import deep_merge, load_config
 from dasag.core.errors import ConfigError, first_line
 from dasag.core.files import write_bytes_atomic
 from dasag.core.output_folder import OutputFolder
-from dasag.core.process import DETERMINISTIC_THREADS, host_memory_bytes
+from dasag.core.process import DETERMINISTIC_THREADS, check_threads, host_memory_bytes
 from dasag.growth.stages import Stage, grow_pyramid, plan_stages, pyramid_settings, stage_config
 from dasag.image.pyramid import ImagePyramid, check_fits_in_memory
 from dasag.run.build import ScorerCache, build_run
@@ -80,30 +80,35 @@ def quiet_trainer(root: str) -> dict[str, Any]:
     return {**QUIET_TRAINER, "default_root_dir": root}
 
 
-def output_folder(out: str | os.PathLike) -> OutputFolder:
-    """``--out`` of a growth run: ``growth.json`` holds the config and threads its stages were made with."""
+def output_folder(out: str | os.PathLike, stages: list[Stage] | None = None) -> OutputFolder:
+    """``--out`` of a growth run: ``growth.json`` holds the config and threads its stages were made with;
+    given the ``stages``, its check also refuses whatever is in the way of their files."""
+    files = [f"{s.name}{suffix}" for s in stages or [] for suffix in (".safetensors", ".png", ".progress.ckpt")]
     return OutputFolder(out, STATE_FILE, "the stages of another growth run", "delete it and run again with the same config "
-                        "(finished stages are kept and reused).")
+                        "(finished stages are kept and reused).", files=(*files, "final.png", "timings.json"))
 
 
 def prepare(config_file: str | os.PathLike, out: str | os.PathLike, threads: int | None = None) -> GrowthRun:
-    """Read and check everything (config, growth block, every stage's size and memory, ``--out``,
-    threads) without loading a model or writing a file; bad input is one :class:`ConfigError` sentence."""
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ConfigError(f"--threads must be a positive integer (CPU threads; CPU image bytes depend on it); got {threads!r}.")
+    """Read and check everything (config, growth block, every stage's size and memory, threads, and
+    everything already in ``--out``: its stored options, finished stages and progress files) without
+    loading a model or writing a file; bad input is one :class:`ConfigError` sentence, and the folder
+    is left exactly as it was (:func:`run` takes it only after this)."""
+    if threads is not None:
+        check_threads(threads)
     config_file = Path(config_file)
     config = load_config(config_file)
     if "growth" not in config:
         raise ConfigError(f"config {str(config_file)!r} has no growth block; add growth: {{sizes: [...], steps: [...]}} (see configs/large/).")
     stages = plan_stages(config["growth"], config)
     config = inline_prompts(config, config_file)
-    folder = output_folder(out)
+    folder = output_folder(out, stages)
     stored = folder.stored()
-    threads = threads or (stored or {}).get("threads") or DETERMINISTIC_THREADS
+    if threads is None:
+        threads = check_threads((stored or {}).get("threads") or DETERMINISTIC_THREADS, f"threads in {str(folder.options_file)!r}")
     folder.check({"config": config, "threads": threads}, "use the same config and --threads to continue it, or another --out")
     check_finished_stages(Path(out), stages)
     with tempfile.TemporaryDirectory() as root:  # parses and constructs stage 1 (no weights load): every other key is checked here
-        build_run(deep_merge(stage_config(config, stages[0]), {"trainer": quiet_trainer(root)}))
+        first = build_run(deep_merge(stage_config(config, stages[0]), {"trainer": quiet_trainer(root)}))
         if config["growth"].get("later_stages"):  # the later stages' settings, at stage 1's size (only the pyramid's size differs)
             later = dataclasses.replace(stages[1], canvas=stages[0].canvas, max_shift=stages[0].max_shift)
             try:
@@ -116,6 +121,8 @@ def prepare(config_file: str | os.PathLike, out: str | os.PathLike, threads: int
             check_fits_in_memory(stage.canvas, args.get("num_images", 1), args.get("min_size", 1), host_memory_bytes())
         except ValueError as e:
             raise ConfigError(f"growth stage {stage.index + 1} ({stage.size} px): {first_line(e)}") from None
+    with tempfile.TemporaryDirectory() as root:
+        check_progress(config, Path(out), stages, first.model, root)
     return GrowthRun(config=config, stages=stages, out=Path(out), threads=threads)
 
 
@@ -129,17 +136,35 @@ def progress_path(out: Path, stage: Stage) -> Path:
     return out / f"{stage.name}.progress.ckpt"
 
 
+#: What to do with a progress file that cannot continue its stage: it holds no finished result.
+PROGRESS_ADVICE = "delete it to make that stage from its start"
+
+
 def read_progress(path: Path, stage: Stage, model: torch.nn.Module | None = None) -> dict[str, Any]:
-    """A stage's progress checkpoint, whole and weights-only (and, given the stage's ``model``,
-    made for its pyramid with steps left); anything else is one sentence naming it."""
+    """A stage's progress checkpoint, whole and weights-only (and, given the stage's ``model``, one
+    that can continue it: made for its pyramid, with steps left, the optimiser's state and finite
+    values); anything else is one sentence naming it."""
     what = f"the progress of stage {stage.index + 1}"
     try:
-        checkpoint = read_checkpoint(path, what)
-        if model is not None:
-            check_resume(path, checkpoint, model, stage.steps, what=what)
-    except ValueError as e:
-        raise ConfigError(f"{first_line(e)} Delete it to make that stage from its start.") from None
+        checkpoint = read_checkpoint(path, what, PROGRESS_ADVICE)
+        if model is not None:  # (SaveProgress never saves at a stage's last step: one that did is another run's)
+            check_resume(path, checkpoint, model, stage.steps, what=what, advice=PROGRESS_ADVICE, budget=f"stage {stage.index + 1}'s growth.steps")
+    except (ValueError, FileNotFoundError) as e:
+        raise ConfigError(first_line(e)) from None
     return checkpoint
+
+
+def check_progress(config: dict[str, Any], out: Path, stages: list[Stage], first: torch.nn.Module, root: str) -> None:
+    """Every unfinished stage's progress file in ``out`` can continue that stage (:func:`read_progress`
+    with the stage's model: stage 1's is ``first``, a later stage's is built here, no weights load):
+    checked before the folder is claimed, so a progress file of another pyramid, stage size or run
+    is one sentence and the folder stays as it was."""
+    for stage in stages:
+        progress = progress_path(out, stage)
+        if not progress.is_file() or state_path(out, stage).is_file():
+            continue  # a finished stage's progress is removed, never read
+        model = first if stage.index == 0 else build_run(deep_merge(stage_config(config, stage), {"trainer": quiet_trainer(root)})).model
+        read_progress(progress, stage, model)
 
 
 class SaveProgress(Callback):
@@ -186,7 +211,8 @@ def check_finished_stages(out: Path, stages: list[Stage]) -> None:
     """Every stage already in ``out`` has a whole state file and a whole PNG, checked before the
     folder is claimed: the next stage starts from them, so a damaged one (cut short by a full disk
     or an interrupted copy; they are written atomically) is one sentence now and nothing is written.
-    Only the safetensors header and the PNG's chunk checksums are read, not the pixels."""
+    The state file's tensors are read (a few MB) and must be finite: a stage of NaN would grow into
+    a black picture without a word; of the PNG only the chunk checksums are read, not the pixels."""
     from safetensors import safe_open
 
     from dasag.image.picture import check_whole_png
@@ -195,11 +221,14 @@ def check_finished_stages(out: Path, stages: list[Stage]) -> None:
         with safe_open(str(path), framework="pt") as f:
             if "levels.0" not in f.keys():
                 raise ValueError("it holds no pyramid levels")
+            for key in f.keys():
+                if not bool(torch.isfinite(f.get_tensor(key)).all()):
+                    raise ValueError(f"its {key} holds values that are not finite, NaN or infinity")
 
     for stage in stages:
         progress = progress_path(out, stage)
         if progress.is_file() and not state_path(out, stage).is_file():
-            read_progress(progress, stage)
+            read_progress(progress, stage)  # whole and weights-only; whether it fits its stage: check_progress
         for path, check in ((state_path(out, stage), state_ok), (out / f"{stage.name}.png", check_whole_png)):
             if not path.is_file():
                 continue

@@ -12,6 +12,7 @@ def test_a_config_without_a_growth_block_is_one_sentence_and_writes_nothing(tmp_
 
 
 def test_a_shipped_growth_config_is_found_by_its_name_and_a_bad_thread_count_refused(tmp_path, capsys):
-    assert main(["--config", "large/cpu_1024", "--out", str(tmp_path / "out"), "--threads", "0"]) == 2
-    assert "--threads must be a positive integer" in capsys.readouterr().err
+    for threads in ("0", "100000"):
+        assert main(["--config", "large/cpu_1024", "--out", str(tmp_path / "out"), "--threads", threads]) == 2
+        assert "--threads must be a whole number from 1 to 1024" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

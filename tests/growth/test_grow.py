@@ -34,8 +34,9 @@ def test_bad_input_is_one_sentence_before_anything_is_written(tmp_path: Path) ->
         prepare(growth_config(tmp_path, later_stages={"model": {"augment": {"init_args": {"min_fraction": 2.0}}}}), out)
     with pytest.raises(ConfigError, match=r"has no growth block"):
         prepare(CONFIGS / "demo.yaml", out)
-    with pytest.raises(ConfigError, match=r"--threads must be a positive integer"):
-        prepare(growth_config(tmp_path), out, threads=0)
+    for threads in (0, 100_000, True):
+        with pytest.raises(ConfigError, match=r"--threads must be a whole number from 1 to 1024 \(CPU threads"):
+            prepare(growth_config(tmp_path), out, threads=threads)
     bad_scorer = growth_config(tmp_path)
     bad_scorer.write_text(bad_scorer.read_text().replace("input_size: 64", "input_size: 2"))
     with pytest.raises(ConfigError, match=r"input_size must be at least 32 px; got 2"):
@@ -157,3 +158,108 @@ def test_a_config_that_is_a_folder_or_unreadable_is_one_sentence(tmp_path: Path,
     assert main(["--config", str(tmp_path / "adir"), "--out", str(tmp_path / "out")]) == 2
     assert "is a folder; name a YAML file" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ progress files that cannot continue their stage
+@pytest.fixture(scope="module")
+def progress_files(tmp_path_factory) -> tuple[Path, dict[int, Path]]:
+    """A tiny growth config and a real progress checkpoint of each of its stages (SaveProgress's last
+    save: stage 1 after 3 of its 4 steps, stage 2 after 5 of its 6)."""
+    import tempfile
+
+    from dasag.core.config import deep_merge
+    from dasag.growth.grow import SaveProgress, prepare, quiet_trainer
+    from dasag.growth.stages import stage_config
+    from dasag.run.build import build_run
+
+    folder = tmp_path_factory.mktemp("progress")
+    config = growth_config(folder, steps=(4, 6))
+    g = prepare(config, folder / "unused", threads=1)
+    made = {}
+    for stage in g.stages:
+        made[stage.index] = folder / f"stage{stage.index + 1}.ckpt"
+        with tempfile.TemporaryDirectory() as root:
+            build_run(deep_merge(stage_config(g.config, stage), {"trainer": quiet_trainer(root), "threads": 1}),
+                      callbacks=[SaveProgress(made[stage.index])]).fit()
+    return config, made
+
+
+def _edited(source: Path, target: Path, edit) -> None:
+    import torch
+
+    checkpoint = torch.load(source, weights_only=True)
+    edit(checkpoint)
+    torch.save(checkpoint, target)
+
+
+def _nan(checkpoint: dict) -> None:
+    for tensor in checkpoint["state_dict"].values():
+        tensor.fill_(float("nan"))
+
+
+def _listing(folder: Path) -> list[tuple[str, str]]:
+    """Every entry under ``folder`` with what it is: a folder, or a file's bytes."""
+    return sorted((str(p.relative_to(folder)), "dir" if p.is_dir() else p.read_bytes().hex()) for p in folder.rglob("*"))
+
+
+PROGRESS_CASES = [
+    # (stage whose progress file it is, how it is made, the sentence's words)
+    (0, lambda made, path: path.write_bytes(made[1].read_bytes()),
+     "the progress of stage 1 '{path}' was made with another pyramid (0 of this run's tensors missing, 1 extra): "
+     "delete it to make that stage from its start."),
+    (1, lambda made, path: path.write_bytes(made[0].read_bytes()),
+     "the progress of stage 2 '{path}' was made with another pyramid (1 of this run's tensors missing, 0 extra): "
+     "delete it to make that stage from its start."),
+    (0, lambda made, path: _edited(made[0], path, lambda c: c.update(global_step=4)),
+     "the progress of stage 1 '{path}' has already run 4 steps and stage 1's growth.steps is 4, so nothing is left to do: "
+     "delete it to make that stage from its start."),
+    (0, lambda made, path: _edited(made[0], path, lambda c: c.pop("optimizer_states")),
+     "the progress of stage 1 '{path}' holds no optimizer state (it was saved weights-only), so a run cannot continue from it: "
+     "delete it to make that stage from its start."),
+    (1, lambda made, path: _edited(made[1], path, _nan),
+     "the progress of stage 2 '{path}' holds values that are not finite (NaN or infinity) in state_dict.pyramid.levels.0, so a run "
+     "continued from it would make a blank picture: delete it to make that stage from its start."),
+    (0, lambda made, path: path.mkdir(), "'{path}' is a folder, where the run keeps a file: move it away, then run again."),
+]
+
+
+@pytest.mark.parametrize(("index", "make", "words"), PROGRESS_CASES, ids=["stage_2s", "stage_1s", "all_steps", "weights_only", "nan", "folder"])
+def test_a_progress_file_that_cannot_continue_its_stage_is_one_sentence_before_the_folder_is_taken(progress_files, tmp_path, index, make, words,
+                                                                                                    capsys) -> None:
+    """Another pyramid or stage size, or all steps run, were refused only after growth.json was rewritten and the lock
+    taken; weights-only was Lightning's KeyError, a folder IsADirectoryError at the first save, NaN a black picture.
+    The folder is left byte for byte as the killed run left it (its growth.json and lock file included)."""
+    from dasag.commands.grow import main
+    from dasag.growth.grow import output_folder, prepare, progress_path
+
+    config, made = progress_files
+    out = tmp_path / "out"
+    g = prepare(config, out, threads=1)
+    with output_folder(out).claim({"config": g.config, "threads": 1}):  # what a killed run leaves: growth.json and the lock file
+        pass
+    path = progress_path(out, g.stages[index])
+    make(made, path)
+    before = _listing(out)
+    assert main(["--config", str(config), "--out", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == [f"error: {words.format(path=path)}"]
+    assert _listing(out) == before
+
+
+def test_a_finished_stage_of_nan_is_one_sentence_not_a_black_picture(tmp_path, capsys) -> None:
+    from safetensors.torch import save_file
+
+    from dasag.commands.grow import main
+    from dasag.growth.grow import prepare, state_path
+
+    config = growth_config(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    stage = prepare(config, out).stages[0]
+    save_file({"levels.0": __import__("torch").full((1, 3, 1, 1), float("nan"))}, state_path(out, stage))
+    before = _listing(out)
+    assert main(["--config", str(config), "--out", str(out)]) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert err == [f"error: stage file {str(state_path(out, stage))!r} is damaged (its levels.0 holds values that are not finite, NaN or infinity); "
+                   "delete it to make that stage (and the ones after it) again."]
+    assert _listing(out) == before

@@ -23,9 +23,13 @@ class Run(nn.Module):
 
 
 def saved(model: nn.Module, step: int = 3) -> dict:
-    """A checkpoint as Lightning writes it for ``model``, without the scorer (as DirectAscent saves it)."""
+    """A checkpoint as Lightning writes it for ``model``, without the scorer (as DirectAscent saves it),
+    with Adam's state after one step and the lr schedule's."""
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("scorer.")}
-    return {"state_dict": state, "global_step": step, "epoch": 0}
+    params = [p for name, p in model.named_parameters() if not name.startswith("scorer.")]
+    adam = {"state": {i: {"step": torch.tensor(1.0), "exp_avg": torch.zeros_like(p), "exp_avg_sq": torch.zeros_like(p)} for i, p in enumerate(params)},
+            "param_groups": [{"lr": 0.1, "params": list(range(len(params)))}]}
+    return {"state_dict": state, "global_step": step, "epoch": 0, "optimizer_states": [adam], "lr_schedulers": [{"last_epoch": step}]}
 
 
 def write(path: Path, checkpoint) -> Path:
@@ -68,7 +72,11 @@ def test_a_missing_file_is_one_sentence(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_checkpoint(path)
     assert refusal(read_checkpoint, path) == f"--ckpt_path {str(path)!r} does not exist."
-    assert "does not exist" in refusal(read_checkpoint, tmp_path)  # a folder is not a checkpoint file either
+
+
+def test_a_folder_is_named_as_a_folder_not_as_missing(tmp_path):
+    """It said "does not exist" of a folder that plainly exists."""
+    assert refusal(read_checkpoint, tmp_path) == f"--ckpt_path {str(tmp_path)!r} is a folder, not a checkpoint file: name its checkpoints/last.ckpt."
 
 
 def test_an_empty_file_is_a_save_cut_short(tmp_path):
@@ -101,7 +109,14 @@ def test_a_pickled_callable_is_refused_and_never_run(tmp_path):
 @pytest.mark.parametrize("contents", [{"global_step": 3}, {"state_dict": torch.zeros(2)}, [torch.zeros(2)]])
 def test_something_without_a_state_dict_is_not_a_lightning_checkpoint(tmp_path, contents):
     path = write(tmp_path / "other.ckpt", contents)
-    assert refusal(read_checkpoint, path) == f"--ckpt_path {str(path)!r} is not a Lightning checkpoint (it has no state_dict)."
+    assert refusal(read_checkpoint, path).startswith(f"--ckpt_path {str(path)!r} is not a Lightning checkpoint (it has no state_dict): ")
+
+
+def test_the_callers_advice_replaces_the_ckpt_path_advice(tmp_path):
+    path = tmp_path / "empty.ckpt"
+    path.write_bytes(b"")
+    message = refusal(read_checkpoint, path, "the progress of stage 2", "delete it to make that stage from its start")
+    assert message == f"the progress of stage 2 {str(path)!r} is empty (0 bytes), a save cut short: delete it to make that stage from its start."
 
 
 # ------------------------------------------------------------------ check_resume
@@ -143,3 +158,41 @@ def test_another_size_is_refused_counting_the_tensors_missing_and_extra(tmp_path
     assert f"0 of this run's tensors missing, {len(extra)} extra" in message
     message = refusal(check_resume, tmp_path / "last.ckpt", saved(small), large, 10)
     assert f"{len(extra)} of this run's tensors missing, 0 extra" in message
+
+
+def test_a_checkpoint_saved_weights_only_is_one_sentence_not_lightnings_key_error(tmp_path):
+    """Lightning raised its own KeyError ("Trying to restore optimizer state but checkpoint contains only the model") inside fit."""
+    model = Run()
+    for missing in ("optimizer_states", "lr_schedulers"):
+        checkpoint = {k: v for k, v in saved(model).items() if k != missing}
+        message = refusal(check_resume, tmp_path / "weights.ckpt", checkpoint, model, 10)
+        assert "holds no optimizer state (it was saved weights-only), so a run cannot continue from it" in message, message
+        assert message.endswith("continue from a full checkpoint, e.g. the run's checkpoints/last.ckpt.")
+    empty = {**saved(model), "optimizer_states": []}  # Adam would silently start again
+    assert "holds no optimizer state" in refusal(check_resume, tmp_path / "weights.ckpt", empty, model, 10)
+
+
+@pytest.mark.parametrize("where", ["state_dict", "optimizer_states"])
+def test_a_checkpoint_holding_nan_is_refused_naming_the_tensor(tmp_path, where):
+    """Resumed, a pyramid (or Adam's moments) of NaN made a black picture without a word."""
+    model = Run()
+    checkpoint = saved(model)
+    if where == "state_dict":
+        checkpoint["state_dict"]["pyramid.levels.2"].fill_(float("nan"))
+        key = "state_dict.pyramid.levels.2"
+    else:
+        checkpoint["optimizer_states"][0]["state"][1]["exp_avg_sq"].fill_(float("inf"))
+        key = "optimizer_states.0.state.1.exp_avg_sq"
+    message = refusal(check_resume, tmp_path / "nan.ckpt", checkpoint, model, 10, "--ckpt_path", "start again")
+    assert message == (f"--ckpt_path {str(tmp_path / 'nan.ckpt')!r} holds values that are not finite (NaN or infinity) in {key}, "
+                       "so a run continued from it would make a blank picture: start again.")
+
+
+def test_another_pyramid_is_named_before_its_step_count(tmp_path):
+    """A growth stage's progress file put at another stage's name was refused as 'already run 5 steps' (its stage's
+    budget), which says nothing of the real trouble; ``budget`` names the setting a caller's run length comes from."""
+    small, large = Run(max_size=16), Run(max_size=32)
+    assert "was made with another pyramid" in refusal(check_resume, tmp_path / "last.ckpt", saved(large, step=9), small, 5)
+    message = refusal(check_resume, tmp_path / "p.ckpt", saved(small, step=5), small, 5, "the progress of stage 1", "delete it", "stage 1's growth.steps")
+    assert message == (f"the progress of stage 1 {str(tmp_path / 'p.ckpt')!r} has already run 5 steps and stage 1's growth.steps is 5, "
+                       "so nothing is left to do: delete it.")
