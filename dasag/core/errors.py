@@ -16,12 +16,13 @@ class ConfigError(ValueError):
 
 def root_cause(error: BaseException) -> BaseException:
     """The innermost cause: jsonargparse wraps a constructor's one-sentence ``ValueError``
-    in a long "does not validate against any of the Union subtypes" report."""
+    in a long "does not validate against any of the Union subtypes" report (and so a constructor's
+    ``ImportError``: a zoo library that is missing or does not fit torch, whose message is its sentence)."""
     while True:  # a ``raise ... from None`` already chose its sentence: its hidden context is not a cause
         inner = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
         if inner is None:
             break
-        if not isinstance(inner, (ValueError, FileNotFoundError)):
+        if not isinstance(inner, (ValueError, FileNotFoundError, ImportError)):
             break
         error = inner
     return error

@@ -49,3 +49,16 @@ def test_an_init_arg_the_class_does_not_take_is_found_under_the_union_report(rep
     from dasag.core.errors import unaccepted_argument
 
     assert unaccepted_argument(report) == found
+
+
+
+def test_a_constructors_import_error_under_the_union_report_is_the_sentence():
+    """A zoo scorer in a config without open_clip was "Problem with given class_path 'dasag.scorers.OpenCLIP':", the reason cut off."""
+    from dasag.core.errors import first_line
+
+    missing = ImportError("open_clip scorers need open_clip_torch, which is not installed: pip install 'dasag[zoo]'.")
+    problem = ValueError("Problem with given class_path 'dasag.scorers.OpenCLIP':\n  open_clip scorers need ...")
+    problem.__cause__ = missing
+    union = ValueError("Does not validate against any of the Union subtypes\nErrors:\n  - Problem with given class_path ...")
+    union.__cause__ = problem
+    assert first_line(union) == "open_clip scorers need open_clip_torch, which is not installed: pip install 'dasag[zoo]'."
