@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -497,6 +498,26 @@ class OpenCLIP(TextImageScorer):
             native = self.model.visual.image_size if hasattr(self.model.visual, "image_size") else "its own"
             raise ValueError(f"scorer input_size {side} does not fit open_clip model {self.variant!r}, trained at {native} px "
                              f"({first_line(e).rstrip('.')[:160]}); leave input_size unset or keep the same number of whole patches.") from None
+
+    def counting_network(self) -> torch.nn.Module | None:
+        """The image tower of this architecture with random weights (what a copy's cost is counted on); ``None``
+        for a ``hf-hub:`` model, whose architecture open_clip would build only after fetching its weights."""
+        if self.model_name.startswith("hf-hub:"):
+            return None
+        open_clip = import_zoo_library("open_clip")
+        name = self.model_name
+        if name.startswith("local-dir:"):
+            name = "local-dir:" + str(Path(name.partition(":")[2]).expanduser())
+        def not_random_init_news(record: logging.LogRecord) -> bool:  # random weights are the point here
+            return "initialized randomly" not in record.getMessage()
+
+        logging.getLogger().addFilter(not_random_init_news)  # open_clip says it on the root logger
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return open_clip.create_model(name, load_weights=False).visual
+        finally:
+            logging.getLogger().removeFilter(not_random_init_news)
 
     @property
     def embedding_dim(self) -> int:

@@ -512,3 +512,20 @@ def test_a_short_fit_guided_by_the_tiny_model_writes_a_picture(tiny_files, tmp_p
     written = built.picture().write(tmp_path / "apple.png")
     with Image.open(written[0]) as image:
         assert image.size == (48, 48) and image.mode == "RGB"
+
+
+@zoo
+def test_the_cost_of_a_copy_is_counted_on_the_architecture_with_random_weights(tiny_files):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from dasag.scorers import OpenCLIP
+
+    scorer = OpenCLIP(TINY, pretrained=str(tiny_files["tiny"]))
+    net = scorer.counting_network()
+    assert not scorer.loaded and not torch.equal(net.conv1.weight, tiny_files["model"].visual.conv1.weight)  # random, not the file's
+    x = torch.zeros(1, 3, 32, 32, requires_grad=True)
+    with FlopCounterMode(display=False) as counter:
+        net(x).sum().backward()
+    # 2 layers of 17 tokens x (4 * 32 * 32 attention projections + 2 * 32 * 128 MLP) multiply-adds, forward and backward, and more
+    assert net(x).shape == (1, 32) and counter.get_total_flops() > 2 * 2 * 2 * 17 * (4 * 32 * 32 + 2 * 32 * 128)
+    assert OpenCLIP("hf-hub:dasag-test/tiny-open-clip").counting_network() is None
