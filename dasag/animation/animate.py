@@ -46,7 +46,7 @@ from dasag.core.errors import ConfigError, first_line
 from dasag.core.eta import progress_text
 from dasag.core.files import write_bytes_atomic
 from dasag.core.output_folder import OutputFolder
-from dasag.core.process import DETERMINISTIC_THREADS
+from dasag.core.process import DETERMINISTIC_THREADS, check_threads
 from dasag.core.prompts import Prompt
 from dasag.run.build import ScorerCache, ShareScorer, build_run, check_seed
 from dasag.run.step_log import StepLog
@@ -142,14 +142,15 @@ class ClipPlan:
 def output_folder(out: str | os.PathLike) -> OutputFolder:
     """``--out`` of an animation: ``animation.json`` holds the config and threads its frames were made with."""
     return OutputFolder(out, OPTIONS_FILE, "another animation", "delete it and run again with the same config "
-                        "(finished frames are kept and reused).", subfolders=(FRAMES_DIR,))
+                        "(finished frames are kept and reused).", subfolders=(FRAMES_DIR,), files=("clip.mp4", "clip.gif"),
+                        folders=(TENSORBOARD_DIR,))
 
 
 def _check_out(p: ClipPlan, stored: dict[str, Any] | None) -> None:
+    p.folder.check(p.stored(), "run the same config to continue it, or choose another --out")
     if stored is None and (p.out / FRAMES_DIR).exists():
         raise ConfigError(f"--out {str(p.out)!r} has a {FRAMES_DIR}/ folder but no {OPTIONS_FILE}: it is not an animation of this config; "
                           f"choose an empty or new folder.")
-    p.folder.check(p.stored(), "run the same config to continue it, or choose another --out")
 
 
 def plan(spec: ClipSpec, share_scorer: ShareScorer | None = None) -> ClipPlan:
@@ -168,10 +169,12 @@ def plan(spec: ClipSpec, share_scorer: ShareScorer | None = None) -> ClipPlan:
         raise ConfigError(f"an animation needs a whole-number seed_everything (frame f uses seed + f, so a rerun gives the same frames); got {seed!r}.")
     if seed + animation.frames - 1 >= 2**32:
         raise ConfigError(f"seed_everything {seed} + frame must stay below 2**32; use a seed below {2**32 - animation.frames + 1}.")
-    stored = output_folder(spec.out).stored()
-    threads = spec.threads if spec.threads is not None else (stored or {}).get("threads") or DETERMINISTIC_THREADS
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"--threads must be a positive whole number; got {threads!r}.")
+    folder = output_folder(spec.out)
+    stored = folder.stored()
+    if spec.threads is not None:
+        threads = check_threads(spec.threads)
+    else:
+        threads = check_threads((stored or {}).get("threads") or DETERMINISTIC_THREADS, f"threads in {str(folder.options_file)!r}")
     p = ClipPlan(spec, animation, config, seed, threads)
     _check_out(p, stored)
     _check_finished_frames(p)
@@ -181,10 +184,13 @@ def plan(spec: ClipSpec, share_scorer: ShareScorer | None = None) -> ClipPlan:
 
 def _check_finished_frames(p: ClipPlan) -> None:
     """Every frame already in ``frames/`` is a whole PNG (frames are written atomically, so a
-    damaged one was cut short by something else: a full disk, an interrupted copy). The next
-    frame starts from it, so it is named now rather than failing mid-run (:func:`check_whole_png`)."""
+    damaged one was cut short by something else: a full disk, an interrupted copy), and nothing
+    else (a folder, a link that leads nowhere) sits where a frame goes. The next frame starts from
+    it, so it is named now rather than failing mid-run (:func:`check_whole_png`)."""
+    from dasag.core.files import check_in_place
     from dasag.image.picture import check_whole_png
 
+    check_in_place([p.frame_path(frame) for frame in range(p.animation.frames)])
     for frame in range(p.animation.frames):
         path = p.frame_path(frame)
         if not path.is_file():

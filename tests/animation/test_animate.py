@@ -197,6 +197,13 @@ def test_animation_configs_are_package_data() -> None:
         (lambda out: (out / "frames" / "0000.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
          "frame file '{out}/frames/0000.png' is damaged (truncated or not a PNG): delete it and run again"),
         (lambda out: (out / "animation.json").mkdir(), "animation.json' is a folder"),
+        # things in the way: IsADirectoryError or NotADirectoryError after frames were made, a traceback from filelock
+        (lambda out: (out / "frames" / "0001.png").mkdir(), "'{out}/frames/0001.png' is a folder, where the run keeps a file: move it away"),
+        (lambda out: os.symlink("0002.png", out / "frames" / "0002.png"), "'{out}/frames/0002.png' is a symbolic link that leads nowhere"),
+        (lambda out: (out / "tensorboard").write_text("x"), "'{out}/tensorboard' is a file, not a folder, where the run keeps a folder"),
+        (lambda out: (out / "clip.gif").mkdir(), "'{out}/clip.gif' is a folder, where the run keeps a file"),
+        (lambda out: (out / ".lock").mkdir(), "the lock file '{out}/.lock' of --out '{out}' is a folder: move it away"),
+        (lambda out: os.symlink(".lock.holder", out / ".lock.holder"), "the lock's holder file '{out}/.lock.holder' of --out '{out}' is a symbolic link"),
     ],
 )
 def test_a_damaged_frame_or_state_path_is_one_sentence_and_nothing_is_written(damage, words, tmp_path: Path, capsys) -> None:
@@ -216,3 +223,14 @@ def test_a_damaged_frame_or_state_path_is_one_sentence_and_nothing_is_written(da
     rc, err = run_main(main, ["--config", str(config), "--out", str(out)], capsys)
     assert rc == 2 and len(err) == 1 and words.format(out=out) in err[0], err
     assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == before
+
+
+def test_a_file_where_the_frames_folder_goes_is_one_sentence(tmp_path: Path, capsys) -> None:
+    """It was refused as 'a frames/ folder but no animation.json' (a file, not a folder); with animation.json, a
+    FileExistsError at the first frame's write."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "frames").write_text("not a folder")
+    rc, err = run_main(main, ["--config", str(write_yaml(tmp_path, clip_config())), "--out", str(out)], capsys)
+    assert rc == 2 and err == [f"error: {str(out / 'frames')!r} is a file, not a folder, where the run keeps a folder: move it away, then run again."]
+    assert sorted(p.name for p in out.iterdir()) == ["frames"] and (out / "frames").read_text() == "not a folder"

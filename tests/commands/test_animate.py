@@ -22,6 +22,8 @@ def test_bad_run_settings_and_options_are_one_sentence(tmp_path: Path, capsys) -
     assert rc == 2 and len(err) == 1 and "does not exist" in err[0]
     rc, err = run_main(main, ["--config", str(write_yaml(tmp_path, clip_config()))], capsys)
     assert rc == 2 and len(err) == 1 and "--out" in err[0]
-    rc, err = run_main(main, ["--config", str(write_yaml(tmp_path, clip_config())), "--out", str(out), "--threads", "0"], capsys)
-    assert rc == 2 and len(err) == 1 and "--threads must be a positive whole number" in err[0]
+    for threads in ("0", "100000"):  # 100,000: libgomp ran out of memory after animation.json and the lock were written
+        rc, err = run_main(main, ["--config", str(write_yaml(tmp_path, clip_config())), "--out", str(out), "--threads", threads], capsys)
+        assert rc == 2 and len(err) == 1 and "--threads must be a whole number from 1 to 1024 (CPU threads: more than any machine has" in err[0]
+        assert err[0].endswith(f"got {threads}.")
     assert not out.exists()
