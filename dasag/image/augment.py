@@ -5,6 +5,12 @@ noise are broadcast arithmetic. Randomness comes from a generator seeded by (see
 so a step's augmentations depend on nothing but the run's seed and the step number: a run
 resumed from a checkpoint draws exactly what an uninterrupted run would.
 
+Two augmentations are the everyday edits a picture meets once it is shared, so that the ascent
+rewards only what survives them (expectation over transformation, Athalye et al., ICML 2018):
+``shrink`` (each copy halved, or more, and enlarged back: the fine detail a thumbnail loses) and
+``jpeg_quality`` (each copy through a JPEG round trip whose rounding passes the gradient straight
+through: :func:`jpeg_like`). Both are off by default.
+
 A step is two parts: :meth:`Augmentations.draw` (every random number, from the scheduled
 strengths) and :meth:`Augmentations.apply` (pure tensor arithmetic on the canvas). Only
 ``apply`` is compiled (``compile: render``): a seeded ``torch.Generator`` breaks a dynamo
@@ -16,12 +22,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import torch
 from torch import Tensor
 
 from dasag.core.ranges import COPIES
 from dasag.core.schedules import ExponentialWarmup, Schedule, as_schedule
+from dasag.image.resize import resize_matrix
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,9 @@ class Draws:
     zooms: Tensor | None = None  # (N,), each copy's magnification, log-uniform in [1/(1+z), 1+z]
     flips: Tensor | None = None  # (N,) bool, mirror the copy left to right
     angles: Tensor | None = None  # (N,), each copy's rotation in degrees, uniform in [-r, r]
+    shrinks: Tensor | None = None  # (N,) integer, each copy's level of ``shrink_bank``
+    shrink_bank: Tensor | None = None  # (levels, V, V), the round-trip matrices of the step's strength (:func:`shrink_bank`)
+    qualities: Tensor | None = None  # (N,), each copy's JPEG quality, uniform in [q, 100]
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,8 @@ class Strengths:
     zoom: float = 0.0
     flip: float = 0.0
     rotation: float = 0.0
+    shrink: float = 0.0
+    jpeg_quality: float = 0.0  # the lowest quality drawn; 0: off
 
 
 def step_generator(seed: int, step: int, device: torch.device | str) -> torch.Generator:
@@ -119,13 +132,119 @@ def _reflect(index: Tensor, size: int) -> Tensor:
     return torch.where(index >= size, period - index, index)
 
 
-def zoom_and_flip(x: Tensor, zooms: Tensor | None, flips: Tensor | None) -> Tensor:
-    """Each copy of (N, C, V, V) magnified by its zoom about the centre and, where its flip is
-    set, mirrored left to right: ``A @ x @ B.T`` with B the row-reversed A for flipped copies."""
+def zoom_and_flip(x: Tensor, zooms: Tensor | None, flips: Tensor | None, shrink: Tensor | None = None) -> Tensor:
+    """Each copy of (N, C, V, V) magnified by its zoom about the centre, where its flip is set
+    mirrored left to right, and then, with ``shrink`` (N, V, V), reduced and enlarged back:
+    ``A @ x @ B.T`` with B the row-reversed A for flipped copies, each left multiplied by the
+    copy's round-trip matrix, so the three still cost two products per copy."""
     n, _, v, _ = x.shape
     a = zoom_matrices(zooms if zooms is not None else torch.ones(n, device=x.device), v).to(x.dtype)
     b = torch.where(flips[:, None, None], a.flip(1), a) if flips is not None else a
+    if shrink is not None:
+        r = shrink.to(x.dtype)
+        a, b = r @ a, r @ b
     return (a[:, None] @ x @ b.transpose(1, 2)[:, None]).contiguous(memory_format=torch.channels_last)
+
+
+#: Reduction factors come in quarter octaves: level k reduces by 2^(k/4), from 1 (untouched) up to 1 + shrink.
+SHRINK_LEVELS_PER_OCTAVE = 4
+
+
+def round_trip_matrix(size: int, side: int) -> Tensor:
+    """(size, size): an axis of ``size`` px reduced to ``side`` px (bicubic, antialiased) and enlarged
+    back (bicubic), like the everyday edit (:mod:`dasag.quality.edits`); the identity when ``side >= size``."""
+    if side >= size:
+        return torch.eye(size)
+    return resize_matrix(side, size, "bicubic") @ resize_matrix(size, side, "bicubic", antialias=True)
+
+
+def shrink_levels(shrink: float) -> int:
+    """How many levels a strength allows: 2^(k/4) <= 1 + shrink for k = 0 .. levels - 1."""
+    return int(math.floor(SHRINK_LEVELS_PER_OCTAVE * math.log2(1 + shrink) + 1e-9)) + 1
+
+
+@lru_cache(maxsize=32)
+def shrink_bank(size: int, levels: int) -> Tensor:
+    """(levels, size, size) on the CPU: level k reduces an axis to ``size / 2^(k/4)`` px (at least 8)
+    and enlarges it back. A function of the side and the number of levels only (a scheduled
+    strength reuses it), never of a draw: choosing a copy's level is an index on the device, and
+    nothing is read back to the host."""
+    factors = [2 ** (k / SHRINK_LEVELS_PER_OCTAVE) for k in range(levels)]
+    return torch.stack([round_trip_matrix(size, max(8, round(size / f))) for f in factors])
+
+
+#: JPEG's example quantisation tables (ITU-T T.81, Annex K) for luminance and chrominance, at quality 50.
+_JPEG_LUMA = (
+    (16, 11, 10, 16, 24, 40, 51, 61), (12, 12, 14, 19, 26, 58, 60, 55), (14, 13, 16, 24, 40, 57, 69, 56), (14, 17, 22, 29, 51, 87, 80, 62),
+    (18, 22, 37, 56, 68, 109, 103, 77), (24, 35, 55, 64, 81, 104, 113, 92), (49, 64, 78, 87, 103, 121, 120, 101),
+    (72, 92, 95, 98, 112, 100, 103, 99),
+)
+_JPEG_CHROMA = (
+    (17, 18, 24, 47, 99, 99, 99, 99), (18, 21, 26, 66, 99, 99, 99, 99), (24, 26, 56, 99, 99, 99, 99, 99), (47, 66, 99, 99, 99, 99, 99, 99),
+    (99, 99, 99, 99, 99, 99, 99, 99), (99, 99, 99, 99, 99, 99, 99, 99), (99, 99, 99, 99, 99, 99, 99, 99), (99, 99, 99, 99, 99, 99, 99, 99),
+)
+#: RGB (0-255) -> Y, Cb, Cr as JPEG (JFIF) defines them; Cb and Cr are offset by 128.
+_YCBCR = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
+
+
+def jpeg_tables(qualities: Tensor) -> tuple[Tensor, Tensor]:
+    """(N,) qualities in [1, 100] -> the (N, 8, 8) luminance and chrominance quantisation steps,
+    scaled as the IJG encoder (libjpeg, Pillow) scales the example tables."""
+    q = qualities.float().clamp(1, 100)[:, None, None]
+    scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)
+    luma = torch.tensor(_JPEG_LUMA, dtype=torch.float32, device=q.device)
+    chroma = torch.tensor(_JPEG_CHROMA, dtype=torch.float32, device=q.device)
+    return (((luma * scale + 50) / 100).floor().clamp_min(1), ((chroma * scale + 50) / 100).floor().clamp_min(1))
+
+
+@lru_cache(maxsize=8)
+def block_dct_matrix(side: int) -> Tensor:
+    """(side, side) on the CPU, ``side`` a multiple of 8: the orthonormal 8-point DCT-II of every
+    8 px block along an axis (block-diagonal), so ``B @ plane @ B.T`` holds each 8 x 8 block's JPEG
+    coefficients in the block's own place: two matrix products instead of a batch of tiny ones."""
+    k = torch.arange(8, dtype=torch.float64)[:, None]
+    n = torch.arange(8, dtype=torch.float64)[None, :]
+    d = torch.cos(math.pi * (2 * n + 1) * k / 16) * torch.where(k == 0, math.sqrt(1 / 8), math.sqrt(2 / 8))
+    return torch.block_diag(*[d] * (side // 8)).float()
+
+
+def _quantise_blocks(plane: Tensor, steps: Tensor) -> Tensor:
+    """(N, H, H) with H a multiple of 8, level-shifted -> each 8 x 8 block's DCT rounded to
+    multiples of its copy's ``steps`` (N, 8, 8) and transformed back. The rounding passes the
+    gradient straight through (BPDA, Athalye et al. 2018): the forward pass is JPEG's loss, the
+    backward pass that of the identity, so the guide scores what JPEG leaves and its gradient still
+    reaches every pixel."""
+    side = plane.shape[-1]
+    b = block_dct_matrix(side).to(device=plane.device, dtype=plane.dtype)
+    tiled = steps.repeat(1, side // 8, side // 8)  # (N, H, H): each coefficient's step, block by block
+    q = (b @ plane @ b.T) / tiled
+    q = q + (q.round() - q).detach()
+    return b.T @ (q * tiled) @ b
+
+
+def jpeg_like(x: Tensor, qualities: Tensor) -> Tensor:
+    """(N, 3, V, V) in [-1, 1] -> each copy as a JPEG round trip at its quality would leave it, with
+    4:2:0 chroma (Pillow's default): Y, Cb, Cr; the chroma averaged over 2 x 2 px; every 8 x 8 block's
+    DCT quantised by the scaled tables; back to RGB, the chroma enlarged with libjpeg's triangle filter (edges
+    padded by repetition to a multiple of 16 px and cropped after). Differentiable (see
+    :func:`_quantise_blocks`); all tensor arithmetic, deterministic on every device."""
+    n, _, v, _ = x.shape
+    pad = (-v) % 16
+    pixels = (x.float() + 1) * 127.5
+    if pad:
+        pixels = torch.nn.functional.pad(pixels, (0, pad, 0, pad), mode="replicate")
+    m = torch.tensor(_YCBCR, dtype=pixels.dtype, device=x.device)
+    ycc = torch.einsum("ij,njhw->nihw", m, pixels)
+    luma_steps, chroma_steps = jpeg_tables(qualities.to(x.device))
+    y = _quantise_blocks(ycc[:, 0] - 128, luma_steps) + 128
+    chroma = torch.nn.functional.avg_pool2d(ycc[:, 1:], 2)  # Cb, Cr, already centred on 0
+    side = chroma.shape[-1]
+    chroma = _quantise_blocks(chroma.reshape(n * 2, side, side), chroma_steps.repeat_interleave(2, dim=0)).reshape(n, 2, side, side)
+    up = resize_matrix(side, 2 * side, "bilinear").to(device=x.device, dtype=chroma.dtype)  # libjpeg's "fancy" (triangle) upsampling
+    chroma = up @ chroma @ up.T
+    rgb = torch.einsum("ij,njhw->nihw", torch.linalg.inv(m), torch.cat([y[:, None], chroma], dim=1))
+    rgb = rgb[..., :v, :v] / 127.5 - 1
+    return rgb.to(x.dtype).contiguous(memory_format=torch.channels_last)
 
 
 def rotate(x: Tensor, angles: Tensor) -> Tensor:
@@ -215,6 +334,10 @@ class Augmentations:
         rotation: Schedule | float = 10.0,
         rotation_enabled: bool = False,
         grey_scales: list[float] | None = None,
+        shrink: Schedule | float = 1.0,
+        shrink_enabled: bool = False,
+        jpeg_quality: Schedule | float = 75.0,
+        jpeg_enabled: bool = False,
     ) -> None:
         """
         Args:
@@ -239,6 +362,13 @@ class Augmentations:
                 (copy k of each image gets ``grey_scales[k % len]``; e.g. [1, 1, 0.5, 0.25]), so the
                 picture must work at lower contrast too: the scale invariance of transfer attacks
                 (Lin et al., ICLR 2020). Deterministic; null: off.
+            shrink: s, each copy is reduced by a factor drawn from the quarter octaves 1, 2^(1/4), ...
+                up to 1+s (1 halves it at most) and enlarged back, bicubic both ways, after zoom and flip: only what a thumbnail keeps
+                reaches the guide. A schedule can start strong and relax (coarse before fine).
+            jpeg_quality: q, each copy goes through a JPEG round trip at a quality uniform in [q, 100]
+                (4:2:0 chroma, the standard tables; the rounding passes the gradient straight through).
+            shrink_enabled / jpeg_enabled: off by default; the everyday edits of docs/quality.md as
+                augmentations, so the picture keeps its class once it is shared.
         """
         _check_batch_size(batch_size)
         if grey_scales is not None and not (0 < len(grey_scales) <= batch_size and all(
@@ -250,6 +380,23 @@ class Augmentations:
         self.single_copy_when_off = single_copy_when_off
         self._set_strengths(jitter, color_shift, noise, zoom, flip, rotation)
         self._set_switches(jitter_enabled, color_shift_enabled, noise_enabled, zoom_enabled, flip_enabled, rotation_enabled)
+        self._set_edits(shrink, shrink_enabled, jpeg_quality, jpeg_enabled)
+
+    def _set_edits(self, shrink: Schedule | float, shrink_enabled: bool, jpeg_quality: Schedule | float, jpeg_enabled: bool) -> None:
+        """The everyday edits as augmentations: a shrink factor that stays within [0, 15] (16x smaller at
+        most) and a JPEG quality within [1, 100], refused otherwise even while switched off."""
+        self.shrink = as_schedule(shrink)
+        self.jpeg_quality = as_schedule(jpeg_quality)
+        low, high = min(self.shrink.values(_CHECK_POINTS)), max(self.shrink.values(_CHECK_POINTS))
+        if not (0 <= low and high <= 15):
+            raise ValueError(f"augment shrink must stay within [0, 15] (a copy reduced by up to 1 + shrink times); its schedule {self.shrink} "
+                             f"reaches {low if not low >= 0 else high:g}.")
+        low, high = min(self.jpeg_quality.values(_CHECK_POINTS)), max(self.jpeg_quality.values(_CHECK_POINTS))
+        if not (1 <= low and high <= 100):
+            raise ValueError(f"augment jpeg_quality must stay within [1, 100] (JPEG's quality scale); its schedule {self.jpeg_quality} "
+                             f"reaches {low if not low >= 1 else high:g}.")
+        self.shrink_enabled = shrink_enabled
+        self.jpeg_enabled = jpeg_enabled
 
     def _set_strengths(self, jitter: Schedule | float | None, color_shift: Schedule | float, noise: Schedule | float, zoom: Schedule | float,
                        flip: Schedule | float, rotation: Schedule | float) -> None:
@@ -283,7 +430,7 @@ class Augmentations:
         """Copies scored per image and step: ``batch_size``, or 1 when every augmentation is off
         and ``single_copy_when_off`` (fixed for the run, so the batch shape never changes)."""
         off = not (self.jitter_enabled or self.color_shift_enabled or self.noise_enabled or self.zoom_enabled or self.flip_enabled
-                   or self.rotation_enabled or self.grey_scales is not None)
+                   or self.rotation_enabled or self.grey_scales is not None or self.shrink_enabled or self.jpeg_enabled)
         return 1 if off and self.single_copy_when_off else self.batch_size
 
     def jitter_schedule(self, max_shift: int) -> Schedule:
@@ -302,6 +449,8 @@ class Augmentations:
             zoom=self.zoom(step, total_steps) if self.zoom_enabled else 0.0,
             flip=self.flip(step, total_steps) if self.flip_enabled else 0.0,
             rotation=self.rotation(step, total_steps) if self.rotation_enabled else 0.0,
+            shrink=self.shrink(step, total_steps) if self.shrink_enabled else 0.0,
+            jpeg_quality=self.jpeg_quality(step, total_steps) if self.jpeg_enabled else 0.0,
         )
 
     def draw(
@@ -311,7 +460,8 @@ class Augmentations:
         """Every random number of one step, for ``num_images * batch_size`` copies of side ``visible``.
 
         The draw order (shifts, colour scale, colour offset, noise, then zooms, flips and angles,
-        which came later, in that order) is part of the reproducibility contract: changing it changes every image.
+        then shrink factors and JPEG qualities, which came later, in that order) is part of the
+        reproducibility contract: changing it changes every image.
         """
         n = num_images * self.copies
         j = strengths.jitter
@@ -335,13 +485,23 @@ class Augmentations:
         angles = None
         if strengths.rotation > 0:
             angles = torch.empty(n, device=device).uniform_(-strengths.rotation, strengths.rotation, generator=generator)
-        return Draws(shifts, scale, offset, noise, zooms, flips, angles)
+        shrinks = bank = qualities = None
+        if strengths.shrink > 0:
+            levels = shrink_levels(strengths.shrink)
+            shrinks = torch.randint(0, levels, (n,), generator=generator, device=device)
+            bank = shrink_bank(visible, levels).to(device=device, dtype=dtype)
+        if strengths.jpeg_quality > 0:
+            qualities = torch.empty(n, device=device).uniform_(strengths.jpeg_quality, 100, generator=generator)
+        return Draws(shifts, scale, offset, noise, zooms, flips, angles, shrinks, bank, qualities)
 
     def apply(self, canvas: Tensor, margin: int, draws: Draws) -> Tensor:
         """(I, 3, S, S) canvas -> (I*copies, 3, V, V) augmented copies, image-major order."""
         x = jitter_crop(canvas, margin, draws.shifts, copies=self.copies)
-        if draws.zooms is not None or draws.flips is not None:
-            x = zoom_and_flip(x, draws.zooms, draws.flips)
+        if draws.zooms is not None or draws.flips is not None or draws.shrinks is not None:
+            shrink = draws.shrink_bank[draws.shrinks] if draws.shrinks is not None and draws.shrink_bank is not None else None
+            x = zoom_and_flip(x, draws.zooms, draws.flips, shrink)
+        if draws.qualities is not None:  # the shared picture, before the ascent's own colour shift and noise
+            x = jpeg_like(x, draws.qualities)
         if self.grey_scales is not None:
             x = x * self._grey_factors(x.shape[0]).to(device=x.device, dtype=x.dtype)
         return rotate_shift_and_noise(x, draws)
@@ -364,5 +524,6 @@ class Augmentations:
             f"noise={self.noise}, enabled=(jitter={self.jitter_enabled}, color={self.color_shift_enabled}, noise={self.noise_enabled}), "
             f"jitter_reaches_zero={self.jitter_reaches_zero}, single_copy_when_off={self.single_copy_when_off}, "
             f"zoom={self.zoom} ({'on' if self.zoom_enabled else 'off'}), flip={self.flip} ({'on' if self.flip_enabled else 'off'}), "
-            f"rotation={self.rotation} ({'on' if self.rotation_enabled else 'off'}), grey_scales={self.grey_scales})"
+            f"rotation={self.rotation} ({'on' if self.rotation_enabled else 'off'}), grey_scales={self.grey_scales}, "
+            f"shrink={self.shrink} ({'on' if self.shrink_enabled else 'off'}), jpeg_quality={self.jpeg_quality} ({'on' if self.jpeg_enabled else 'off'}))"
         )

@@ -150,6 +150,9 @@ class Cutouts(Augmentations):
         for name in ("zoom", "zoom_enabled", "single_copy_when_off"):  # a parser hands every parent argument, at its default
             if name in augmentations and augmentations.pop(name) != defaults[name].default:
                 raise ValueError(f"cutouts take no {name}: each crop's random size and position take the place of a zoom, and every crop differs.")
+        for name in ("shrink", "shrink_enabled", "jpeg_quality", "jpeg_enabled"):
+            if name in augmentations and augmentations.pop(name) != defaults[name].default:
+                raise ValueError(f"cutouts take no {name}: the everyday edits act on whole copies (dasag.Augmentations), not on crops.")
         super().__init__(flip_enabled=flip_enabled, single_copy_when_off=False, **augmentations)
         self.cut_size = cut_size
         self.min_fraction = float(min_fraction)

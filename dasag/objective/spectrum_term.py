@@ -1,4 +1,4 @@
-"""A natural image's spectrum as a soft constraint: penalise power above the 1/f² line.
+"""A natural image's spectrum as a soft constraint: penalise power above the 1/f² line, or a fine-scale share above a photograph's.
 
 Photographs have a power spectrum that falls as about 1/f² with spatial frequency f (Field,
 JOSA A 1987; van der Schaaf and van Hateren, 1996); the fine, high-contrast hatching a
@@ -15,6 +15,10 @@ pixels, not a spectrum), so this term is the soft form of the same idea, on the 
   the large shapes);
 * the loss is the mean over rings of ``max(0, d_b - level)²``: only power above a natural
   spectrum costs anything, and a picture smoother than a photograph costs nothing.
+
+:class:`FineScaleTerm` is the same idea in the benchmark's own units: the picture's fine-scale share
+(:func:`dasag.image.stats.fine_share`, the ``look/fine_scale`` of the transfer report), and only
+the part of it above a photograph's share costs.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import torch
 from torch import Tensor
 
 from dasag.core.ranges import TERM_WEIGHT
+from dasag.image.resize import resize
+from dasag.image.stats import FINE_SCALE_SIDE, LUMA, fine_share
 from dasag.objective.base import Contribution, StepContext, Term
 
 #: Rings per octave of frequency (half-octave rings).
@@ -98,3 +104,40 @@ class SpectrumTerm(Term):
 
     def __repr__(self) -> str:
         return f"SpectrumTerm(weight={self.weight}, exponent={self.exponent})"
+
+
+def picture_fine_share(images: Tensor) -> Tensor:
+    """(N, 3, V, V) in [-1, 1] -> (N,): each picture's fine-scale share as the benchmark measures it
+    (grey level, resized to 256 px bicubic, :func:`dasag.image.stats.fine_share`), differentiably."""
+    luma = torch.tensor(LUMA, dtype=torch.float32, device=images.device)
+    grey = torch.einsum("c,nchw->nhw", luma, (images.float() + 1) / 2)
+    return fine_share(resize(grey[:, None], FINE_SCALE_SIDE, "bicubic", use_matmul=True)[:, 0])
+
+
+class FineScaleTerm(Term):
+    """``λ · max(0, share - target)``: the clean picture's fine-scale share above a photograph's (see the module)."""
+
+    name = "fine_scale"
+
+    def __init__(self, weight: float = 10.0, target: float = 0.08) -> None:
+        """
+        Args:
+            weight: λ per unit of share; the prompt term it competes with is a logit or log-probability
+                (a logit of a Lite guide rises to 20-40 over a run).
+            target: the share that costs nothing: 0.08 is the top of the photographs of objects in a
+                scene (``dasag/image/stats.py``); the recipe's pictures read about 0.15.
+        """
+        TERM_WEIGHT.check(weight, "FineScaleTerm weight")
+        if not 0 <= target <= 1:
+            raise ValueError(f"FineScaleTerm target must be a share from 0 to 1 (photographs of objects: 0.05-0.08); got {target!r}.")
+        self.weight = weight
+        self.target = float(target)
+
+    def __call__(self, ctx: StepContext) -> Contribution:
+        if not self.weight:
+            return Contribution(None)
+        share = picture_fine_share(ctx.images)
+        return Contribution(self.weight * torch.relu(share - self.target), {self.name: share})
+
+    def __repr__(self) -> str:
+        return f"FineScaleTerm(weight={self.weight}, target={self.target})"

@@ -197,3 +197,122 @@ def test_grey_scales_pull_each_copy_towards_mid_grey_by_its_factor() -> None:
     for bad in ([], [0.0], [1.5], [1, 1, 1, 1, 1], [True]):
         with pytest.raises(ValueError, match=r"grey_scales must be 1 to batch_size \(4\) factors, each in \(0, 1\]"):
             Augmentations(batch_size=4, grey_scales=bad)
+
+
+# ---------------------------------------------------------------- the everyday edits as augmentations
+
+def _photograph(side: int = 192) -> torch.Tensor:
+    """(1, 3, side, side) in [-1, 1]: the centre of scikit-image's astronaut photograph (fine detail and large shapes)."""
+    import numpy as np
+    import skimage.data
+    from PIL import Image
+
+    image = Image.fromarray(skimage.data.astronaut()).resize((side, side), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+def _to_pil(x: torch.Tensor):
+    from PIL import Image
+
+    return Image.fromarray(((x[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy())
+
+
+def test_the_round_trip_matrix_is_the_everyday_edits_half_size_and_back() -> None:
+    import numpy as np
+
+    from dasag.image.augment import round_trip_matrix
+    from dasag.quality.edits import resize_round_trip
+
+    x = _photograph()
+    r = round_trip_matrix(192, 96)
+    ours = _to_pil(r @ x @ r.T)
+    theirs = resize_round_trip(_to_pil(x))  # Pillow, bicubic both ways
+    error = np.abs(np.asarray(ours, float) - np.asarray(theirs, float)).mean()
+    untouched = np.abs(np.asarray(_to_pil(x), float) - np.asarray(theirs, float)).mean()
+    assert error < 0.25 * untouched and error < 2.5  # within a few grey levels of Pillow's, far from the original
+    assert torch.equal(round_trip_matrix(192, 192), torch.eye(192))
+
+
+def test_jpeg_like_is_close_to_pillows_jpeg_and_passes_the_gradient_straight_through() -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from dasag.image.augment import jpeg_like
+
+    x = _photograph(200)  # not a multiple of 16: padded and cropped back
+    for quality in (30, 75, 95):
+        buffer = io.BytesIO()
+        _to_pil(x).save(buffer, format="JPEG", quality=quality)
+        with Image.open(buffer) as decoded:
+            theirs = np.asarray(decoded.convert("RGB"), float)
+        ours = np.asarray(_to_pil(jpeg_like(x, torch.tensor([float(quality)]))), float)
+        error, untouched = np.abs(ours - theirs).mean(), np.abs(np.asarray(_to_pil(x), float) - theirs).mean()
+        assert ours.shape == theirs.shape and error < 0.4 * untouched, quality
+    x = x.repeat(2, 1, 1, 1).requires_grad_()
+    out = jpeg_like(x, torch.tensor([40.0, 100.0]))
+    assert (out[0] - x[0]).abs().mean() > 3 * (out[1] - x[1]).abs().mean()  # the lower quality loses more
+    # the rounding is the identity backwards and the colour transforms invert each other, so a gradient
+    # that is the same everywhere arrives unchanged (the padded border aside)
+    (grad,) = torch.autograd.grad(out, x, torch.ones_like(out))
+    torch.testing.assert_close(grad[..., 8:-16, 8:-16], torch.ones_like(grad[..., 8:-16, 8:-16]), atol=1e-4, rtol=1e-4)
+
+
+def test_the_edits_are_off_by_default_and_leave_every_earlier_draw_and_copy_as_it_was() -> None:
+    canvas = torch.rand(2, 3, 48, 48) * 2 - 1
+    settings = {"batch_size": 4, "zoom_enabled": True, "flip_enabled": True}
+    plain = Augmentations(**settings)
+    strengths = plain.strengths(0, 10, 8)
+    assert strengths.shrink == 0 and strengths.jpeg_quality == 0
+    before = plain.draw(2, 32, strengths, step_generator(1, 2, "cpu"), "cpu")
+    assert before.shrinks is None and before.shrink_bank is None and before.qualities is None
+    edited = Augmentations(**settings, shrink_enabled=True, jpeg_enabled=True)
+    after = edited.draw(2, 32, edited.strengths(0, 10, 8), step_generator(1, 2, "cpu"), "cpu")
+    for name in ("shifts", "scale", "offset", "noise", "zooms", "flips"):
+        assert torch.equal(getattr(before, name), getattr(after, name)), name
+    assert after.shrinks.shape == (8,) and after.qualities.shape == (8,)
+    assert float(after.qualities.min()) >= 75 and float(after.qualities.max()) <= 100
+    copies = edited.apply(canvas, 8, after)
+    assert copies.shape == (8, 3, 32, 32) and not torch.equal(copies, plain.apply(canvas, 8, before))
+    assert torch.equal(copies, edited(canvas, 8, edited.strengths(0, 10, 8), step_generator(1, 2, "cpu")))  # seeded by (seed, step)
+    only_jpeg = Augmentations(batch_size=3, jitter_enabled=False, color_shift_enabled=False, noise_enabled=False, jpeg_enabled=True)
+    assert only_jpeg.copies == 3  # each copy meets its own quality: all are scored
+
+
+def test_shrink_levels_are_quarter_octaves_up_to_the_strength_and_copies_lose_their_fine_scale() -> None:
+    from dasag.image.augment import shrink_bank, shrink_levels
+    from dasag.image.stats import fine_share
+
+    assert [shrink_levels(s) for s in (0.0, 0.18, 0.19, 1.0, 3.0, 15.0)] == [1, 1, 2, 5, 9, 17]
+    bank = shrink_bank(64, 5)
+    assert bank.shape == (5, 64, 64) and torch.equal(bank[0], torch.eye(64))
+    x = _photograph(64)
+    shares = [float(fine_share((r @ x @ r.T).mean(1))) for r in bank]
+    assert all(a > b for a, b in zip(shares, shares[1:]))  # each quarter octave keeps less fine detail
+    aug = Augmentations(batch_size=16, jitter_enabled=False, color_shift_enabled=False, noise_enabled=False, shrink_enabled=True, shrink=1.0)
+    draws = aug.draw(1, 64, aug.strengths(0, 10, 0), step_generator(0, 0, "cpu"), "cpu")
+    assert draws.shrink_bank.shape[0] == 5 and set(draws.shrinks.tolist()) <= set(range(5)) and len(set(draws.shrinks.tolist())) > 1
+    canvas = x.clone().requires_grad_()
+    copies = aug.apply(canvas, 0, draws)
+    for k, level in enumerate(draws.shrinks.tolist()):
+        r = bank[level]
+        torch.testing.assert_close(copies[k], (r @ x[0] @ r.T), atol=1e-5, rtol=1e-5)
+    copies.sum().backward()
+    assert canvas.grad is not None and canvas.grad.abs().sum() > 0
+
+
+def test_the_edits_strengths_can_be_scheduled_and_bad_ones_are_one_sentence() -> None:
+    from dasag.core.schedules import Linear
+
+    aug = Augmentations(shrink=Linear(start=3.0, end=0.0), shrink_enabled=True, jpeg_quality=Linear(start=40.0, end=90.0), jpeg_enabled=True)
+    first, last = aug.strengths(0, 11, 8), aug.strengths(10, 11, 8)
+    assert (first.shrink, first.jpeg_quality, last.shrink, last.jpeg_quality) == (3.0, 40.0, 0.0, 90.0)
+    draws = aug.draw(1, 32, last, step_generator(0, 10, "cpu"), "cpu")
+    assert draws.shrinks is None  # a strength of 0 draws nothing
+    for bad, words in (({"shrink": -0.5}, r"shrink must stay within \[0, 15\]"), ({"shrink": 20.0}, r"shrink must stay within \[0, 15\]"),
+                       ({"jpeg_quality": 0.0}, r"jpeg_quality must stay within \[1, 100\]"),
+                       ({"jpeg_quality": 120}, r"jpeg_quality must stay within \[1, 100\]"),
+                       ({"jpeg_quality": Linear(start=80.0, end=-5.0)}, r"jpeg_quality must stay within \[1, 100\].*reaches -5")):
+        with pytest.raises(ValueError, match=words):
+            Augmentations(**bad)

@@ -146,3 +146,10 @@ def test_drawing_and_applying_cutouts_never_reads_a_value_back_to_the_host() -> 
         draws = aug.draw(2, 96, aug.strengths(3, 10, max_shift=16), step_generator(0, 3, "cpu"), "cpu")
         aug.apply(canvas, 16, draws).sum().backward()
     assert counter.calls == []
+
+
+def test_cutouts_refuse_the_everyday_edits_which_act_on_whole_copies() -> None:
+    for name, value in (("shrink_enabled", True), ("jpeg_enabled", True), ("shrink", 2.0), ("jpeg_quality", 50.0)):
+        with pytest.raises(ValueError, match=f"cutouts take no {name}: the everyday edits act on whole copies"):
+            Cutouts(**{name: value})
+    assert Cutouts(shrink_enabled=False).copies == 8  # the default passes, as a parser hands it

@@ -55,3 +55,32 @@ def test_the_term_weights_its_value_pushes_power_down_and_refuses_bad_settings()
         SpectrumTerm(exponent=9)
     with pytest.raises(ValueError, match="SpectrumTerm weight"):
         SpectrumTerm(weight=float("nan"))
+
+
+def test_the_fine_scale_term_reads_the_benchmarks_share_and_only_the_excess_over_a_photograph_costs() -> None:
+    import numpy as np
+
+    from dasag.image.stats import fine_scale
+    from dasag.objective.spectrum_term import FineScaleTerm, picture_fine_share
+
+    smooth = _power_law_field(192, 4.0)
+    hatched = (smooth + 0.3 * torch.sign(torch.sin(torch.arange(192.0) * 2.5))[None, None, None, :]).clamp(-1, 1)
+    images = torch.cat([smooth, hatched]).requires_grad_()
+    shares = picture_fine_share(images)
+    for image, share in zip(images.detach(), shares.tolist()):  # the benchmark's measure, to the resampling filter's difference
+        pixels = ((image.permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+        assert abs(share - fine_scale(np.asarray(pixels))) < 0.03
+    assert shares[0] < 0.08 < 0.3 < shares[1]
+    c = StepContext([], images, 0, 10, ScorerEnsemble([EfficientNetLite()]))
+    part = FineScaleTerm(weight=5.0, target=0.08)(c)
+    assert part.loss[0].item() == 0.0 and part.loss[1].item() == pytest.approx(5.0 * (shares[1].item() - 0.08), rel=1e-5)
+    torch.testing.assert_close(part.values["fine_scale"], shares)
+    part.loss.sum().backward()
+    assert images.grad[0].abs().sum() == 0  # a calm picture is left alone
+    stepped = (images - 0.05 * images.grad / images.grad.abs().max()).detach()
+    assert picture_fine_share(stepped)[1] < shares[1]  # descent calms the busy one
+    assert FineScaleTerm(weight=0.0)(c).loss is None
+    with pytest.raises(ValueError, match=r"FineScaleTerm target must be a share from 0 to 1"):
+        FineScaleTerm(target=1.5)
+    with pytest.raises(ValueError, match="FineScaleTerm weight"):
+        FineScaleTerm(weight=-1.0)
