@@ -1,6 +1,6 @@
 """What the Hugging Face text-image scorers share: dtype, attention backend, weight checks,
-preprocessing read from the checkpoint, cached text embeddings, and one vision pass that
-yields both the embedding and the aesthetic score.
+preprocessing read from the checkpoint, and transformers' tokenizer and towers behind the cached
+text embeddings and the one vision pass of every text-image scorer (:mod:`dasag.scorers.text_image`).
 
 :class:`HFTextImageScorer` holds all of it; ``siglip.py`` and ``clip.py`` only say which
 model class to load and how a tower's output becomes an embedding.
@@ -20,8 +20,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dasag.core.errors import error_text, first_line
-from dasag.scorers.aesthetic_head import AestheticHead, check_head_available, load_aesthetic_head
-from dasag.scorers.base import Capabilities, Preprocessing, Scorer, Scores
+from dasag.scorers.aesthetic_head import check_head_available, load_aesthetic_head
+from dasag.scorers.base import Capabilities, Preprocessing
+from dasag.scorers.text_image import TextImageScorer
 from dasag.scorers.weights import NOT_A_FILE_PROBLEM, MissingWeightsError, WeightLocations, default_locations
 
 Dtype = Literal["auto", "bf16", "fp16", "fp32"]
@@ -151,7 +152,7 @@ def _vision_config(location: str) -> dict[str, Any] | None:
         return None
 
 
-class HFTextImageScorer(Scorer):
+class HFTextImageScorer(TextImageScorer):
     """A transformers dual-encoder scorer with an optional aesthetic head on the image embedding.
 
     Subclasses set the class attributes and implement :meth:`_image_embedding` and
@@ -200,13 +201,6 @@ class HFTextImageScorer(Scorer):
         self.dtype_name = dtype
         self.model: Any = None
         self.tokenizer: Any = None
-        self.head: AestheticHead | None = None
-        self._text_cache: dict[str, Tensor] = {}
-
-    @property
-    def stochastic(self) -> bool:
-        """An aesthetic head with dropout rates (the compatibility mode) makes every score random."""
-        return self.head is not None and self.head.stochastic
 
     @classmethod
     def weight_defaults(cls, locations: WeightLocations) -> tuple[str, str]:
@@ -286,11 +280,6 @@ class HFTextImageScorer(Scorer):
         vision = self.model.config.vision_config
         return vision.image_size, vision.patch_size
 
-    @property
-    def embedding_dim(self) -> int:
-        """Width of the image embedding (the aesthetic head's input)."""
-        raise NotImplementedError
-
     def _text_max_length(self) -> int:
         """The shorter of the tokenizer's limit and the text tower's position table."""
         limit = self.model.config.text_config.max_position_embeddings
@@ -298,40 +287,23 @@ class HFTextImageScorer(Scorer):
         return min(limit, tok_limit) if isinstance(tok_limit, int) and tok_limit > 0 else limit
 
     # ------------------------------------------------------------------- prompts
-    def _embed_texts(self, prompts: list[str]) -> Tensor:
-        """Normalised text embeddings (P, D), float32 on the scorer's device, from a per-prompt cache.
-
-        Each distinct prompt goes through the text tower once per scorer: a new prompt set
-        that shares prompts with an earlier one only encodes the new ones.
-        """
-        new = [p for p in dict.fromkeys(prompts) if p not in self._text_cache]
-        if new:
-            max_length = self._text_max_length()
-            for p in new:
-                n = len(self.tokenizer(p, verbose=False)["input_ids"])  # verbose=False: our warning, not theirs
-                if n > max_length:
-                    warnings.warn(
-                        f"{self.name}: prompt {p!r} is {n} tokens long but the text tower reads at most {max_length}; "
-                        f"it is truncated to its first {max_length} tokens.",
-                        stacklevel=4,
-                    )
-            enc = self.tokenizer(new, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt")
-            inputs = {"input_ids": enc["input_ids"].to(self.device)}
-            if self.text_attention_mask and "attention_mask" in enc:
-                inputs["attention_mask"] = enc["attention_mask"].to(self.device)
-            with torch.no_grad():
-                emb = F.normalize(self._text_embedding(inputs).float(), dim=-1)
-            for p, e in zip(new, emb):
-                self._text_cache[p] = e.detach().cpu()
-        if not prompts:
-            return torch.zeros(0, self.embedding_dim, device=self.device)
-        return torch.stack([self._text_cache[p] for p in prompts]).to(self.device)
-
-    def _prepare(self, positive: list[str], negative: list[str]) -> None:
-        # One text-tower batch for the whole prompt set, then split.
-        emb = self._embed_texts(positive + negative)
-        self.register_buffer("positive_emb", emb[: len(positive)], persistent=False)
-        self.register_buffer("negative_emb", emb[len(positive) :], persistent=False)
+    def _encode_texts(self, prompts: list[str]) -> Tensor:
+        """New prompts through the checkpoint's tokenizer, padded to the text tower's length, and its text tower."""
+        max_length = self._text_max_length()
+        for p in prompts:
+            n = len(self.tokenizer(p, verbose=False)["input_ids"])  # verbose=False: our warning, not theirs
+            if n > max_length:
+                warnings.warn(
+                    f"{self.name}: prompt {p!r} is {n} tokens long but the text tower reads at most {max_length}; "
+                    f"it is truncated to its first {max_length} tokens.",
+                    stacklevel=5,
+                )
+        enc = self.tokenizer(prompts, padding="max_length", truncation=True, max_length=max_length, return_tensors="pt")
+        inputs = {"input_ids": enc["input_ids"].to(self.device)}
+        if self.text_attention_mask and "attention_mask" in enc:
+            inputs["attention_mask"] = enc["attention_mask"].to(self.device)
+        with torch.no_grad():
+            return F.normalize(self._text_embedding(inputs).float(), dim=-1)
 
     # ------------------------------------------------------------------- scoring
     def preprocess(self, images: Tensor, side: int | None = None) -> Tensor:
@@ -343,16 +315,6 @@ class HFTextImageScorer(Scorer):
         self.load()
         vision = self.model.vision_model(pixel_values=self.preprocess(images))
         return F.normalize(self._image_embedding(vision).float(), dim=-1)
-
-    def _score(self, images: Tensor) -> Scores:
-        embedding = self.image_embedding(images)  # one vision pass feeds similarity and aesthetics
-        return Scores(
-            positive=self.reduce_prompts(embedding @ self.positive_emb.to(embedding.dtype).T, "positive"),
-            negative=self.reduce_prompts(embedding @ self.negative_emb.to(embedding.dtype).T, "negative"),
-            bounded=True,
-            aesthetic=self.head(embedding).float() if self.head is not None else None,
-            embedding=embedding,
-        )
 
     # ------------------------------------------------------------ for subclasses
     def _image_embedding(self, vision_output: Any) -> Tensor:
