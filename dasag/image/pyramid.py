@@ -64,7 +64,9 @@ def check_fits_in_memory(max_size: int, num_images: int, min_size: int, availabl
     """Refuse a pyramid whose step could never fit in ``available`` bytes, naming the largest that
     could; called before the pyramid is built, so nothing is allocated for a size that cannot run.
     Sizes the constructor refuses (not powers of two, no images) are left to its own sentence."""
-    if not (_is_power_of_two(max_size) and _is_power_of_two(min_size) and num_images >= 1):
+    dense = isinstance(level_step, int) and level_step >= 1
+    if not ((_is_power_of_two(max_size) or (dense and isinstance(max_size, int) and 2 <= max_size <= 16384))
+            and _is_power_of_two(min_size) and num_images >= 1):
         return
     need = training_bytes(max_size, num_images, min_size, level_step)
     if available is None or need <= available:
@@ -80,8 +82,10 @@ def check_fits_in_memory(max_size: int, num_images: int, min_size: int, availabl
 
 def _check_pyramid_args(max_size: int, max_shift: int, num_images: int, interpolation: str, min_size: int, level_step: int | None) -> None:
     """Refuse sizes and settings a pyramid cannot be built with, before anything is allocated."""
-    if not _is_power_of_two(max_size):
-        raise ValueError(f"pyramid max_size must be a power of two (e.g. 256, 512, 1024); got {max_size}.")
+    dense = isinstance(level_step, int) and not isinstance(level_step, bool) and level_step >= 1
+    if not (_is_power_of_two(max_size) or (dense and isinstance(max_size, int) and not isinstance(max_size, bool) and 2 <= max_size <= 16384)):
+        raise ValueError(f"pyramid max_size must be a power of two (e.g. 256, 512, 1024), or with level_step any whole side from 2 to 16384 "
+                         f"(dense levels end at any side, as the original DAS's 336); got {max_size}.")
     if not _is_power_of_two(min_size) or min_size > max_size:
         raise ValueError(f"pyramid min_size must be a power of two no larger than max_size={max_size}; got {min_size}.")
     if max_shift < 0 or 2 * max_shift >= max_size:
@@ -126,7 +130,8 @@ class ImagePyramid(nn.Module):
     ) -> None:
         """
         Args:
-            max_size: canvas side in px, a power of two (512 for 384 px output, 1024 for 768).
+            max_size: canvas side in px, a power of two (512 for 384 px output, 1024 for 768); with
+                ``level_step``, any side (the original DAS: 336, a 224 px picture and a 56 px margin).
             max_shift: margin in px cropped after jitter; also the largest jitter allowed.
             num_images: independent images optimised together in one batched forward pass.
             interpolation: how levels are upsampled to the canvas before averaging.

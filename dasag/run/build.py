@@ -354,12 +354,38 @@ def named_scorer(value: Any) -> Any:
 
 
 def with_named_scorers(config: dict[str, Any]) -> dict[str, Any]:
-    """A run config whose scorer (or an ensemble member) may be a registry name, as mappings (see :func:`named_scorer`)."""
+    """A run config whose scorer (or an ensemble member) may be a registry name, as mappings (see :func:`named_scorer`),
+    each of whose libraries imports here (:func:`check_scorer_libraries`)."""
     model = config.get("model")
     if not isinstance(model, dict) or "scorer" not in model:
         return config
     scorer = named_scorer(model["scorer"])
+    check_scorer_libraries(scorer)
     return config if scorer is model["scorer"] else {**config, "model": {**model, "scorer": scorer}}
+
+
+def check_scorer_libraries(scorer: Any) -> None:
+    """Construct each scorer a ``model.scorer`` mapping names (an ensemble's members too; no weights are
+    read) to hear from one whose library cannot be imported here (open_clip or timm missing, or a
+    torchvision that does not fit torch): the parser would report it only as "does not correspond to a
+    subclass of Scorer". Any other complaint is left to the parser, which names the key."""
+    from dasag.scorers.optional import ZooLibraryError
+
+    if not isinstance(scorer, dict) or not isinstance(scorer.get("class_path"), str):
+        return
+    args = scorer.get("init_args") if isinstance(scorer.get("init_args"), dict) else {}
+    if isinstance(args.get("scorers"), list):
+        for member in args["scorers"]:
+            check_scorer_libraries(member)
+        return
+    module, _, name = scorer["class_path"].rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+        cls(**args)
+    except ZooLibraryError as e:
+        raise ConfigError(str(e)) from None
+    except Exception:  # noqa: BLE001  anything else: the parser's own sentence, which names the key
+        return
 
 
 def _argv_with_named_scorers(argv: Sequence[str]) -> list[str]:
@@ -378,7 +404,9 @@ def _argv_with_named_scorers(argv: Sequence[str]) -> list[str]:
         text = out[value_at]
         if arg == "--model.scorer":
             if not text.lstrip().startswith(("{", "[")):
-                out[value_at] = json.dumps(named_scorer(text))
+                scorer = named_scorer(text)
+                check_scorer_libraries(scorer)
+                out[value_at] = json.dumps(scorer)
             continue
         try:
             loaded = yaml.safe_load(text)

@@ -58,6 +58,16 @@ def test_bad_arguments_are_one_sentence(kwargs, match):
         ImagePyramid(**kwargs)
 
 
+def test_dense_levels_may_end_at_any_side_as_the_original_das():
+    """The original DAS: a level at every side from 1 to 336, a 224 px picture in a 56 px margin."""
+    p = ImagePyramid(max_size=336, max_shift=56, level_step=1)
+    assert p.sizes == list(range(1, 337)) and p.visible_size == 224 and p().shape == (1, 3, 224, 224)
+    with pytest.raises(ValueError, match="power of two .* or with level_step any whole side"):
+        ImagePyramid(max_size=336, max_shift=56)  # powers-of-two levels need a power-of-two canvas
+    with pytest.raises(ValueError, match="any whole side from 2 to 16384 .*; got 20000"):
+        ImagePyramid(max_size=20000, max_shift=0, level_step=1)
+
+
 def test_render_is_the_mean_of_interpolated_levels_through_tanh():
     """The matrix-form render computes what the design says: bilinear-upsampled levels, averaged, tanh."""
     torch.manual_seed(0)
