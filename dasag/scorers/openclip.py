@@ -163,6 +163,18 @@ def _hub_entries() -> dict[str, tuple[tuple[str, str, tuple[str, ...]], ...]]:
     return {repo: tuple(entries) for repo, entries in out.items()}
 
 
+#: The file names open_clip's weights and configs go by in a hub repository (its own, and timm's ``pytorch_model.bin``).
+_OPEN_CLIP_FILES = {*HUB_WEIGHTS, CONFIG_FILE, "pytorch_model.bin", "pytorch_model.safetensors"}
+
+
+def _may_hold_open_clip(folder: Path) -> bool:
+    """Whether a cached repository's snapshots hold a file of a name open_clip reads (a directory listing, nothing opened)."""
+    try:
+        return any(name in _OPEN_CLIP_FILES for snapshot in os.scandir(folder / "snapshots") for name in os.listdir(snapshot.path))
+    except OSError:
+        return False
+
+
 def cached_names(cache_dir: str | Path | None = None) -> tuple[str, ...]:
     """The ``open_clip:`` names whose weights are in the local Hugging Face cache (``cache_dir``, default
     the hub's own), never downloading: built-in tags whose file is there, and other cached repositories
@@ -170,10 +182,11 @@ def cached_names(cache_dir: str | Path | None = None) -> tuple[str, ...]:
     cannot be imported; open_clip is imported only when the cache holds some model."""
     root = Path(cache_dir) if cache_dir is not None else _hub_cache()
     try:
-        repos = sorted(e.name[len("models--"):].replace("--", "/") for e in os.scandir(root) if e.name.startswith("models--"))
+        folders = [e.name for e in os.scandir(root) if e.name.startswith("models--")]
     except OSError:
         return ()
-    if not repos:
+    repos = sorted(name[len("models--"):].replace("--", "/") for name in folders if _may_hold_open_clip(root / name))
+    if not repos:  # the usual case for a cache of other models: open_clip (seconds to import) is not imported
         return ()
     try:
         import_zoo_library("open_clip")

@@ -529,3 +529,12 @@ def test_the_cost_of_a_copy_is_counted_on_the_architecture_with_random_weights(t
     # 2 layers of 17 tokens x (4 * 32 * 32 attention projections + 2 * 32 * 128 MLP) multiply-adds, forward and backward, and more
     assert net(x).shape == (1, 32) and counter.get_total_flops() > 2 * 2 * 2 * 17 * (4 * 32 * 32 + 2 * 32 * 128)
     assert OpenCLIP("hf-hub:dasag-test/tiny-open-clip").counting_network() is None
+
+
+def test_a_cache_of_other_models_lists_nothing_without_importing_open_clip(monkeypatch, tmp_path):
+    import dasag.scorers.openclip as module
+
+    tried: list[str] = []
+    monkeypatch.setattr(module, "import_zoo_library", lambda name: tried.append(name))  # seconds on a real machine, at every page redraw
+    hub_snapshot(tmp_path, "google/siglip-so400m-patch14-384").joinpath("model.safetensors").write_bytes(b"x")
+    assert cached_names(tmp_path) == () and tried == []
