@@ -40,9 +40,21 @@ def run(args: Namespace) -> int:
     device = built.trainer.strategy.root_device
     print(f"dasag: {built.trainer.max_steps} steps on {device}, seed {built.model.seed}", flush=True)
     built.fit()
-    where = built.output_dir
-    print(f"outputs in {where}: final.png, config.yaml, checkpoints/ and the TensorBoard events (tensorboard --logdir {where.parent})")
+    print(outputs_line(built))
     return 0
+
+
+def outputs_line(built) -> str:
+    """Where the run's files are and which it wrote: checkpoints and the TensorBoard events only when
+    the trainer kept them (``trainer.enable_checkpointing`` / ``trainer.logger`` false leave them out)."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    where = built.output_dir
+    names = ["final.png", "config.yaml"] + (["checkpoints/"] if built.trainer.checkpoint_callback is not None else [])
+    tensorboard = any(isinstance(logger, TensorBoardLogger) for logger in built.trainer.loggers)
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}" if not tensorboard else ", ".join(names)
+    events = f" and the TensorBoard events (tensorboard --logdir {where.parent})" if tensorboard else ""
+    return f"outputs in {where}: {listed}{events}"
 
 
 COMMAND = Command("fit", "Make a picture by direct ascent from a run config (a file, or a shipped config by name).", run,

@@ -103,6 +103,7 @@ class DasagCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         check_run_config(self.config, host_memory_bytes())  # the pyramid is built in host memory first
+        follow_switched_off(self.config.trainer)
         count = self.config.get("threads")
         if count is not None and (isinstance(count, bool) or count < 1):
             raise ConfigError(f"threads must be a positive whole number (CPU threads of the run); got {count!r}.")
@@ -144,6 +145,34 @@ class DasagCLI(LightningCLI):
             self.model.use_prompts(self.datamodule.prompts)
         except (ValueError, OSError) as e:
             raise ConfigError(first_line(e)) from None
+
+
+def _is_a(class_path: Any, base: type) -> bool:
+    module, _, name = str(class_path).rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        return False
+    return isinstance(found, type) and issubclass(found, base)
+
+
+def follow_switched_off(trainer: Any) -> None:
+    """The config's own callbacks follow the trainer's switches: ``trainer.enable_checkpointing: false``
+    leaves out its ``ModelCheckpoint`` callbacks, ``trainer.logger: false`` those that write to a logger
+    (``LearningRateMonitor``, ``DeviceStatsMonitor``). A user switching checkpoints or logging off for one
+    run of the demo means the demo's callbacks too; Lightning refuses the pair (the monitor only once the
+    run has started)."""
+    from lightning.pytorch.callbacks import DeviceStatsMonitor, LearningRateMonitor, ModelCheckpoint
+
+    callbacks = trainer.get("callbacks")
+    if not callbacks:
+        return
+    unwanted = ((ModelCheckpoint,) if trainer.get("enable_checkpointing") is False else ()) + \
+               ((LearningRateMonitor, DeviceStatsMonitor) if trainer.get("logger") is False else ())
+    items = callbacks if isinstance(callbacks, list) else [callbacks]
+    kept = [c for c in items if not any(_is_a(getattr(c, "class_path", None), base) for base in unwanted)]
+    if len(kept) < len(items):
+        trainer.callbacks = kept
 
 
 class RunFailed(RuntimeError):
@@ -389,11 +418,11 @@ def check_scorer_libraries(scorer: Any) -> None:
 
 
 def _argv_with_named_scorers(argv: Sequence[str]) -> list[str]:
-    """Command-line options with scorer names expanded: in each ``--config`` YAML text, and as the value
-    of ``--model.scorer NAME`` (or ``--model.scorer=NAME``)."""
+    """Command-line options with scorer names expanded: in each ``--config`` YAML text, as the value of
+    ``--model.scorer NAME`` (or ``--model.scorer=NAME``) and in an ensemble's ``--model.scorer.init_args.scorers`` list."""
     out = list(argv)
     for i, arg in enumerate(out):
-        value_at = i + 1 if arg in ("--config", "-c", "--model.scorer") else None
+        value_at = i + 1 if arg in ("--config", "-c", "--model.scorer", "--model.scorer.init_args.scorers") else None
         if arg.startswith("--model.scorer="):
             name = arg.split("=", 1)[1]
             if not name.lstrip().startswith(("{", "[")):
@@ -407,6 +436,17 @@ def _argv_with_named_scorers(argv: Sequence[str]) -> list[str]:
                 scorer = named_scorer(text)
                 check_scorer_libraries(scorer)
                 out[value_at] = json.dumps(scorer)
+            continue
+        if arg == "--model.scorer.init_args.scorers":
+            try:
+                members = yaml.safe_load(text)
+            except yaml.YAMLError:
+                continue  # the parser names the problem
+            if isinstance(members, list) and any(isinstance(m, str) for m in members):
+                members = [named_scorer(m) for m in members]
+                for member in members:
+                    check_scorer_libraries(member)
+                out[value_at] = json.dumps(members)
             continue
         try:
             loaded = yaml.safe_load(text)

@@ -180,3 +180,22 @@ def test_cli_fit_on_a_growth_config_names_the_command_that_runs_it(capsys) -> No
 
     assert main(["fit", "--config", str(CONFIGS / "large" / "cpu_1024.yaml")]) == 2
     assert "has a growth block (stages of growing size): run it with dasag grow --config" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("switch", "kept", "left_out"), [
+    ("--trainer.enable_checkpointing", "final.png, config.yaml and the TensorBoard events", "checkpoints/"),
+    ("--trainer.logger", "final.png, config.yaml and checkpoints/", "TensorBoard"),
+])
+def test_switching_checkpoints_or_the_logger_off_takes_the_demos_own_callbacks_with_it(switch, kept, left_out, tmp_path, capsys) -> None:
+    """The demo names a ModelCheckpoint and a LearningRateMonitor: Lightning refused enable_checkpointing false
+    before the run, and logger false after config.yaml was written ("the run stopped")."""
+    assert run(tmp_path, switch, "false", steps=2) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("outputs in "))
+    assert kept in line and left_out not in line, line
+    assert len(list(tmp_path.rglob("final.png"))) == 1
+    if switch == "--trainer.enable_checkpointing":
+        assert not list(tmp_path.rglob("*.ckpt")) and list(tmp_path.rglob("events.out.tfevents.*"))
+    else:
+        assert list(tmp_path.rglob("*.ckpt")) and not list(tmp_path.rglob("events.out.tfevents.*"))

@@ -122,3 +122,20 @@ def test_an_init_arg_the_class_does_not_take_names_the_class_and_its_arguments(t
     config["model"]["scorer"]["init_args"] = {"bogus": 1, "scorers": [{"class_path": "dasag.scorers.EfficientNetLite"}]}
     with pytest.raises(ConfigError, match=r"^model\.scorer: dasag\.scorers\.ScorerEnsemble takes no argument 'bogus' \(its arguments: scorers, weights\)\.$"):
         build_run(config)  # no member takes it: no member key to point at
+
+
+@pytest.mark.parametrize(("trainer", "left_out"), [
+    ({"enable_checkpointing": False}, {"ModelCheckpoint"}),
+    ({"logger": False}, {"LearningRateMonitor", "DeviceStatsMonitor"}),
+    ({"logger": False, "enable_checkpointing": False}, {"ModelCheckpoint", "LearningRateMonitor", "DeviceStatsMonitor"}),
+    ({}, set()),
+])
+def test_the_configs_callbacks_follow_the_trainers_switches(trainer, left_out, tmp_path):
+    """The demo names ModelCheckpoint and LearningRateMonitor: Lightning refused them with checkpoints or the logger off."""
+    config = deep_merge(demo(tmp_path), {"trainer": trainer})
+    config["trainer"]["callbacks"].append({"class_path": "lightning.pytorch.callbacks.DeviceStatsMonitor"})
+    named = {c["class_path"].rpartition(".")[2] for c in config["trainer"]["callbacks"]}
+    built = build_run(config)
+    assert {type(c).__name__ for c in built.trainer.callbacks} >= named - left_out
+    assert not {type(c).__name__ for c in built.trainer.callbacks} & left_out
+    assert not (tmp_path / "runs").exists()
