@@ -538,3 +538,29 @@ def test_a_cache_of_other_models_lists_nothing_without_importing_open_clip(monke
     monkeypatch.setattr(module, "import_zoo_library", lambda name: tried.append(name))  # seconds on a real machine, at every page redraw
     hub_snapshot(tmp_path, "google/siglip-so400m-patch14-384").joinpath("model.safetensors").write_bytes(b"x")
     assert cached_names(tmp_path) == () and tried == []
+
+
+@zoo
+@pytest.mark.slow
+def test_a_tags_file_read_from_disk_keeps_the_tags_preprocessing(tmp_path):
+    """PE-Core-T (a timm image tower, 70 M parameters) with random weights saved in fp16: its tag ``meta`` reads
+    bilinear, squashed, mean 0.5 pixels, not open_clip's defaults for a bare file (OpenAI's mean, bicubic)."""
+    import open_clip
+
+    from dasag.scorers import OpenCLIP, registry
+
+    torch.manual_seed(0)
+    state = {k: v.half() for k, v in open_clip.create_model("PE-Core-T-16-384").state_dict().items()}
+    path = tmp_path / "pe_core_t.pt"
+    torch.save(state, path)
+    del state
+    tagged = registry.build(f"open_clip:PE-Core-T-16-384/meta@{path}")
+    assert isinstance(tagged, OpenCLIP) and tagged.variant == "PE-Core-T-16-384/meta"
+    tagged.prepare(["a lighthouse"], [])
+    cfg = open_clip.get_pretrained_cfg("PE-Core-T-16-384", "meta")
+    record = tagged.preprocessing
+    assert (record.size, record.mean, record.std, record.mode, tagged.resize_mode) == (
+        384, tuple(cfg["mean"]), tuple(cfg["std"]), cfg["interpolation"], cfg["resize_mode"]) == (384, (0.5,) * 3, (0.5,) * 3, "bilinear", "squash")
+    x = images(1, 64)
+    tagged(x).positive.sum().backward()
+    assert x.grad.abs().sum() > 0
