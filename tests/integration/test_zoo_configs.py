@@ -47,3 +47,41 @@ def test_the_original_das_builds_its_three_models_without_loading_weights(tmp_pa
     assert not any(m.loaded for m in members) and built.model.scorer.weights == [1.0, 1.0, 1.0]
     assert built.model.pyramid.sizes == list(range(1, 337)) and built.model.pyramid.visible_size == 224
     assert built.trainer.max_steps == 100 and not (tmp_path / "runs").exists()
+
+
+@pytest.fixture(scope="module")
+def random_vit_b32(tmp_path_factory) -> Path:
+    """A randomly initialised ViT-B-32 saved as a safetensors checkpoint (the three members share its shapes)."""
+    import open_clip
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-B-32", pretrained=None)
+    path = tmp_path_factory.mktemp("vit_b32") / "random_vit_b32.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
+@pytest.mark.zoo
+@pytest.mark.slow
+def test_the_original_das_runs_end_to_end_on_random_weights_read_as_a_users_checkpoints(tmp_path: Path, random_vit_b32: Path, monkeypatch) -> None:
+    """Each member reads the tag's file from disk (the way a user points it at a download), offline; a short
+    run at the notebook's canvas and levels writes a picture whose metadata names the three models."""
+    import json
+
+    from PIL import Image
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    rc = main(["fit", "--config", "das_original", "--trainer.max_steps", "2", "--model.augment.init_args.batch_size", "2",
+               "--trainer.default_root_dir", str(tmp_path / "runs"), "--trainer.enable_progress_bar", "false",
+               "--model.scorer.init_args.scorers",
+               json.dumps([f"open_clip:ViT-B-32/laion2b_s34b_b79k@{random_vit_b32}", f"open_clip:ViT-B-32-quickgelu/openai@{random_vit_b32}",
+                           f"open_clip:ViT-B-32/laion400m_e32@{random_vit_b32}"])])
+    assert rc == 0
+    final = next((tmp_path / "runs").rglob("final.png"))
+    with Image.open(final) as image:
+        assert image.size == (224, 224)
+        meta = json.loads(image.text["dasag"])
+    members = meta["config"]["model"]["scorer"]["init_args"]["scorers"]
+    assert [m["init_args"]["model"] for m in members] == ["ViT-B-32", "ViT-B-32-quickgelu", "ViT-B-32"] and meta["step"] == 2

@@ -94,10 +94,14 @@ def test_a_scorer_may_be_written_by_its_registry_name_in_a_config_and_on_the_com
 
 
 def test_an_ensembles_members_may_be_names_and_an_unknown_name_is_one_sentence(tmp_path):
+    import yaml
+
     config = demo(tmp_path)
     config["model"]["scorer"] = {"class_path": "dasag.scorers.ScorerEnsemble", "init_args": {"scorers": ["lite0", "lite1"], "weights": [1.0, 0.5]}}
     built = build_run(config)
     assert [m.variant for m in built.model.scorer.members] == ["lite0", "lite1"] and built.model.scorer.weights == [1.0, 0.5]
+    built = build_run(["--config", yaml.safe_dump(config), "--model.scorer.init_args.scorers", '["lite2", "lite0"]'])
+    assert [m.variant for m in built.model.scorer.members] == ["lite2", "lite0"]  # names on the command line too
     config["model"]["scorer"] = "lite9"
     with pytest.raises(ConfigError, match=r"^unknown model.scorer 'lite9' \(closest: lite2, lite1, lite0\); a scorer is named lite0, lite1, lite2"):
         build_run(config)
