@@ -28,7 +28,7 @@ from dasag.core.errors import ConfigError
 from dasag.core.eta import progress_text
 from dasag.core.files import DiskFullError, write_bytes_atomic
 from dasag.core.output_folder import OutputFolder
-from dasag.core.process import DETERMINISTIC_THREADS, set_up_process
+from dasag.core.process import DETERMINISTIC_THREADS, check_threads, set_up_process
 from dasag.core.ranges import NODE_TIMEOUT
 
 #: Options stored in ``run.json``: changing one changes the images, so a run keeps them.
@@ -61,10 +61,12 @@ def _positive(name: str, value: int | None) -> None:
         raise ConfigError(f"--{name} must be a positive integer; got {value!r}.")
 
 
-def output_folder(out: str | os.PathLike) -> OutputFolder:
-    """``--out`` of a run: ``run.json`` holds the options that decide its images."""
+def output_folder(out: str | os.PathLike, suite: Suite | None = None) -> OutputFolder:
+    """``--out`` of a run: ``run.json`` holds the options that decide its images; given the ``suite``,
+    its check also refuses whatever is in the way of ``scores.csv`` and the suite's report files."""
+    files = ("scores.csv", *(suite.report_files if suite is not None else ()))
     return OutputFolder(out, "run.json", "a run", "delete it and run again with the same options "
-                        "(finished images and scores.csv are kept and reused).", subfolders=("images",))
+                        "(finished images and scores.csv are kept and reused).", subfolders=("images", rows.PARTS_DIR), files=files)
 
 
 def _stored(out: Path) -> dict[str, Any] | None:
@@ -106,6 +108,7 @@ def _continue_stored(spec: RunSpec, suite: Suite, out: Path, for_check: bool) ->
     if stored is None:
         if for_check:
             raise ConfigError(f"--check needs a finished run in --out {str(out)!r}; it has no run.json.")
+        output_folder(out, suite).check(stored_options(spec))  # nothing stored to compare: writable, nothing in the way
         return
     if stored.get("suite") != suite.name:
         raise ConfigError(f"--out {str(out)!r} holds a {stored.get('suite')!r} run; got suite {suite.name!r}.")
@@ -114,11 +117,15 @@ def _continue_stored(spec: RunSpec, suite: Suite, out: Path, for_check: bool) ->
             setattr(spec, key, stored.get(key))
     if not spec.eval_scorers:
         spec.eval_scorers = list(stored.get("eval_scorers") or [])
-    output_folder(out).check(stored_options(spec), "use the same value or another --out")
+    output_folder(out, suite).check(stored_options(spec), "use the same value or another --out")
 
 
 def _tasks(spec: RunSpec, suite: Suite) -> list[Task]:
-    """The suite's tasks, narrowed; unknown methods and missing configs are refused."""
+    """The suite's tasks, narrowed; unknown methods, a method named twice and missing configs are refused."""
+    twice = sorted({m for m in spec.methods or [] if spec.methods.count(m) > 1})
+    if twice:
+        raise ConfigError(f"--methods names {', '.join(map(repr, twice))} more than once (each would be made twice and one row dropped); "
+                          f"name each method once.")
     for m in spec.methods or [m.name for m in suite.methods]:
         if not suite.method(m).config.is_file():  # unknown names fail in suite.method with the allowed list
             raise ConfigError(f"the config of method {m!r}, {str(suite.method(m).config)!r}, does not exist.")
@@ -133,6 +140,7 @@ def plan(spec: RunSpec, suite: Suite, for_check: bool = False) -> TaskPlan:
         spec.base_seed = 0
     if spec.threads is None:
         spec.threads = DETERMINISTIC_THREADS
+    check_threads(spec.threads)  # given or stored
     if not isinstance(spec.base_seed, int) or spec.base_seed < 0:
         raise ConfigError(f"--base-seed must be a non-negative integer; got {spec.base_seed!r}.")
     tasks = _tasks(spec, suite)
@@ -145,9 +153,20 @@ def plan(spec: RunSpec, suite: Suite, for_check: bool = False) -> TaskPlan:
     p = TaskPlan(spec, suite, tasks, accelerator)
     p.generator().validate(tasks)  # also finds each method's guides, kept on the plan's generator
     _check_compare(spec, suite)
+    _check_rows_files(p, for_check)
     if suite.name == "batch":
         _check_rows_unchanged(p)
     return p
+
+
+def _check_rows_files(p: TaskPlan, for_check: bool) -> None:
+    """``scores.csv`` and the workers' part files in ``out`` are whole tables with this run's columns
+    (:func:`~dasag.batch.scores_file.read_rows`), checked before the folder is claimed: a damaged one
+    is one sentence naming it and the folder stays as it was. ``--check`` reads only the keys and hashes."""
+    out = Path(p.spec.out)
+    columns = ("method", "sample", "file_hash") if for_check else p.generator().columns()
+    for path in [out / "scores.csv", *rows.part_paths(out)]:
+        rows.read_rows(path, columns)
 
 
 def _check_rows_unchanged(p: TaskPlan) -> None:
@@ -175,14 +194,20 @@ def _check_compare(spec: RunSpec, suite: Suite) -> None:
             raise ConfigError(f"--compare {str(other)!r} is not a finished harness run (it needs scores.csv and run.json).")
         if (_stored(other) or {}).get("suite") != suite.name:
             raise ConfigError(f"--compare {str(other)!r} is a run of another suite; name a run of the {suite.name} suite.")
+        _compared_scores(other, suite)
 
 
-def compared_runs(spec: RunSpec) -> list[tuple[str, pd.DataFrame, dict[str, Any]]]:
+def _compared_scores(other: Path, suite: Suite) -> pd.DataFrame:
+    """A ``--compare`` run's scores, read whole (one sentence naming the file otherwise); never changed."""
+    return rows.read_rows(other / "scores.csv", suite.key_columns, advice=f"name a finished run of the {suite.name} suite in --compare")
+
+
+def compared_runs(spec: RunSpec, suite: Suite) -> list[tuple[str, pd.DataFrame, dict[str, Any]]]:
     """(folder name, scores table, stored options) of every ``--compare`` run, for the report."""
     out = []
     for other in spec.compare:
         other = Path(other)
-        out.append((other.name, pd.read_csv(other / "scores.csv"), _stored(other) or {}))
+        out.append((other.name, _compared_scores(other, suite), _stored(other) or {}))
     return out
 
 
@@ -259,7 +284,7 @@ def _finish_run(p: TaskPlan, spec: RunSpec, out: Path) -> pd.DataFrame:
     generator = p.generator()
     table = rows.merge(out, generator.columns(), [m.name for m in p.suite.methods])
     if p.suite.write_report is not None:
-        p.suite.write_report(p.suite, table, out, spec, compared_runs(spec), generator.guide_names)
+        p.suite.write_report(p.suite, table, out, spec, compared_runs(spec, p.suite), generator.guide_names)
     return table
 
 

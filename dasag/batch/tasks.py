@@ -79,6 +79,9 @@ class Suite:
     #: Writes the report files of the rows in a finished run's table: ``(suite, table, out, spec,
     #: compared runs, guide names per method) -> {name: path}``.
     write_report: Callable[..., dict[str, Path]] | None = field(default=None, compare=False)
+    #: The files ``write_report`` writes in the run's folder: a run refuses, before it takes the folder,
+    #: anything in their way (a folder named ``report.md``) rather than failing after its images were made.
+    report_files: tuple[str, ...] = ("report.md",)
 
     def method(self, name: str) -> Method:
         for m in self.methods:

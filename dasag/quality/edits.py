@@ -91,12 +91,24 @@ def score_image(path: Path, class_name: str, judge: Judge) -> dict[str, float]:
     return row
 
 
+def read_edits(path: Path) -> pd.DataFrame:
+    """``edits.csv`` as a run wrote it (a column per edit and field, a number in every cell), or an
+    empty table when there is none; anything else is one sentence naming it (a harness run checks it
+    before it takes its folder: its scores are only a record, made again from the images)."""
+    from dasag.batch.scores_file import read_table
+
+    columns = ["file_hash", *(column(e, f) for e in EDITS for f in ("top1", "prob"))]
+    known = read_table(path, columns, numbers=lambda c: c != "file_hash", filled=lambda c: c in columns,
+                       advice="delete it and run again (its scores are made again from the images; nothing else is lost)")
+    return known if len(known.columns) else pd.DataFrame({"file_hash": pd.Series(dtype=str)})
+
+
 def edit_scores(out: Path, table: pd.DataFrame, judge: Judge, write: Callable[[Path, pd.DataFrame], None]) -> pd.DataFrame:
     """The edit scores of every image in ``table`` (columns ``file_hash``, ``class_name``), one row per
     hash: read from ``out/edits.csv`` where an image was scored before, scored now otherwise, and the
     file written again (through ``write``, atomic) when anything was added."""
     path = out / "edits.csv"
-    known = pd.read_csv(path) if path.is_file() else pd.DataFrame({"file_hash": pd.Series(dtype=str)})
+    known = read_edits(path)
     done = set(known["file_hash"])
     new = [{"file_hash": row["file_hash"], **score_image(out / "images" / f"{row['file_hash']}.png", row["class_name"], judge)}
            for _, row in table.drop_duplicates("file_hash").iterrows() if row["file_hash"] not in done]

@@ -72,6 +72,9 @@ def _transfer_tasks_of(suite: Suite, spec: RunSpec) -> list[Task]:
     return transfer_tasks(methods, spec.classes or suite.extra["default_classes"], spec.seeds or suite.extra["default_seeds"], spec.base_seed)
 
 
+#: The files write_all writes in a run's folder (the transfer suite's also frontier.png and edits.csv).
+REPORT_FILES = ("stats.csv", "scatter.png", "top3.png", "report.md")
+
 DAS_AG_V2 = Suite(
     name="das_ag_v2",
     methods=(
@@ -89,6 +92,7 @@ DAS_AG_V2 = Suite(
     extra={"default_samples": 5},
     make_tasks=_das_ag_v2_tasks_of,
     write_report=write_all,
+    report_files=REPORT_FILES,
 )
 
 TRANSFER = Suite(
@@ -122,6 +126,7 @@ TRANSFER = Suite(
     extra={"default_classes": 20, "default_seeds": 3, "guide": "lite0", "edit_judge": "lite2"},
     make_tasks=_transfer_tasks_of,
     write_report=write_all,
+    report_files=(*REPORT_FILES, "frontier.png", "edits.csv"),
 )
 
 SUITES: dict[str, Suite] = {s.name: s for s in (DAS_AG_V2, TRANSFER)}

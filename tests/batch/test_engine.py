@@ -156,3 +156,84 @@ def test_two_worker_processes_make_the_same_images(transfer_run, tmp_path) -> No
     assert list(table["file_hash"]) == list(single["file_hash"])
     assert not list((out / rows_mod.PARTS_DIR).glob("*.csv"))
     assert (out / "report.md").is_file()
+
+
+# ------------------------------------------------------------------ what is already in --out, checked before it is taken
+def _listing(folder) -> list[tuple[str, str]]:
+    """Every entry under ``folder`` (links not followed) with what it is, and a file's bytes."""
+    import os
+
+    found = []
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = os.path.join(root, name)
+            kind = f"link:{os.readlink(path)}" if os.path.islink(path) else "dir" if os.path.isdir(path) else open(path, "rb").read().hex()
+            found.append((os.path.relpath(path, folder), kind))
+    return sorted(found)
+
+
+def _left_by_a_killed_run(out) -> list[str]:
+    """run.json and the lock file as a run of transfer_spec(out) leaves them (a kill before its first row); returns
+    the columns of its scores.csv."""
+    from dasag.batch.engine import output_folder, stored_options
+
+    spec = transfer_spec(out)
+    columns = plan(spec).generator().columns()  # plan fills in the defaults a run stores
+    with output_folder(out).claim(stored_options(spec)):
+        pass
+    return columns
+
+
+def test_a_damaged_scores_csv_or_part_file_is_refused_before_the_folder_is_taken(tmp_path, capsys) -> None:
+    """pandas' EmptyDataError (or a KeyError, or a NaN row) came after run.json was rewritten and the lock taken;
+    every kind of damage is in tests/batch/test_scores_file.py, here the two files a run reads."""
+    out = tmp_path / "out"
+    header = ",".join(_left_by_a_killed_run(out))
+    for name, data, words in (("scores.csv", (header + "\npyramid,0").encode(), "is cut short (its last line has no end)"),
+                              (f"{rows_mod.PARTS_DIR}/scores.rank1.csv", b"method,sample\npyramid,0\n",
+                               "lacks the columns 'seed', 'class_name', 'class_index' and ")):
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_bytes(data)
+        before = _listing(out)
+        assert harness_main(["transfer", "--out", str(out), "--classes", "2", "--seeds", "1", "--accelerator", "cpu"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {str(out / name)!r} {words}") and err[0].endswith(f"{rows_mod.ROWS_ADVICE}."), err
+        assert _listing(out) == before
+        (out / name).unlink()
+
+
+def test_a_folder_where_a_report_file_goes_is_refused_before_the_folder_is_taken(tmp_path) -> None:
+    """IsADirectoryError once every image was made and scores.csv, stats.csv and the figures were written."""
+    out = tmp_path / "out"
+    for name in ("report.md", "stats.csv", "frontier.png", "scores.csv"):
+        (out / name).mkdir(parents=True)
+        with pytest.raises(ConfigError, match=rf"'{out}/{name}' is a folder, where the run keeps a file: move it away, then run again\."):
+            plan(transfer_spec(out))
+        assert _listing(out) == [(name, "dir")]
+        (out / name).rmdir()
+    (out / rows_mod.PARTS_DIR).write_text("x")
+    with pytest.raises(ConfigError, match=r"parts' is a file, not a folder, where the run keeps a folder"):
+        plan(transfer_spec(out))
+
+
+def test_a_method_named_twice_and_a_thread_count_past_any_machine_are_refused(tmp_path) -> None:
+    """--methods pyramid pyramid made the image twice and dropped a row; --threads 100000 ran libgomp out of memory
+    after run.json and the lock were written."""
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=r"^--methods names 'pyramid' more than once \(each would be made twice and one row dropped\); "
+                                          r"name each method once\.$"):
+        plan(transfer_spec(out, methods=["pyramid", "pixel", "pyramid"]))
+    with pytest.raises(ConfigError, match=r"^--threads must be a whole number from 1 to 1024 \(CPU threads"):
+        plan(transfer_spec(out, threads=100_000))
+    assert not out.exists()
+
+
+def test_a_compared_run_with_a_damaged_scores_csv_is_one_sentence(tmp_path) -> None:
+    """The --compare run's scores.csv was read with pandas only when the report was written, after every image."""
+    other = tmp_path / "other"
+    _left_by_a_killed_run(other)
+    (other / "scores.csv").write_text("method,sample\npyramid,zero\n")
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=r"other/scores\.csv' (lacks the columns|has 'zero').*: name a finished run of the transfer suite in --compare\.$"):
+        plan(transfer_spec(out, compare=[other]))
+    assert not out.exists()

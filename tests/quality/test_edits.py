@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from dasag.batch.scores_file import write_atomic
@@ -72,3 +73,49 @@ def test_edits_csv_scores_each_image_once_and_keeps_only_the_tables_images(tmp_p
     _picture().save(tmp_path / "images" / "h4.png")
     edits.edit_scores(tmp_path, pd.DataFrame({"file_hash": ["h4"], "class_name": ["daisy"]}), judge, write_atomic)
     assert list(pd.read_csv(tmp_path / "edits.csv")["file_hash"]) == ["h1", "h2", "h3", "h4"]  # ... and the file keeps the others'
+
+
+def _damaged_edits(good: bytes, kind: str) -> bytes:
+    text = good.decode()
+    header = text.splitlines()[0].split(",")
+    if kind == "garbage":
+        return b"\xff\xfe\x00garbage" * 40
+    if kind == "cut_short":
+        return good[: len(good) - 9]
+    if kind == "empty":
+        return b""
+    if kind == "no_column":  # an edit's column missing: the report printed nan% for it
+        drop = header.index(edits.column("jpeg", "prob"))
+        return "".join(",".join(f for i, f in enumerate(line.split(",")) if i != drop) + "\n" for line in text.splitlines()).encode()
+    if kind == "empty_cell":
+        lines = text.splitlines()
+        fields = lines[1].split(",")
+        fields[header.index(edits.column("crop", "top1"))] = ""
+        return "\n".join([lines[0], ",".join(fields), *lines[2:]]).encode() + b"\n"
+    raise AssertionError(kind)
+
+
+EDIT_DAMAGE = [("garbage", "is not a table (it is not UTF-8 text)"), ("cut_short", "is cut short (its last line has no end)"), ("empty", "is empty"),
+               ("no_column", "lacks the column 'edit/jpeg/prob'"), ("empty_cell", "has an empty cell in column 'edit/crop/top1' (row 1)")]
+
+
+@pytest.mark.parametrize(("kind", "words"), EDIT_DAMAGE, ids=[k for k, _ in EDIT_DAMAGE])
+def test_a_damaged_edits_csv_is_one_sentence_naming_it_and_scores_nothing(tmp_path, kind, words) -> None:
+    """pandas' EmptyDataError or UnicodeDecodeError, a KeyError, or nan% in the report: now one sentence with what to do."""
+    from dasag.core.errors import ConfigError
+
+    (tmp_path / "images").mkdir()
+    for h in ("h1", "h2"):
+        _picture().save(tmp_path / "images" / f"{h}.png")
+    table = pd.DataFrame({"file_hash": ["h1", "h2"], "class_name": ["goldfish", "daisy"]})
+    edits.edit_scores(tmp_path, table, lambda pixels, name: (1, 0.5), write_atomic)
+    path = tmp_path / "edits.csv"
+    path.write_bytes(damaged := _damaged_edits(path.read_bytes(), kind))
+    expected = f"{str(path)!r} {words}: delete it and run again (its scores are made again from the images; nothing else is lost)."
+    with pytest.raises(ConfigError) as caught:
+        edits.read_edits(path)
+    assert str(caught.value) == expected
+    calls = []
+    with pytest.raises(ConfigError, match="edits.csv"):
+        edits.edit_scores(tmp_path, table, lambda pixels, name: calls.append(name) or (1, 0.5), write_atomic)
+    assert calls == [] and path.read_bytes() == damaged

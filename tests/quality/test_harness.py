@@ -16,8 +16,9 @@ from PIL import Image
 from dasag.batch import scores_file as rows_mod
 from dasag.batch.tasks import RunSpec
 from dasag.commands.quality import main as harness_main
+from dasag.core.errors import ConfigError
 from dasag.image.picture import read_metadata
-from dasag.quality.harness import check, run
+from dasag.quality.harness import check, plan, run
 from dasag.quality.suites import REFERENCE
 from feature_helpers import TINY, transfer_spec
 
@@ -182,3 +183,21 @@ def test_the_robust_methods_run_their_share_of_the_budget_and_report_their_guide
     row = next(line for line in report.splitlines() if line.startswith("| robust recipe, Lite0+Lite1, pyramid's time |"))
     assert "| lite0 + lite1 |" in row and row.count("†") == 4
     assert {"look/contrast", "look/colourfulness"} <= set(table.columns) and table["look/contrast"].gt(0).all()
+
+
+def test_a_damaged_edits_csv_is_refused_before_anything_is_rewritten(tmp_path, capsys) -> None:
+    """The report read edits.csv last, after run.json, scores.csv, stats.csv and the figures were rewritten; now the
+    run checks it before it takes the folder (a stand-in for the other files: the run must not touch them)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name, data in (("run.json", b"{}"), ("scores.csv", b"kept"), ("stats.csv", b"kept"), ("scatter.png", b"kept")):
+        (out / name).write_bytes(data)
+    (out / "edits.csv").write_bytes(b"file_hash,edit/resize/top1\nabc,1\n")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert harness_main(["transfer", "--out", str(out), "--classes", "1", "--seeds", "1", "--accelerator", "cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {str(out / 'edits.csv')!r} lacks the columns 'edit/resize/prob', 'edit/jpeg/top1', ")
+    assert err[0].endswith(" more: delete it and run again (its scores are made again from the images; nothing else is lost).")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    with pytest.raises(ConfigError, match="edits.csv' lacks the columns"):
+        plan(transfer_spec(out))  # the harness's plan checks it too (not --check's, which writes no report)
