@@ -269,7 +269,7 @@ def _markdown_transfer(suite: Suite, table: pd.DataFrame, stats: pd.DataFrame, g
     def guides_of(method: str) -> set[str]:
         return set((guides or {}).get(method) or default)
 
-    names = [c.split("/")[1] for c in table.columns if c.startswith("heldout/") and c.endswith("/top1")]
+    names = heldout.classifier_judges(table.columns)
     looks = [c for c in dict.fromkeys((*suite.look_columns, FINE_SCALE)) if c in table.columns]
     timed = "seconds" in table.columns
     counted = costs is not None and any(costs.values())

@@ -6,6 +6,7 @@ from dasag.scorers.efficientnet import EfficientNetLite
 from dasag.scorers.ensemble import ScorerEnsemble
 from dasag.scorers.openclip import OpenCLIP
 from dasag.scorers.siglip import SigLIP
+from dasag.scorers.timm_classifier import TimmClassifier
 from dasag.scorers.transformers_auto import TransformersImageText
 
-__all__ = ["CLIP", "EfficientNetLite", "OpenCLIP", "Scorer", "ScorerEnsemble", "Scores", "SigLIP", "TransformersImageText"]
+__all__ = ["CLIP", "EfficientNetLite", "OpenCLIP", "Scorer", "ScorerEnsemble", "Scores", "SigLIP", "TimmClassifier", "TransformersImageText"]

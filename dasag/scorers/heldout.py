@@ -8,7 +8,7 @@ positive / negative similarity and, where they have a head, the aesthetic score.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
@@ -49,6 +49,13 @@ def key(name: str, field: str) -> str:
     """A held-out score's key: the score key scheme under ``heldout/``, so a held-out model (even the
     guide's own, e.g. ``--eval-scorer siglip``) never shadows the guide's ``<member>/<field>`` keys."""
     return score_key(f"heldout/{name}", field)
+
+
+def classifier_judges(columns: Iterable[str]) -> list[str]:
+    """The classifier judges a table's columns hold (``heldout/<name>/top1``), in column order: the
+    inverse of :func:`key`, whole names included (``timm:NAME@/path/to/FILE`` holds slashes)."""
+    prefix, suffix = key("\0", "top1").split("\0")  # key(name, "top1") == prefix + name + suffix
+    return [c[len(prefix) : -len(suffix)] for c in columns if c.startswith(prefix) and c.endswith(suffix) and len(c) > len(prefix) + len(suffix)]
 
 
 def columns(name: str, scorer: Scorer) -> list[str]:

@@ -36,6 +36,7 @@ FAMILY_MODULES = (
     "dasag.scorers.clip",
     "dasag.scorers.transformers_auto",
     "dasag.scorers.openclip",
+    "dasag.scorers.timm_classifier",
 )
 
 
