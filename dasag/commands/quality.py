@@ -22,7 +22,8 @@ def add_run_options(parser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="output folder; running again into it continues the run")
     parser.add_argument("--steps", type=int | None, default=None, help="ascent steps per image (default: the configs' max_steps)")
     parser.add_argument("--base-seed", type=int | None, default=None, help="sample i gets seed BASE_SEED + i (default 0, or the stored run's)")
-    parser.add_argument("--eval-scorer", nargs="+", default=[], help="extra held-out scorers: lite0, lite1, lite2, clip, siglip")
+    parser.add_argument("--eval-scorer", nargs="+", default=[], help="extra held-out judges by scorer name: lite0, lite1, lite2, siglip, clip, "
+                        "open_clip:MODEL/TAG, timm:NAME[.TAG][@FILE], hf:HUB_ID_OR_FOLDER (docs/scorers.md); each once, none a guide")
     parser.add_argument("--devices", type=int, default=1, help="worker processes (on each machine), one device each")
     parser.add_argument("--num-nodes", type=int, default=1,
                         help="machines sharing the run and the --out folder; start the command on each with torchrun or srun")
