@@ -76,9 +76,12 @@ class AestheticHead(nn.Module):
         """Build the head whose linear layers the state dict describes, in key-index order."""
         layers: dict[int, dict[str, Tensor]] = {}
         for key, value in state.items():
+            if key in ("weight", "bias"):  # a single linear layer saved bare (LAION's linear heads, e.g. for ViT-B/32)
+                layers.setdefault(0, {})[key] = value
+                continue
             match = _KEY.match(key)
             if match is None:
-                raise ValueError(f"{source}: unexpected key {key!r} in an aesthetic head (expected '<prefix>.<index>.weight|bias').")
+                raise ValueError(f"{source}: unexpected key {key!r} in an aesthetic head (expected '<prefix>.<index>.weight|bias', or a bare weight and bias).")
             layers.setdefault(int(match.group(1)), {})[match.group(2)] = value
         ordered = [layers[i] for i in sorted(layers)]
         if not ordered or any(set(p) != {"weight", "bias"} or p["weight"].dim() != 2 for p in ordered):

@@ -159,7 +159,9 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"refusing to load {str(path)!r}: it holds pickled Python objects, not only tensors, and is loaded with "
             f"weights_only=True for safety; re-save it as a plain state dict (torch.save(model.state_dict(), path))."
         ) from e
-    except (RuntimeError, EOFError, ValueError, KeyError, IndexError) as e:  # torch's reader on a cut or foreign file
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError, OSError) as e:  # torch's reader on a cut or foreign file (2.14: OSError on a cut zip)
+        if isinstance(e, OSError) and not path.is_file():
+            raise
         raise ValueError(f"weights file {str(path)!r} is truncated or not a torch file ({_first(e)}).") from None
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]

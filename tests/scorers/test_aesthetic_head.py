@@ -18,6 +18,15 @@ def test_widths_come_from_the_state_dict_and_train_mode_is_refused():
     torch.testing.assert_close(head(x), expected.squeeze(-1))
 
 
+def test_a_bare_linear_head_loads_as_one_layer():
+    """LAION's linear aesthetic heads (e.g. sa_0_4_vit_b_32_linear.pth for ViT-B/32) hold a bare weight and bias."""
+    state = {"weight": torch.randn(1, 512), "bias": torch.tensor([5.0])}
+    head = AestheticHead.from_state_dict(state)
+    x = torch.nn.functional.normalize(torch.randn(2, 512), dim=-1)
+    assert head.in_features == 512 and len(head.layers) == 1
+    torch.testing.assert_close(head(x), (x @ state["weight"].T + state["bias"]).squeeze(-1))
+
+
 def test_head_rejects_a_state_dict_that_is_not_a_linear_chain() -> None:
     with pytest.raises(ValueError, match="do not chain"):
         AestheticHead.from_state_dict({"l.0.weight": torch.zeros(8, 4), "l.0.bias": torch.zeros(8),

@@ -47,3 +47,17 @@ def test_state_dict_loading(tmp_path) -> None:
     torch.save(torch.ones(3), tensor_only)
     with pytest.raises(ValueError, match="is not a state dict"):
         load_state_dict(tensor_only)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.95])
+def test_a_cut_torch_file_is_one_sentence_at_any_length(tmp_path, keep) -> None:
+    """torch 2.13 raises RuntimeError on a cut zip, 2.14 sometimes OSError ("Invalid argument"): both one sentence."""
+    whole = tmp_path / "whole.pth"
+    torch.save({"w": torch.randn(64, 64)}, whole)
+    cut = tmp_path / "cut.pth"
+    data = whole.read_bytes()
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ValueError, match=r"weights file '.*cut.pth' is truncated or not a torch file"):
+        load_state_dict(cut)
+    with pytest.raises(FileNotFoundError):
+        load_state_dict(tmp_path / "absent.pth")
