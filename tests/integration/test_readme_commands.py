@@ -81,6 +81,12 @@ NOT_RUN = {
     "torchrun ": "several machines (tests/integration/test_several_machines.py starts real torchrun nodes)",
     "srun ": "SLURM is not installed here",
     "python reproduce/": "benchmarks that print figures; they take minutes to hours",
+    "dasag fit --config demo --model.scorer timm:": "a zoo model's real weights (no hub here): tests/scorers/test_timm_classifier.py guides runs "
+                                                    "with timm models read from local files in the zoo venv",
+    "dasag fit --config das_original": "three real OpenCLIP checkpoints (no hub here): tests/integration/test_zoo_configs.py runs it on random "
+                                       "weights read from local files in the zoo venv, and checks its one sentence offline",
+    "dasag quality transfer --out runs/transfer --eval-scorer timm:": "a zoo judge's real weights (no hub here): the timm judge of a transfer "
+                                                                      "run is tested on random weights in the zoo venv (tests/scorers/test_timm_classifier.py)",
 }
 
 
