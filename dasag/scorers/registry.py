@@ -34,9 +34,9 @@ FAMILY_MODULES = (
     "dasag.scorers.efficientnet",
     "dasag.scorers.siglip",
     "dasag.scorers.clip",
-    "dasag.scorers.transformers_auto",
     "dasag.scorers.openclip",
     "dasag.scorers.timm_classifier",
+    "dasag.scorers.transformers_auto",
 )
 
 
