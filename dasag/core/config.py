@@ -72,19 +72,62 @@ def merge_bases(data: dict[str, Any], folder: Path, where: str, _seen: tuple[Pat
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``override`` on top of ``base``; mappings merge key by key, anything else replaces.
 
-    A mapping whose ``class_path`` differs from the base's replaces it whole (its
-    ``init_args`` belong to another class).
+    A mapping whose ``class_path`` differs from the base's replaces it whole (its ``init_args``
+    belong to another class), except that members of the base's class inside it start from the
+    base's settings (:func:`carried_to_members`).
     """
     out = dict(base)
     for key, value in override.items():
         old = out.get(key)
         if isinstance(old, dict) and isinstance(value, dict):
-            if "class_path" in value and old.get("class_path") not in (None, value["class_path"]):
-                out[key] = value
-            else:
-                out[key] = deep_merge(old, value)
+            out[key] = carried_to_members(old, value) if _swaps_class(old, value) else deep_merge(old, value)
         else:
             out[key] = value
+    return out
+
+
+#: ``init_args`` that choose which network an instance is and at what input side (a classifier's
+#: variant and weights, a text-image model's checkpoint and aesthetic head), not how it guides: never
+#: carried from a replaced instance to the members of its replacement, which keep their own.
+MODEL_CHOICE = frozenset({"variant", "weights_path", "input_size", "input_sizes", "model", "pretrained", "checkpoint", "aesthetic_head"})
+
+
+def _swaps_class(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    return "class_path" in new and old.get("class_path") not in (None, new["class_path"])
+
+
+def _class_name(value: Any) -> str | None:
+    path = value.get("class_path") if isinstance(value, dict) else None
+    return str(path).rpartition(".")[2] if path else None
+
+
+def carried_to_members(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``new``, a class that replaces ``old``'s, with ``old``'s settings carried to each member of
+    ``old``'s class that ``new`` lists in its ``init_args`` (an ensemble's ``scorers``): a preset that
+    swaps a method's guide for an ensemble of that guide's class keeps the guide's objective and
+    settings (the demo's ``score: logit``, ``drop_connect``), and the member's own settings win. The
+    :data:`MODEL_CHOICE` settings stay each member's; members of another class get nothing."""
+    settings = {k: v for k, v in (old.get("init_args") or {}).items() if k not in MODEL_CHOICE} if isinstance(old.get("init_args"), dict) else {}
+    args = new.get("init_args")
+    name = _class_name(old)
+    if not settings or not isinstance(args, dict):
+        return new
+    carried = {}
+    for key, members in args.items():
+        if isinstance(members, list) and any(_class_name(m) == name for m in members):
+            carried[key] = [{**m, "init_args": deep_merge(settings, m.get("init_args") or {})} if _class_name(m) == name else m for m in members]
+    return {**new, "init_args": {**args, **carried}} if carried else new
+
+
+def carry_settings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` with :func:`carried_to_members` applied wherever it swaps a class of ``base``'s for
+    another: for stacks another merger combines (jsonargparse merges the ``--config`` texts of ``dasag
+    fit``), so they carry settings as :func:`deep_merge` does."""
+    out = dict(override)
+    for key, value in override.items():
+        old = base.get(key)
+        if isinstance(old, dict) and isinstance(value, dict):
+            out[key] = carried_to_members(old, value) if _swaps_class(old, value) else carry_settings(old, value)
     return out
 
 
@@ -123,6 +166,7 @@ def expand_config_args(args: Sequence[str], transform: Callable[[dict[str, Any],
     like a file before the parser copies it."""
     args = list(args)
     out: list[str] = []
+    stacked: dict[str, Any] = {}  # the configs so far, for the settings a later one's swapped class carries (carry_settings)
     i = 0
     while i < len(args):
         if args[i] in ("--config", "-c") and i + 1 < len(args):
@@ -138,13 +182,16 @@ def expand_config_args(args: Sequence[str], transform: Callable[[dict[str, Any],
             merged = load_config(path)
             if transform is not None:
                 merged = transform(merged, path)
-            out += ["--config", yaml.safe_dump(merged, sort_keys=False)]
+            out += ["--config", yaml.safe_dump(carry_settings(stacked, merged), sort_keys=False)]
+            stacked = deep_merge(stacked, merged)
             continue
         try:  # inline YAML text: the same checks before the parser copies it
-            checked_yaml(yaml.safe_load(value), "the --config text")
+            inline = checked_yaml(yaml.safe_load(value), "the --config text")
         except yaml.YAMLError as e:
             raise ConfigError(f"the --config text is neither a file that exists nor valid YAML ({str(e).splitlines()[0]}).") from None
-        out += ["--config", value]
+        carried = carry_settings(stacked, inline)
+        out += ["--config", value if carried == inline else yaml.safe_dump(carried, sort_keys=False)]
+        stacked = deep_merge(stacked, inline)
     return out
 
 

@@ -70,3 +70,34 @@ def test_a_mapping_merges_its_bases_like_a_file(tmp_path):
     write(tmp_path / "a.yaml", {"x": 1, "y": 1})
     assert merge_bases({"base": "a.yaml", "y": 2}, tmp_path, "config") == {"x": 1, "y": 2}
     assert merge_bases({"base": "demo"}, tmp_path, "config")["model"] == load_config(config_file("demo"))["model"]
+
+
+LITE = "dasag.scorers.EfficientNetLite"
+GUIDE = {"class_path": LITE, "init_args": {"variant": "lite2", "weights_path": "lite2.pth", "input_size": 64, "score": "logit", "drop_connect": 0.2}}
+ENSEMBLE = {"class_path": "dasag.scorers.ScorerEnsemble",
+            "init_args": {"scorers": [{"class_path": LITE}, {"class_path": LITE, "init_args": {"variant": "lite1", "drop_connect": 0.0}},
+                                      {"class_path": "dasag.scorers.SigLIP"}], "weights": [1, 1, 1]}}
+
+
+def test_a_swapped_in_ensemble_carries_the_guides_settings_to_its_members_of_that_class():
+    """quality/ensemble_lite on the demo lost the demo's logit objective and drop-connect: the ensemble replaced the guide whole."""
+    merged = deep_merge({"model": {"scorer": GUIDE}}, {"model": {"scorer": ENSEMBLE}})["model"]["scorer"]
+    lite0, lite1, siglip = merged["init_args"]["scorers"]
+    assert lite0 == {"class_path": LITE, "init_args": {"score": "logit", "drop_connect": 0.2}}  # which network, and its side, stay the member's
+    assert lite1 == {"class_path": LITE, "init_args": {"score": "logit", "drop_connect": 0.0, "variant": "lite1"}}  # the member's own win
+    assert siglip == {"class_path": "dasag.scorers.SigLIP"} and merged["init_args"]["weights"] == [1, 1, 1]
+    assert deep_merge({"s": {"class_path": LITE}}, {"s": ENSEMBLE}) == {"s": ENSEMBLE}  # nothing to carry
+    other = {"class_path": "dasag.scorers.SigLIP", "init_args": {"aesthetic": 1.0}}
+    assert deep_merge({"s": GUIDE}, {"s": other}) == {"s": other}  # another class, no members: replaced whole, as before
+
+
+def test_stacked_config_args_carry_the_guides_settings_as_a_merge_does(tmp_path):
+    """``dasag fit --config A --config B``: jsonargparse merges the texts, and replaced the guide whole."""
+    guide = write(tmp_path / "guide.yaml", {"model": {"scorer": GUIDE}})
+    ensemble = write(tmp_path / "ensemble.yaml", {"model": {"scorer": ENSEMBLE}})
+    args = expand_config_args(["--config", str(guide), "--config", str(ensemble)])
+    assert yaml.safe_load(args[3]) == deep_merge({"model": {"scorer": GUIDE}}, {"model": {"scorer": ENSEMBLE}})
+    inline = expand_config_args(["--config", str(guide), "--config", yaml.safe_dump({"model": {"scorer": ENSEMBLE}})])
+    assert yaml.safe_load(inline[3]) == yaml.safe_load(args[3])
+    plain = expand_config_args(["--config", str(guide), "--config", "{trainer: {max_steps: 3}}"])
+    assert plain[3] == "{trainer: {max_steps: 3}}"  # a text with nothing to carry reaches the parser as written

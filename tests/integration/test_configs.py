@@ -117,6 +117,22 @@ def test_method_files_hold_only_what_differs() -> None:
                      "das_rag": (0.02, True), "das_rag_plus": (0.06, True)}
 
 
+def test_a_preset_that_swaps_the_guide_keeps_its_settings_however_it_is_stacked(tmp_path: Path) -> None:
+    """A second ``--config`` (dasag fit), a ``base:`` list and ``dasag quality --override`` (the task
+    engine's merge) give the ensemble's members the demo's logit and drop-connect alike."""
+    from dasag.batch.make import method_config
+
+    demo, preset = CONFIGS / "demo.yaml", CONFIGS / "quality" / "ensemble_lite.yaml"
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(f"base: [{demo}, {preset}]\n")
+    by_base = load_config(mine)["model"]["scorer"]
+    by_override = method_config(demo, load_config(preset))["model"]["scorer"]
+    by_args = yaml.safe_load(expand_config_args(["--config", str(demo), "--config", str(preset)])[3])["model"]["scorer"]
+    assert [m["init_args"] for m in by_base["init_args"]["scorers"]] == [{"score": "logit", "drop_connect": 0.2},
+                                                                         {"variant": "lite1", "score": "logit", "drop_connect": 0.2}]
+    assert by_override == by_base == by_args
+
+
 def test_384_preset_overrides_the_canvas(tiny_weights_env) -> None:
     # and the built run has DAS-AG v2's settings from the constructors' defaults
 
@@ -210,9 +226,13 @@ def test_quality_presets_stack_on_any_method_and_keep_its_classes(method: str, p
     assert cli.trainer.max_steps == preset_values.get("trainer", {}).get("max_steps", alone["trainer"].get("max_steps", 60))
     if preset in ("ensemble_lite", "best"):
         assert model.scorer.names == ["lite0", "lite1"]
-        # a new scorer class takes only its own arguments: ensemble_lite's members are the measured
-        # log-probability ensemble whatever the method's guide maximised, best's maximise the logit
-        assert [m.score for m in model.scorer.members] == (["logit"] * 2 if preset == "best" else ["log_prob"] * 2)
+        # the members start from the method's guide (the demo's logit and drop-connect; transfer's
+        # defaults), and best names its own measured settings: the logit, no drop-connect
+        guide = alone["model"]["scorer"].get("init_args") or {}
+        wanted = ("logit", 0.0) if preset == "best" else (guide.get("score", "log_prob"), guide.get("drop_connect", 0.0))
+        assert [(m.score, m.drop_connect) for m in model.scorer.members] == [wanted] * 2
+        if (method, preset) == ("demo", "ensemble_lite"):
+            assert wanted == ("logit", 0.2)  # it lost both: the ensemble replaced the demo's guide whole
     elif preset == "logit":
         assert model.scorer.members[0].score == "logit"
     elif preset == "drop_connect":
