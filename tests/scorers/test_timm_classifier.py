@@ -55,6 +55,23 @@ def test_no_cached_weights_lists_nothing(tmp_path):
     assert cached_names(tmp_path) == () and cached_names(tmp_path / "absent") == ()
 
 
+def test_cached_weights_list_nothing_where_timm_cannot_be_imported(tmp_path, monkeypatch):
+    from dasag.scorers import timm_classifier
+    from dasag.scorers.optional import ZooLibraryError
+
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"weights")
+    _fake_hub_cache(tmp_path / "hub", "timm/resnet50.a1_in1k", weights)
+    imported = []
+
+    def missing(name: str):
+        imported.append(name)
+        raise ZooLibraryError("timm scorers need timm, which is not installed.")
+
+    monkeypatch.setattr(timm_classifier, "import_zoo_library", missing)
+    assert timm_classifier.cached_names(tmp_path / "hub") == () and imported == ["timm"]
+
+
 # ----------------------------------------------------------------------------- helpers
 def _save(path: Path, model: str, seed: int, **kwargs) -> Path:
     import timm
