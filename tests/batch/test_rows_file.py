@@ -79,9 +79,8 @@ def _unreadable(path: Path, monkeypatch) -> None:
     ("binary.csv", "rows file '{path}' is not a UTF-8 text file."),
     ("binary.yaml", "rows file '{path}' is not a UTF-8 text file."),
 ])
-def test_a_rows_file_that_cannot_be_read_is_one_sentence(kind, words, batch_files, tmp_path, monkeypatch, capsys) -> None:
+def test_a_rows_file_that_cannot_be_read_is_one_sentence(kind, words, tmp_path, monkeypatch) -> None:
     """An unreadable file was a PermissionError traceback, a folder "does not exist"."""
-    _, config = batch_files
     path = tmp_path / kind
     if kind.startswith("folder"):
         path.mkdir()
@@ -90,10 +89,9 @@ def test_a_rows_file_that_cannot_be_read_is_one_sentence(kind, words, batch_file
     else:
         path.write_text("prompt\ngoldfish\n" if kind.endswith(".csv") else "- {prompt: goldfish}\n")
         _unreadable(path, monkeypatch)
-    out = tmp_path / "out"
-    assert main([str(path), "--config", str(config), "--out", str(out)]) == 2
-    assert capsys.readouterr().err.strip() == "error: " + words.format(path=path)
-    assert not out.exists()
+    with pytest.raises(ConfigError) as caught:
+        read_rows_file(path)
+    assert str(caught.value) == words.format(path=path)
 
 
 def test_a_batch_needs_both_its_files(tmp_path) -> None:

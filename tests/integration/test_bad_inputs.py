@@ -534,3 +534,25 @@ def test_more_nodes_than_a_real_torchrun_started_is_our_sentence_first(batch_fil
     first = done.stderr.strip().splitlines()[0]
     assert first.startswith("error: --num-nodes 2 x --devices 1 is 2 workers, but torchrun started 1 worker"), done.stderr[-3000:]
     assert "You set `devices=1`" not in done.stderr and not out.exists()
+
+
+# ----------------------------------------------------------------------------- rows files
+@pytest.mark.parametrize("kind", ["long_cell", "unreadable", "folder"])
+def test_a_rows_file_that_cannot_be_read_is_one_sentence_and_writes_nothing(kind, batch_files, tmp_path, capsys, monkeypatch) -> None:
+    """A 200,000-character cell was _csv.Error and an unreadable file PermissionError, both tracebacks; a folder "does not exist"."""
+    _, config = batch_files
+    rows = tmp_path / "my_rows.csv"
+    if kind == "folder":
+        rows.mkdir()
+    else:
+        rows.write_text("prompt\n" + ("a" * 200_000 if kind == "long_cell" else "goldfish") + "\n")
+    if kind == "unreadable":  # as a user without read permission meets it (root reads anything, so chmod alone shows nothing here)
+        read_text = Path.read_text
+        monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: (_ for _ in ()).throw(PermissionError(13, "Permission denied"))
+                            if self == rows else read_text(self, *a, **k))
+    out = tmp_path / "out"
+    assert cli_main(["batch", str(rows), "--config", str(config), "--out", str(out)]) == 2
+    words = {"long_cell": "line 2 has a cell longer than 131,072 characters, the most a CSV cell may hold",
+             "unreadable": "cannot be read (Permission denied)", "folder": "is a folder; name a .csv or .yaml rows file"}[kind]
+    assert f"rows file {str(rows)!r} {words}" in _one_sentence(capsys)
+    assert not out.exists()
