@@ -100,6 +100,17 @@ def _check_pyramid_args(max_size: int, max_shift: int, num_images: int, interpol
         raise ValueError(f"interpolation must be one of {', '.join(MODES)}; got {interpolation!r}.")
 
 
+def _level_gains(level_gains: list[float] | None, levels: int) -> list[float] | None:
+    """Every level's gain, coarsest first (1 for those ``level_gains`` leaves out), or ``None``; a bad list is one sentence."""
+    if level_gains is None:
+        return None
+    ok = isinstance(level_gains, (list, tuple)) and 1 <= len(level_gains) <= levels and all(
+        isinstance(g, (int, float)) and not isinstance(g, bool) and 0 < g <= 1 for g in level_gains)
+    if not ok:
+        raise ValueError(f"pyramid level_gains must be 1 to {levels} gains (the finest levels', finest last), each in (0, 1]; got {level_gains!r}.")
+    return [1.0] * (levels - len(level_gains)) + [float(g) for g in level_gains]
+
+
 def _check_render_args(level_weights: str, contrast: float | None) -> None:
     """Refuse a level weighting or a contrast the render does not know."""
     if level_weights not in ("uniform", "per_octave"):
@@ -127,6 +138,7 @@ class ImagePyramid(nn.Module):
         colour: ColourBasis = "rgb",
         level_weights: Literal["uniform", "per_octave"] = "uniform",
         contrast: float | None = None,
+        level_gains: list[float] | None = None,
     ) -> None:
         """
         Args:
@@ -152,6 +164,13 @@ class ImagePyramid(nn.Module):
                 picture's contrast is set by construction rather than left to the step size.
                 A start image (``init_image``, :meth:`set_image`) keeps its own mean and spread
                 instead, so it renders as itself and an edit keeps its contrast.
+            level_gains: ``None`` (default): every level as ``level_weights`` says. A list: the gains of
+                the finest levels, finest last (e.g. ``[0.5, 0.25]``: the 128 px level at half, the
+                256 px level at a quarter), each in (0, 1]; the others keep 1. Under Adam, which moves
+                every parameter by about the learning rate whatever its gradient's size, a level's gain
+                is its learning rate: the fine levels change the picture more slowly, so the class
+                evidence grows in the coarse ones. The levels start divided by their gains, so the
+                first render is the same noise.
         """
         super().__init__()
         _check_pyramid_args(max_size, max_shift, num_images, interpolation, min_size, level_step)
@@ -159,11 +178,11 @@ class ImagePyramid(nn.Module):
         self.max_shift = max_shift
         self.num_images = num_images
         self.interpolation = interpolation
-        self._set_render(min_size, level_step, colour, level_weights, contrast)
+        self._set_render(min_size, level_step, colour, level_weights, contrast, level_gains)
         self._set_init_image(init_image)
 
     def _set_render(self, min_size: int, level_step: int | None, colour: ColourBasis,
-                    level_weights: Literal["uniform", "per_octave"], contrast: float | None) -> None:
+                    level_weights: Literal["uniform", "per_octave"], contrast: float | None, level_gains: list[float] | None = None) -> None:
         """The levels and the buffers that render them, in the constructor's order: a bad colour is refused
         before a bad ``level_weights`` or ``contrast``, and the levels' noise is drawn last."""
         self.sizes = level_sizes(self.max_size, min_size, level_step)
@@ -179,8 +198,14 @@ class ImagePyramid(nn.Module):
         self.register_buffer("tone", None, persistent=False)
         weights = [1.0] * len(self.sizes) if level_weights == "uniform" else [octave_weight(s, level_step) for s in self.sizes]
         self.register_buffer("weights", torch.tensor(weights) / sum(weights), persistent=False)
-        # Seed formula: randn(1, 3, s, s) / s per level; finer levels start quieter.
-        self.levels = nn.ParameterList(nn.Parameter(torch.randn(self.num_images, 3, s, s) / s) for s in self.sizes)
+        gains = _level_gains(level_gains, len(self.sizes))
+        self.level_gains = None if gains is None else list(level_gains)
+        self.register_buffer("gains", None if gains is None else torch.tensor(gains), persistent=False)
+        # Seed formula: randn(1, 3, s, s) / s per level; finer levels start quieter (and, with gains, divided by them).
+        if gains is None:
+            self.levels = nn.ParameterList(nn.Parameter(torch.randn(self.num_images, 3, s, s) / s) for s in self.sizes)
+        else:
+            self.levels = nn.ParameterList(nn.Parameter(torch.randn(self.num_images, 3, s, s) / s / g) for s, g in zip(self.sizes, gains))
         # Upsampling matrices, one per coarser level: buffers (not saved in checkpoints) so they
         # follow the module to its device and reach a compiled render as inputs.
         for s in self.sizes[:-1]:
@@ -224,6 +249,8 @@ class ImagePyramid(nn.Module):
                 up = m @ level @ m.T
             if weighted:
                 up = up * self.weights[i]
+            if self.gains is not None:
+                up = up * self.gains[i]
             total = up if total is None else total + up
         if not weighted:
             total = total / len(self.levels)  # the mean, written as before: the same bytes as ever
@@ -269,6 +296,8 @@ class ImagePyramid(nn.Module):
         if self.colour != "rgb":
             target = from_rgb(target, self.colour_matrix)
         target = target * len(self.levels) if self.level_weights == "uniform" else target / self.weights[-1]
+        if self.gains is not None:
+            target = target / self.gains[-1]
         for level in self.levels[:-1]:
             level.zero_()
         self.levels[-1].copy_(target)

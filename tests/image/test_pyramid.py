@@ -95,3 +95,38 @@ def test_a_pyramid_too_large_for_the_memory_names_the_largest_that_fits() -> Non
     check_fits_in_memory(100, 1, 1, 1)  # not a power of two: the constructor's own sentence says so, not this one
     with pytest.raises(ValueError, match=r"max_size 1024 with 2 image\(s\) needs at least .* allowed here: max_size up to 512\."):
         check_fits_in_memory(1024, 2, 1, training_bytes(1024))
+
+
+def test_level_gains_start_from_the_same_noise_and_are_each_levels_learning_rate_under_adam() -> None:
+    torch.manual_seed(0)
+    plain = ImagePyramid(64, 8)
+    torch.manual_seed(0)
+    damped = ImagePyramid(64, 8, level_gains=[0.5, 0.25])
+    assert damped.level_gains == [0.5, 0.25] and damped.gains.tolist() == [1, 1, 1, 1, 1, 0.5, 0.25]
+    torch.testing.assert_close(damped(), plain(), rtol=0, atol=1e-6)  # the same first render
+    target = torch.rand(1, 3, 48, 48) * 2 - 1
+    moved = {}
+    for name, pyramid in (("plain", plain), ("damped", damped)):
+        start = [level.detach().clone() for level in pyramid.levels]
+        optimiser = torch.optim.Adam(pyramid.parameters(), lr=0.01)
+        ((pyramid() - target) ** 2).sum().backward()
+        optimiser.step()
+        gains = pyramid.gains if pyramid.gains is not None else torch.ones(len(start))
+        # each level's change as the render sees it (its gain times its parameters' change)
+        moved[name] = [float(g * (level.detach() - s).abs().max()) for g, level, s in zip(gains, pyramid.levels, start)]
+    assert moved["plain"][-1] == pytest.approx(0.01, rel=1e-3) and moved["plain"][-2] == pytest.approx(0.01, rel=1e-3)
+    assert moved["damped"][-1] == pytest.approx(0.0025, rel=1e-3) and moved["damped"][-2] == pytest.approx(0.005, rel=1e-3)
+    assert moved["damped"][:-2] == pytest.approx(moved["plain"][:-2], rel=1e-3)  # the coarse levels as before
+
+
+def test_a_start_image_renders_as_itself_with_level_gains() -> None:
+    pyramid = ImagePyramid(32, 4, level_gains=[0.3], contrast=0.6)
+    image = torch.rand(3, 24, 24) * 1.6 - 0.8
+    pyramid.set_image(image)
+    torch.testing.assert_close(pyramid()[0], image, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("gains", [[], [0.0], [1.5], [True], [0.5] * 9, "half"])
+def test_bad_level_gains_are_one_sentence(gains) -> None:
+    with pytest.raises(ValueError, match=r"pyramid level_gains must be 1 to 6 gains \(the finest levels', finest last\), each in \(0, 1\]"):
+        ImagePyramid(32, 4, level_gains=gains)
