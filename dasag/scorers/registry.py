@@ -102,7 +102,7 @@ def build(name: str, what: str = "scorer") -> Scorer:
     entry = get(name, what)
     try:
         return entry.build()
-    except ImportError as e:  # a zoo library missing or not fitting torch: its one sentence
+    except (ImportError, ValueError) as e:  # a zoo library missing or not fitting torch, an unknown model or tag: its one sentence
         raise ValueError(f"{what} {name!r}: {e}") from None
 
 

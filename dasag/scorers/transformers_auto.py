@@ -86,8 +86,9 @@ class TransformersImageText(HFTextImageScorer):
             raise ValueError(f"an hf: scorer needs a hub id or a local folder of a checkpoint; got {model!r}.")
         super().__init__(model.strip(), aesthetic_head, aesthetic_head is not None, attn_implementation, dtype, input_size, interpolation,
                          antialias, aesthetic_dropout)
-        #: Score keys and logs name the checkpoint (``siglip2-so400m-patch14-384/positive``).
-        self.name = self.variant
+        #: Score keys and logs name the checkpoint (``siglip2-so400m-patch14-384/positive``); a dot would split
+        #: a metric's module name, so ``model.v2`` is ``model-v2``.
+        self.name = self.variant.replace(".", "-")
         self.naflex: dict[str, int] | None = None
         self.text_attention_mask_setting = text_attention_mask
 

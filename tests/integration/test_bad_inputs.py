@@ -56,7 +56,7 @@ CLI_CASES = [
     (["--model.pyramid.init_args.hue", "1"], "model.pyramid: dasag.ImagePyramid takes no argument 'hue' (its arguments: max_size, max_shift,", True),
     (["--config", "quality/ensemble_lite", "--model.scorer.init_args.drop_connect", "0.2"],
      "model.scorer: dasag.scorers.ScorerEnsemble takes no argument 'drop_connect' (its arguments: scorers, weights); drop_connect is an argument "
-     "of each member (EfficientNetLite takes it): set model.scorer.init_args.scorers[i].init_args.drop_connect.", True),
+     "of each member (EfficientNetLite", True),
     (["--config", "{trainer: {callbacks: [{class_path: dasag.ImageExport, init_args: {every: 3}}]}}"],
      "trainer.callbacks: dasag.ImageExport takes no argument 'every' (its arguments: every_n_steps, tensorboard_every_n_steps, subdir).", True),
     (["--trainer.max_steps", "many"], "trainer.max_steps: expected int", True),

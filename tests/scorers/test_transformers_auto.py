@@ -36,6 +36,10 @@ def test_an_hf_name_is_the_generic_class_with_its_model(tiny_siglip_dir):
     assert entry.text and not entry.offline
     scorer = registry.build(f"hf:{tiny_siglip_dir}")
     assert isinstance(scorer, TransformersImageText) and not scorer.loaded and scorer.name == tiny_siglip_dir.name
+    dotted = tiny_siglip_dir.parent / "siglip.v2"
+    if not dotted.exists():
+        dotted.symlink_to(tiny_siglip_dir)
+    assert registry.build(f"hf:{dotted}").name == "siglip-v2"  # a dot would split the metric's module name
     for bad, words in (("hf:", "names no model after 'hf:'"), ("hf:my model", "has no spaces")):
         with pytest.raises(ValueError, match=words):
             registry.get(bad)
