@@ -29,24 +29,25 @@ def test_a_missing_library_says_which_extra_brings_it(monkeypatch):
         import_zoo_library("open_clip")
 
 
+def _fake_timm_raising(message: str, tmp_path, monkeypatch) -> None:
+    """A ``timm`` package on the path that fails to import with ``message``, as a real one does."""
+    fake = tmp_path / "timm"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(f"raise RuntimeError({message!r})\n")
+    monkeypatch.delitem(sys.modules, "timm", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+
 def test_a_torchvision_that_does_not_fit_torch_is_one_sentence_with_both_versions(tmp_path, monkeypatch):
     import torch
 
-    fake = tmp_path / "timm"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("raise RuntimeError('operator torchvision::nms does not exist')\n")
-    monkeypatch.delitem(sys.modules, "timm", raising=False)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _fake_timm_raising("operator torchvision::nms does not exist", tmp_path, monkeypatch)
     with pytest.raises(ZooLibraryError, match=rf"^timm cannot be imported because torchvision .* does not fit torch {torch.__version__.split('+')[0]}:") as e:
         import_zoo_library("timm")
     assert "pip install" in str(e.value)
 
 
 def test_an_unrelated_import_error_is_not_hidden(tmp_path, monkeypatch):
-    fake = tmp_path / "timm"
-    fake.mkdir()
-    (fake / "__init__.py").write_text("raise RuntimeError('a bug of its own')\n")
-    monkeypatch.delitem(sys.modules, "timm", raising=False)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    _fake_timm_raising("a bug of its own", tmp_path, monkeypatch)
     with pytest.raises(RuntimeError, match="a bug of its own"):
         import_zoo_library("timm")
