@@ -24,6 +24,7 @@ import numpy as np
 
 from dasag.animation.animate import ClipResult, ClipSpec, FrameDone, make_clip
 from dasag.app.image_run import BackgroundRun, SharedScorers
+from dasag.app.run_queue import RunQueue
 from dasag.core.config import CONFIGS, load_config
 from dasag.core.errors import ConfigError, error_text
 
@@ -96,10 +97,11 @@ class ClipRun(BackgroundRun):
     """:func:`~dasag.animation.animate.make_clip` in a daemon thread, holding the shared scorer while it runs."""
 
     def __init__(self, config: dict[str, Any], out: Path, shared: SharedScorers | None = None,
-                 owner_alive: Callable[[], bool] | None = None) -> None:
+                 owner_alive: Callable[[], bool] | None = None, queue: RunQueue | None = None) -> None:
         """``owner_alive``: whether the page that started the clip is still open; once it is not,
-        the clip stops as Stop stops it (finished frames kept), so a closed tab leaves no orphan."""
-        super().__init__("dasag-clip")
+        the clip stops as Stop stops it (finished frames kept), so a closed tab leaves no orphan.
+        ``queue``: the server's line the clip waits its turn in, as a run does."""
+        super().__init__("dasag-clip", queue)
         self.spec = ClipSpec(config, Path(out), APP_THREADS)
         self.total = int(config["animation"]["frames"])
         self.shared = shared
@@ -132,6 +134,12 @@ class ClipRun(BackgroundRun):
     def stop(self) -> None:
         """End after the frame's current step; finished frames are kept."""
         self.stop_requested.set()
+
+    def _given_up(self) -> bool:
+        return self.stop_requested.is_set() or (self.owner_alive is not None and not self.owner_alive())
+
+    def _left_the_line(self) -> None:
+        self.error = "stopped while waiting for its turn; no frame was made."
 
     def gif(self) -> bytes | None:
         return self.result.gif.read_bytes() if self.result is not None and self.result.gif is not None else None

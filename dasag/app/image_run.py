@@ -21,6 +21,7 @@ import lightning as L
 import numpy as np
 from lightning.pytorch.callbacks import Callback
 
+from dasag.app.run_queue import RunQueue, Ticket
 from dasag.core.errors import error_text
 from dasag.image.picture import from_uint8
 from dasag.run.build import BuiltRun, ScorerCache
@@ -120,13 +121,23 @@ class BackgroundRun:
     """A piece of work in a daemon thread that the page can stop and wait for, and that ends with
     the process: the thread, Stop, and the exit hook that one app run and one app clip share."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, queue: RunQueue | None = None) -> None:
+        """``queue``: the server's line this work waits its turn in (``None``: it starts at once)."""
         self._thread = threading.Thread(target=self._run_and_forget, name=name, daemon=True)
+        self.queue = queue
+        self._ticket: Ticket | None = None
 
     def start(self) -> Self:
+        if self.queue is not None:  # its place is taken now, when it is asked for
+            self._ticket = self.queue.join()
         atexit.register(self._end_with_the_process)
         self._thread.start()
         return self
+
+    @property
+    def place(self) -> int | None:
+        """Its place in the server's line (1: next), ``None`` once it runs (or without a line)."""
+        return None if self._ticket is None or self.queue is None else self.queue.place(self._ticket)
 
     @property
     def running(self) -> bool:
@@ -142,10 +153,23 @@ class BackgroundRun:
     def _run(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _given_up(self) -> bool:  # pragma: no cover - abstract
+        """Whether the work should end before it starts: Stop was pressed or its page is gone."""
+        raise NotImplementedError
+
+    def _left_the_line(self) -> None:  # pragma: no cover - abstract
+        """Record that it was given up while waiting its turn (nothing ran)."""
+        raise NotImplementedError
+
     def _run_and_forget(self) -> None:
         try:
+            if self._ticket is not None and self.queue is not None and not self.queue.wait(self._ticket, self._given_up):
+                self._left_the_line()
+                return
             self._run()
         finally:  # the exit hook holds the run (its model and pictures) until it is unregistered
+            if self._ticket is not None and self.queue is not None:
+                self.queue.leave(self._ticket)
             atexit.unregister(self._end_with_the_process)
 
     def _end_with_the_process(self) -> None:
@@ -159,8 +183,8 @@ class BackgroundRun:
 class LiveRun(BackgroundRun):
     """``trainer.fit`` in a daemon thread; the result is kept even when stopped or failed."""
 
-    def __init__(self, built: BuiltRun, progress: LiveProgress, shared: SharedScorers | None = None) -> None:
-        super().__init__("dasag-live-run")
+    def __init__(self, built: BuiltRun, progress: LiveProgress, shared: SharedScorers | None = None, queue: RunQueue | None = None) -> None:
+        super().__init__("dasag-live-run", queue)
         self.built = built
         self.progress = progress
         self.shared = shared
@@ -179,9 +203,11 @@ class LiveRun(BackgroundRun):
         self.progress.stop_requested.set()
 
     def _given_up(self) -> bool:
-        """Whether the run should end before it starts: Stop was pressed or its page is gone."""
         owner_alive = self.progress.owner_alive
         return self.progress.stop_requested.is_set() or (owner_alive is not None and not owner_alive())
+
+    def _left_the_line(self) -> None:
+        self.error = "stopped while waiting for its turn; nothing ran."
 
     def _run(self) -> None:
         lock = self.shared.lock(self.built.model.scorer) if self.shared is not None else None

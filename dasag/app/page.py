@@ -1,4 +1,10 @@
-"""The DAS-AG demo as a web page: ``dasag app`` (or ``streamlit run dasag/app/page.py``).
+"""The DAS-AG demo as a web page, served by ``dasag app``.
+
+``dasag app`` hands the page its server's settings (the output root, the caps a visitor cannot
+lift, the address; :class:`~dasag.app.serving.ServerSettings`) as arguments after ``--``, and the
+password in the environment; :func:`server_settings` reads them once, here at the page's edge, and
+nothing below it reads either. Started by plain ``streamlit run``, which binds every interface and
+gathers usage statistics, the page says to use ``dasag app`` and shows nothing else.
 
 The page only draws controls and results. The controls fill an
 :class:`~dasag.app.settings.AppSettings`, which becomes the same config mapping a
@@ -10,7 +16,10 @@ this script redraws progress. Scorers are shared by every session of the process
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 #: Session-state keys of the two prompt lists.
 LISTS = {"pos": "Positive prompts", "neg": "Negative prompts"}
@@ -24,8 +33,10 @@ def page() -> None:
     import streamlit as st
 
     from dasag.app.image_run import SharedScorers
+    from dasag.app.run_queue import server_queue
     from dasag.app.settings import AppSettings
     from dasag.commands.skeleton import install_weight_locations
+    from dasag.core.errors import ConfigError
     from dasag.core.process import set_up_process
 
     set_up_process()  # the app's own process, set up at its edge like a command's (idempotent)
@@ -37,11 +48,19 @@ def page() -> None:
         return SharedScorers()
 
     st.set_page_config(page_title="dasag: Direct Ascent Synthesis", layout="wide")
+    try:
+        server = server_settings()
+    except ConfigError as e:
+        st.error(str(e))
+        return
+    if not unlocked(st, server):
+        return  # nothing but the password field until the password is given
+    queue = server_queue(server.runs_at_once)
     st.title("Direct Ascent Synthesis with Aesthetic Guidance")
     st.caption("An image made by gradient ascent on a multi-resolution pyramid against frozen models: no generator.")
     defaults = AppSettings()
     init_prompt_rows(st.session_state, defaults)
-    form = sidebar(st, defaults)
+    form = sidebar(st, defaults, server)
     prompt_lists(st, text=AppSettings(scorer=form["scorer"]).text_scorer)
     state = st.session_state
     settings = AppSettings(
@@ -49,8 +68,45 @@ def page() -> None:
         negative_prompts=[state[f"neg_{i}"] for i in state["neg_ids"]],
         **form,
     )
-    run_controls(st, settings, shared_scorers())
-    clip_controls(st, settings, shared_scorers())
+    run_controls(st, settings, shared_scorers(), server, queue)
+    clip_controls(st, settings, shared_scorers(), server, queue)
+
+
+def server_settings(argv: Sequence[str] | None = None):
+    """What ``dasag app`` handed over: its settings after ``--`` (``sys.argv[1:]`` of this script) and the
+    password in :data:`~dasag.app.serving.PASSWORD_VARIABLE`, read here once per script run, at the edge.
+    A script run by something else (Streamlit's ``AppTest``: ``sys.argv[0]`` is not this file) gets the
+    defaults, a local server's. Raises :class:`~dasag.core.errors.ConfigError` for a page that plain
+    ``streamlit run`` started, or a wide one without a password."""
+    from dasag.app.serving import PASSWORD_VARIABLE, ServerSettings
+    from dasag.core.errors import ConfigError
+
+    argv = list(sys.argv if argv is None else argv)
+    ours = bool(argv) and Path(argv[0]).resolve() == Path(__file__).resolve()
+    if ours and not argv[1:]:
+        raise ConfigError("Start this page with `dasag app`: plain `streamlit run` serves it to every network this machine is on, "
+                          "gathers Streamlit's usage statistics and sets neither the output folder nor the caps.")
+    server = ServerSettings.from_argv(argv[1:] if ours else [], password=os.environ.get(PASSWORD_VARIABLE)).check()
+    if server.served and not server.locked and not server.open_access:
+        raise ConfigError("This page is served to the network without a password: start it with `dasag app --listen`, which sets one.")
+    return server
+
+
+def unlocked(st, server) -> bool:
+    """Whether this session may see the page: yes, unless the server has a password that this session has
+    not given yet; until then the page shows the password field and nothing else (not even the title)."""
+    state = st.session_state
+    if not server.locked or state.get("unlocked"):
+        return True
+    with st.form("password_form"):
+        given = st.text_input("Password", type="password", help="The password of this dasag app server (ask whoever started it).")
+        submitted = st.form_submit_button("Open")
+    if submitted:
+        if server.password_matches(given):
+            state["unlocked"] = True
+            st.rerun()
+        st.error("Wrong password.")
+    return False
 
 
 def init_prompt_rows(state, defaults) -> None:
@@ -78,31 +134,34 @@ def remove_row(state, key: str, i: int) -> None:
 OTHER_SCORER = "another scorer by name..."
 
 
-def sidebar(st, d) -> dict:
-    """Every setting control; returns the AppSettings fields they fill (all but the prompts).
+def sidebar(st, d, server) -> dict:
+    """Every setting control; returns the AppSettings fields they fill (all but the prompts; ``output_dir``
+    is the folder field as typed, a name inside the server's root). The server's caps bound the inputs
+    here for the eye; :meth:`~dasag.app.serving.ServerSettings.admit` enforces them.
     One function per sidebar section, called in the page's order: Streamlit lays widgets out as they are made."""
     from dasag.app.settings import AppSettings
 
     sb = st.sidebar
-    model = _model_controls(sb)
+    model = _model_controls(sb, served=server.served)
     text = AppSettings(scorer=model["scorer"]).text_scorer
-    image = _image_controls(sb, d)
-    optimisation = _optimisation_controls(sb, d, text)
+    image = _image_controls(sb, d, server.canvases())
+    optimisation = _optimisation_controls(sb, d, text, server)
     aesthetic = _aesthetic_controls(sb, d, text)
     augments = _augmentation_controls(st, sb, d, image["resolution"])
-    reproducibility = _reproducibility_controls(sb, d)
+    reproducibility = _reproducibility_controls(sb, d, server)
     return {**model, **image, **optimisation, **aesthetic, **augments, **reproducibility}
 
 
-def _model_controls(sb) -> dict:
+def _model_controls(sb, served: bool = False) -> dict:
     """The scorer (the registry's scorers that can load here, or any registry name typed in) and, for
-    SigLIP and CLIP, where the model and aesthetic head load from."""
+    SigLIP and CLIP, where the model and aesthetic head load from. A page served to the network offers
+    only the scorers whose weights are here, and no field naming a file or a hub model."""
     from dasag.scorers import registry
     from dasag.scorers.weights import default_locations
 
     sb.header("Model")
     usable = {entry.name: entry.label for entry in registry.available()}
-    choice = sb.selectbox("Scorer", [*usable, OTHER_SCORER], format_func=lambda name: usable.get(name, name), key="scorer",
+    choice = sb.selectbox("Scorer", [*usable, *([] if served else [OTHER_SCORER])], format_func=lambda name: usable.get(name, name), key="scorer",
                           help="The scorers whose weights can load here: shipped, configured or in the local cache.")
     scorer = choice
     if choice == OTHER_SCORER:
@@ -112,9 +171,10 @@ def _model_controls(sb) -> dict:
                 registry.check(scorer)
             except ValueError as e:
                 sb.error(str(e))
-    text = scorer in ("siglip", "clip")
+    # The fixed text-image names (siglip, clip) take their weights' locations here; the others are whole in their name.
+    text = scorer in registry.fixed_names() and registry.get(scorer).text
     model_path = aesthetic_head = ""
-    if text:
+    if text and not served:
         where = default_locations()
         configured = where.siglip_model if scorer == "siglip" else where.clip_model
         model_path = sb.text_input("Model (hub id or local folder)", value=configured or "", key="model_path",
@@ -126,13 +186,13 @@ def _model_controls(sb) -> dict:
     return dict(scorer=scorer, model_path=model_path, aesthetic_head=aesthetic_head)
 
 
-def _image_controls(sb, d) -> dict:
-    """Resolution, the robust recipe and the pyramid's interpolation."""
-    from dasag.image.pyramid import PRESETS
+def _image_controls(sb, d, canvases: list[int]) -> dict:
+    """Resolution (the canvases the server allows), the robust recipe and the pyramid's interpolation."""
     from dasag.image.resize import MODES
 
     sb.header("Image")
-    resolution = sb.selectbox("Resolution (px)", list(PRESETS), index=list(PRESETS).index(d.resolution), key="resolution",
+    default = d.resolution if d.resolution in canvases else canvases[-1]
+    resolution = sb.selectbox("Resolution (px)", canvases, index=canvases.index(default), key="resolution",
                               help="384 and 768 are the DAS-AG v2 presets; 256 is the demo's; 96/192 are quick on a CPU.")
     robust = sb.checkbox("Robust recipe", value=d.robust_recipe, key="robust_recipe",
                          help="Zoom and flip on every copy, decorrelated colour and a photograph's contrast "
@@ -141,13 +201,13 @@ def _image_controls(sb, d) -> dict:
     return dict(resolution=int(resolution), robust_recipe=bool(robust), interpolation=interpolation)
 
 
-def _optimisation_controls(sb, d, text: bool) -> dict:
-    """Steps, batch, learning rate, the text-guidance weight and the two suppression sliders."""
+def _optimisation_controls(sb, d, text: bool, server) -> dict:
+    """Steps and batch (up to the server's caps), learning rate, the text-guidance weight and the two suppression sliders."""
     sb.header("Optimisation")
-    steps = sb.number_input("Steps", min_value=1, max_value=10000, value=d.steps, step=1, key="steps",
-                            help=allowed("steps", 1, 10000, "the demo takes 60 on a CPU"))
-    batch_size = sb.number_input("Batch size (augmented copies)", min_value=1, max_value=256, value=d.batch_size, step=1, key="batch_size",
-                                 help=allowed("copies per step", 1, 256, "each costs one scorer pass"))
+    steps = sb.number_input("Steps", min_value=1, max_value=server.max_steps, value=min(d.steps, server.max_steps), step=1, key="steps",
+                            help=allowed("steps", 1, server.max_steps, "the demo takes 60 on a CPU"))
+    batch_size = sb.number_input("Batch size (augmented copies)", min_value=1, max_value=server.max_copies, value=min(d.batch_size, server.max_copies),
+                                 step=1, key="batch_size", help=allowed("copies per step", 1, server.max_copies, "each costs one scorer pass"))
     learning_rate = sb.number_input("Learning rate", min_value=0.0, value=d.learning_rate, step=0.01, format="%.4f", key="lr",
                                     help="Above 0; the shipped configs use 0.3 (text scorers) to 0.6 (classifiers).")
     prompt_weight = sb.number_input("Text-guidance weight" if text else "Prompt weight", min_value=0.0, value=d.prompt_weight, step=0.1,
@@ -196,8 +256,8 @@ def _augmentation_controls(st, sb, d, resolution: int) -> dict:
     return dict(jitter=augments["jitter"], color_shift=augments["color_shift"], noise=augments["noise"])
 
 
-def _reproducibility_controls(sb, d) -> dict:
-    """Determinism, the seed (or a new one each run), the preview rate and the output folder."""
+def _reproducibility_controls(sb, d, server) -> dict:
+    """Determinism, the seed (or a new one each run), the preview rate and the output folder (a name inside the server's root)."""
     sb.header("Reproducibility")
     deterministic = sb.checkbox("Deterministic mode", value=d.deterministic, key="deterministic")
     random_seed = sb.checkbox("New random seed each run", value=d.random_seed, key="random_seed",
@@ -206,9 +266,10 @@ def _reproducibility_controls(sb, d) -> dict:
                            help=allowed("seeds", 0, 2**32 - 1))
     preview_every = sb.number_input("Refresh image every N steps", min_value=1, value=d.preview_every, step=1, key="preview_every",
                                     help="A whole number of steps, at least 1.")
-    output_dir = sb.text_input("Output folder", value=d.output_dir, key="output_dir",
-                               help="Each run writes a numbered folder inside it; created if missing.")
-    problem = output_folder_problem(output_dir)
+    output_dir = sb.text_input("Output folder", value="", key="output_dir", placeholder="empty: the server's output folder",
+                               help=f"A folder inside {server.out_root} (empty: that folder itself). Each run writes a numbered folder inside it; "
+                                    "created if missing.")
+    problem = output_folder_problem(server, output_dir)
     if problem:  # said as soon as it is typed, not after pressing Generate
         sb.error(problem)
     return dict(deterministic=bool(deterministic), seed=int(seed), random_seed=bool(random_seed), output_dir=output_dir, preview_every=int(preview_every))
@@ -220,15 +281,12 @@ def allowed(what: str, low: int, high: int, why: str = "") -> str:
     return f"{low} to {high} {what}" + (f"; {why}." if why else ".")
 
 
-def output_folder_problem(folder: str) -> str | None:
-    """Why the output folder cannot take a run (empty, a file, not writable), or ``None``."""
+def output_folder_problem(server, folder: str) -> str | None:
+    """Why the folder field cannot take a run (outside the server's root, not a plain name, a file, not writable), or ``None``."""
     from dasag.core.errors import ConfigError
-    from dasag.core.files import check_writable
 
-    if not folder.strip():
-        return "Output folder is empty: give a folder for the run's files (e.g. runs/app)."
     try:
-        check_writable(folder.strip(), "Output folder")
+        server.folder(folder)
     except ConfigError as e:
         return str(e)
     return None
@@ -263,8 +321,8 @@ def prompt_lists(st, text: bool) -> None:
             st.button("Add prompt", icon=":material/add:", key=f"{key}_add", on_click=add_row, args=(state, key))
 
 
-def run_controls(st, settings, shared) -> None:
-    """Generate and Stop, the live progress while a run goes on, then its result."""
+def run_controls(st, settings, shared, server, queue) -> None:
+    """Generate and Stop, the live progress while a run goes on (or its place in the server's line), then its result."""
     from dasag.app.image_run import LiveProgress, LiveRun
     from dasag.core.config import to_yaml
     from dasag.core.errors import ConfigError
@@ -280,7 +338,7 @@ def run_controls(st, settings, shared) -> None:
         run.stop()
     if generate and not busy:
         try:
-            settings = settings.for_run()  # a fresh seed when "new random seed each run" is ticked
+            settings = server.admit(settings.for_run())  # a fresh seed when ticked; the folder, the caps, the disk
             config = settings.to_config()
             progress = LiveProgress(settings.preview_every, owner_alive=this_page_alive())
             built = build_run(config, [progress], share_scorer=shared,
@@ -288,7 +346,7 @@ def run_controls(st, settings, shared) -> None:
         except (ConfigError, ValueError) as e:
             st.error(str(e))
         else:
-            state["run"], state["run_yaml"], state["run_seed"] = LiveRun(built, progress, shared).start(), to_yaml(config), settings.seed
+            state["run"], state["run_yaml"], state["run_seed"] = LiveRun(built, progress, shared, queue).start(), to_yaml(config), settings.seed
             st.rerun()  # redraw with Generate disabled and Stop enabled while it runs
     if run is None:
         st.info("Set the prompts and settings, then press Generate.")
@@ -313,6 +371,9 @@ def watch(st, run) -> None:
         if not run.running:
             st.rerun()
         snap = run.progress.latest
+        if run.place is not None:
+            st.progress(0.0, text=waiting_text(run.place, run.queue.at_once))
+            return
         if snap is None:
             st.progress(0.0, text="waiting for the shared model (another session is generating)…" if run.waiting else "loading the model…")
             return
@@ -322,7 +383,14 @@ def watch(st, run) -> None:
     live()
 
 
-def clip_controls(st, settings, shared) -> None:
+def waiting_text(place: int, at_once: int = 1) -> str:
+    """A run's place in the server's line, in words."""
+    ahead = "next in line" if place == 1 else f"{place - 1} ahead of it in line"
+    many = "one picture or clip" if at_once == 1 else f"{at_once} pictures or clips"
+    return f"waiting for its turn: {ahead} (this server makes {many} at a time)"
+
+
+def clip_controls(st, settings, shared, server, queue) -> None:
     """"Make a clip": from the first positive prompt to another, zooming in, with the sidebar's
     settings (frame 0 takes the sidebar's steps). Frames show as they finish, then the GIF."""
     from dasag.app.clip_run import ClipForm, ClipRun, clip_config, clip_folder
@@ -339,10 +407,11 @@ def clip_controls(st, settings, shared) -> None:
         start = a.text_input("From", value=defaults.start, key="clip_from", help="Frame 0's prompt (default: the first positive prompt).")
         end = b.text_input("To", value=defaults.end, key="clip_to", help="The last frame's prompt; the frames between fade from one to the other.")
         c, d, e = st.columns(3)
-        frames = c.number_input("Frames", min_value=1, max_value=1000, value=defaults.frames, step=1, key="clip_frames",
-                                 help=allowed("frames", 1, 1000))
-        steps = d.number_input("Steps per later frame", min_value=1, max_value=1000, value=defaults.steps, step=1, key="clip_steps",
-                               help="1 to 1000. Frame 0 takes the sidebar's Steps from noise; every later frame starts from the one before.")
+        frames = c.number_input("Frames", min_value=1, max_value=server.max_frames, value=min(defaults.frames, server.max_frames), step=1,
+                                key="clip_frames", help=allowed("frames", 1, server.max_frames))
+        steps = d.number_input("Steps per later frame", min_value=1, max_value=server.max_steps, value=min(defaults.steps, server.max_steps), step=1,
+                               key="clip_steps", help=f"1 to {server.max_steps}. Frame 0 takes the sidebar's Steps from noise; "
+                                                      "every later frame starts from the one before.")
         zoom = e.number_input("Zoom per frame", min_value=0.5, max_value=2.0, value=float(defaults.zoom), step=0.01, format="%.3f",
                               key="clip_zoom", help="0.5 to 2. Above 1 flies in, below 1 out.")
         m, s, _ = st.columns([1, 1, 4])
@@ -353,11 +422,13 @@ def clip_controls(st, settings, shared) -> None:
         if make and not busy:
             try:
                 form = ClipForm(start, end, int(frames), int(steps), float(zoom), defaults.fps)
-                config = clip_config(settings.for_run().to_config(), form)
+                server.check_clip(form.frames, form.steps)
+                admitted = server.admit(settings.for_run())
+                config = clip_config(admitted.to_config(), form)
             except (ConfigError, ValueError) as error:
                 st.error(str(error))
             else:
-                state["clip"] = ClipRun(config, clip_folder(settings.output_dir.strip(), config), shared, owner_alive=this_page_alive()).start()
+                state["clip"] = ClipRun(config, clip_folder(admitted.output_dir, config), shared, owner_alive=this_page_alive(), queue=queue).start()
                 st.rerun()
         if clip is None:
             return
@@ -375,6 +446,9 @@ def watch_clip(st, clip) -> None:
         if not clip.running:
             st.rerun()
         done = clip.latest
+        if clip.place is not None:
+            st.progress(0.0, text=waiting_text(clip.place, clip.queue.at_once))
+            return
         if done is None:
             st.progress(0.0, text="loading the model and making frame 1 from noise…")
             return

@@ -69,3 +69,21 @@ def test_a_clip_in_a_thread_shares_the_scorer_shows_frames_and_releases_the_lock
     stopped.stop()  # stopped before it starts: no frame, no clip, no error
     stopped.start().join(600)
     assert stopped.error is None and stopped.result.gif is None and not list((tmp_path / "stopped").glob("frames/*.png"))
+
+
+def test_a_clip_waits_its_turn_behind_a_run_and_a_closed_tab_takes_it_out(tmp_path: Path) -> None:
+    """A clip takes its place in the server's line like a run; its tab closing while it waits ends it
+    with no frame made and nothing written."""
+    from dasag.app.run_queue import RunQueue
+
+    queue = RunQueue(1)
+    holder = queue.join()
+    assert queue.wait(holder)
+    config = clip_config(tiny_settings(tmp_path).to_config(), ClipForm("daisy", "volcano", frames=2, steps=2))
+    tab_open = [True]
+    clip = ClipRun(config, tmp_path / "clip", owner_alive=lambda: tab_open[0], queue=queue).start()
+    assert clip.place == 1
+    tab_open[0] = False
+    clip.join(60)
+    assert not clip.running and clip.error == "stopped while waiting for its turn; no frame was made." and clip.result is None
+    assert queue.waiting == 0 and not (tmp_path / "clip").exists()

@@ -114,3 +114,28 @@ print("first step done", flush=True)
     assert "first step done" in proc.stdout
     final = next((tmp_path / "app_runs").rglob("final.png"))
     assert 1 <= read_metadata(final)["step"] < 100000
+
+
+def test_a_run_waits_its_turn_in_the_servers_line_and_stop_takes_it_out(tmp_path: Path) -> None:
+    """One run at a time per server: a second Generate waits with its place known; Stop (or a closed
+    tab) while it waits ends it with nothing run and nothing written; its turn, once given, runs it
+    and frees the line afterwards."""
+    from dasag.app.run_queue import RunQueue
+
+    queue = RunQueue(1)
+    holder = queue.join()
+    assert queue.wait(holder)  # another visitor's run has the server
+    progress = LiveProgress()
+    run = LiveRun(build_run(tiny_settings(tmp_path).to_config(), [progress]), progress, queue=queue).start()
+    assert run.place == 1 and run.running
+    run.stop()
+    run.join(60)
+    assert not run.running and run.result is None and run.error == "stopped while waiting for its turn; nothing ran."
+    assert queue.waiting == 0 and not (tmp_path / "app_runs").exists()
+    progress = LiveProgress()
+    second = LiveRun(build_run(tiny_settings(tmp_path, steps=2).to_config(), [progress]), progress, queue=queue).start()
+    assert second.place == 1
+    queue.leave(holder)
+    second.join(240)
+    assert second.error is None and second.result is not None and second.result.step == 2 and second.place is None
+    assert queue.running == 0 and queue.waiting == 0  # it left the line when it ended

@@ -1,11 +1,14 @@
 """The Streamlit page (``AppTest``): every control, prompt rows, errors in the page, a live run,
-and that "copy as config" reproduces the page's image through ``cli.py``."""
+that "copy as config" reproduces the page's image through ``cli.py``, and what the server's settings
+(handed over by ``dasag app`` as the script's arguments) allow: the folder field inside the output
+root, the caps, the password gate."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +18,7 @@ import yaml
 from PIL import Image
 
 from dasag.app.page import OTHER_SCORER
+from dasag.app.settings import AppSettings
 from dasag.image.picture import read_metadata
 from dasag.scorers import registry
 
@@ -25,6 +29,19 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "dasag" / "app" / "page.py")
 
 
+@pytest.fixture(autouse=True)
+def served_from(monkeypatch, tmp_path: Path):
+    """The script's arguments as ``dasag app`` hands them over (``streamlit run page.py -- ...``): the output
+    root in the test's folder; a test adds options with ``served_from(...)``. No password unless set."""
+    monkeypatch.delenv("DASAG_APP_PASSWORD", raising=False)
+
+    def serve(*options: str) -> None:
+        monkeypatch.setattr(sys, "argv", [APP, "--out-root", str(tmp_path / "app_runs"), *options])
+
+    serve()
+    return serve
+
+
 def new_app(tmp_path: Path) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
@@ -32,7 +49,6 @@ def new_app(tmp_path: Path) -> AppTest:
     at.number_input(key="steps").set_value(3)
     at.selectbox(key="resolution").set_value(96)
     at.number_input(key="batch_size").set_value(2)
-    at.text_input(key="output_dir").set_value(str(tmp_path / "app_runs"))
     return at
 
 
@@ -103,17 +119,25 @@ def test_bad_form_input_shows_an_error_not_a_traceback(tmp_path: Path, prompt: s
 
 
 def test_a_bad_output_folder_is_said_as_it_is_typed(tmp_path: Path) -> None:
-    """Under the field, before Generate: a file, an unwritable place, an empty field; gone once fixed."""
+    """Under the field, before Generate: a way out of the server's folder (``..``, an absolute path, a
+    link), a name that is not a plain folder name, a file; gone once fixed; nothing made anywhere."""
     at = new_app(tmp_path)
     at.run()
     assert not at.error
-    (tmp_path / "a_file").write_text("x")
-    for folder, words in ((str(tmp_path / "a_file"), "exists and is not a directory"),
-                          (str(tmp_path / "a_file" / "inside"), "is not writable"), ("  ", "Output folder is empty")):
+    (tmp_path / "app_runs").mkdir()
+    (tmp_path / "app_runs" / "a_file").write_text("x")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "app_runs" / "escape").symlink_to(tmp_path / "outside")
+    for folder, words in (("../x", "leads out of the server's folder"), (str(tmp_path / "x"), "is a path of its own"),
+                          ("escape", "is a link that leads out of the server's folder"), ("a/b", "is not a plain folder name"),
+                          ("a_file", "exists and is not a directory")):
         at.text_input(key="output_dir").set_value(folder).run()
         assert [e.value for e in at.error] and words in at.error[0].value and "\n" not in at.error[0].value, folder
-    at.text_input(key="output_dir").set_value(str(tmp_path / "app_runs")).run()
-    assert not at.error and not (tmp_path / "app_runs").exists()  # checked, not created
+        at.button(key="generate").click().run()  # Generate refuses it too, whatever the browser let through
+        assert "run" not in at.session_state and any(words in e.value for e in at.error), folder
+    at.text_input(key="output_dir").set_value("mine").run()
+    assert not at.error and not (tmp_path / "app_runs" / "mine").exists()  # checked, not created
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app_runs", "outside"] and not list((tmp_path / "outside").iterdir())
 
 
 def test_bounded_inputs_say_their_range() -> None:
@@ -123,8 +147,86 @@ def test_bounded_inputs_say_their_range() -> None:
     assert allowed("steps", 1, 10000) == "1 to 10000 steps."
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
-    for key, words in (("steps", "1 to 10000 steps"), ("batch_size", "1 to 256"), ("seed", "0 to 4294967295")):
+    for key, words in (("steps", "1 to 1000 steps"), ("batch_size", "1 to 32"), ("seed", "0 to 4294967295")):
         assert words in at.number_input(key=key).help, key
+
+
+def test_the_servers_caps_bound_the_inputs_and_generate_holds_them(tmp_path: Path, served_from) -> None:
+    """``dasag app --max-steps 5 --max-size 192 --max-copies 4 --max-frames 3``: the inputs stop there, the
+    canvas list ends at 192; a value past a cap that reaches the server anyway is one sentence, no run."""
+    served_from("--max-steps", "5", "--max-size", "192", "--max-copies", "4", "--max-frames", "3")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="steps").max == 5 and at.number_input(key="batch_size").max == 4
+    assert at.selectbox(key="resolution").options == ["96", "192"]
+    assert at.number_input(key="clip_frames").max == 3 and at.number_input(key="clip_steps").max == 5
+    from dasag.app.serving import ServerSettings
+
+    server = ServerSettings.from_argv(sys.argv[1:])
+    with pytest.raises(Exception, match="at most 5 steps a run"):  # what Generate says if a browser sends 6
+        server.admit(replace(AppSettings(), steps=6, output_dir=""))
+
+
+def test_too_little_free_space_is_said_at_generate_and_nothing_runs(tmp_path: Path, served_from) -> None:
+    served_from("--min-free-mb", str(10**9))
+    at = new_app(tmp_path)
+    at.button(key="generate").click().run()
+    assert not at.exception and "run" not in at.session_state
+    assert any("MB is free on the disk of" in e.value and "--min-free-mb" in e.value for e in at.error)
+    at.button(key="clip_make").click().run()
+    assert "clip" not in at.session_state and any("MB is free on the disk of" in e.value for e in at.error)
+    assert not (tmp_path / "app_runs").exists()
+
+
+def test_a_password_shows_nothing_but_its_field_until_given(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DASAG_APP_PASSWORD", "open sesame 42")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+
+    def only_the_password_field() -> bool:
+        return ([w.label for w in at.text_input] == ["Password"] and [b.label for b in at.button] == ["Open"] and not at.title
+                and not at.sidebar.children and not (at.number_input or at.selectbox or at.checkbox or at.slider or at.markdown))
+
+    assert only_the_password_field()
+    at.text_input[0].input("open sesame 4")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["Wrong password."] and only_the_password_field()  # still locked: the sentence is all that changed
+    at.text_input[0].input("open sesame 42")
+    at.button[0].click().run()
+    assert not at.error and not at.exception and at.title[0].value.startswith("Direct Ascent Synthesis")
+    assert at.button(key="generate") is not None and at.session_state["unlocked"]
+
+
+def test_a_page_served_to_the_network_names_no_file_and_no_hub_model(tmp_path: Path, served_from) -> None:
+    """``dasag app --listen --no-password``: the scorer list holds only what loads here (no field for any
+    name, no model or head path), and an image prompt, a path on the server, is refused at Generate."""
+    served_from("--listen", "0.0.0.0", "--no-password")
+    at = new_app(tmp_path)
+    from dasag.app.page import OTHER_SCORER
+
+    assert OTHER_SCORER not in at.selectbox(key="scorer").options
+    keys = {w.key for w in at.text_input}
+    assert not {"model_path", "aesthetic_head", "scorer_name"} & keys
+    at.text_input(key="pos_0").set_value("image:/etc/hosts")
+    at.button(key="generate").click().run()
+    assert "run" not in at.session_state and any("image prompts read a file of the server" in e.value for e in at.error)
+
+
+def test_plain_streamlit_run_and_a_wide_page_without_password_show_only_why(tmp_path: Path, monkeypatch) -> None:
+    from dasag.app.page import server_settings
+    from dasag.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Start this page with `dasag app`"):
+        server_settings([APP])  # streamlit run dasag/app/page.py: no hand-over
+    with pytest.raises(ConfigError, match="served to the network without a password"):
+        server_settings([APP, "--out-root", str(tmp_path), "--listen", "0.0.0.0"])
+    monkeypatch.setattr(sys, "argv", [APP])
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert [e.value for e in at.error][0].startswith("Start this page with `dasag app`") and not at.button and not at.text_input
+    assert server_settings(["pytest"]).out_root == Path("runs/app").absolute()  # run by another program (AppTest): the defaults
 
 
 @pytest.mark.slow
@@ -174,13 +276,13 @@ def test_generation_in_the_page_and_its_config_reproduces_it_through_cli(tmp_pat
     assert read_metadata(final) == read_metadata(app_png)  # same metadata as the CLI's export
     assert final.read_bytes() == run.result.png
     # A bad output folder afterwards: one line, before any run starts, and the finished result stays on screen.
-    (tmp_path / "a_file").write_text("x")
-    at.text_input(key="output_dir").set_value(str(tmp_path / "a_file"))
+    (tmp_path / "app_runs" / "a_file").write_text("x")
+    at.text_input(key="output_dir").set_value("a_file")
     at.button(key="generate").click().run(timeout=60)
     assert at.session_state["run"] is run and not at.exception
     assert any("exists and is not a directory" in e.value for e in at.error)
     assert any("finished: 3 steps" in h.value for h in at.subheader)  # the previous good result is not lost
-    at.text_input(key="output_dir").set_value(str(tmp_path / "app_runs")).run(timeout=60)
+    at.text_input(key="output_dir").set_value("").run(timeout=60)
     assert not at.error  # the error went with its cause
 
 
