@@ -254,7 +254,7 @@ def test_bad_input_is_one_sentence_before_any_weights_load(kwargs, message):
 
 @zoo
 def test_registry_check_gives_the_constructors_sentence_with_close_matches():
-    with pytest.raises(ValueError, match=r"^unknown timm model 'resnet5o' \(closest: resnet50"):
+    with pytest.raises(ValueError, match=r"^--eval-scorer 'timm:resnet5o': unknown timm model 'resnet5o' \(closest: resnet50"):
         registry.check("timm:resnet5o", "--eval-scorer")
     with pytest.raises(ValueError, match=r"^--eval-scorer 'timm:resnet50@': .*write it as timm:NAME"):
         registry.check("timm:resnet50@", "--eval-scorer")
