@@ -94,8 +94,10 @@ def resolve_accelerator(name: str) -> str:
 def _check_counts(spec: RunSpec, suite: Suite) -> None:
     """Counts are positive, and a batch's own options are not given to another suite (each suite's
     :attr:`~dasag.batch.tasks.Suite.make_tasks` refuses the narrowing options that are not its own)."""
-    for name in ("samples", "classes", "seeds", "steps", "devices", "threads", "num_nodes"):
+    for name in ("samples", "classes", "seeds", "steps", "devices", "num_nodes"):
         _positive(name, getattr(spec, name))
+    if spec.threads is not None:
+        check_threads(spec.threads)
     if not NODE_TIMEOUT.holds(spec.node_timeout):
         raise ConfigError(f"--node-timeout must be {NODE_TIMEOUT.describe()} (seconds a machine may stay silent); got {spec.node_timeout!r}.")
     if suite.name != "batch" and (spec.rows is not None or spec.config is not None):
@@ -135,12 +137,13 @@ def _tasks(spec: RunSpec, suite: Suite) -> list[Task]:
 def plan(spec: RunSpec, suite: Suite, for_check: bool = False) -> TaskPlan:
     """Validate every option and config against each other and ``out``; loads no model, writes nothing."""
     _check_counts(spec, suite)
+    given_threads = spec.threads is not None
     _continue_stored(spec, suite, Path(spec.out), for_check)
     if spec.base_seed is None:
         spec.base_seed = 0
     if spec.threads is None:
         spec.threads = DETERMINISTIC_THREADS
-    check_threads(spec.threads)  # given or stored
+    check_threads(spec.threads, "--threads" if given_threads else "threads in run.json")
     if not isinstance(spec.base_seed, int) or spec.base_seed < 0:
         raise ConfigError(f"--base-seed must be a non-negative integer; got {spec.base_seed!r}.")
     tasks = _tasks(spec, suite)

@@ -235,8 +235,9 @@ def test_a_progress_file_that_cannot_continue_its_stage_is_one_sentence_before_t
     config, made = progress_files
     out = tmp_path / "out"
     g = prepare(config, out, threads=1)
-    with output_folder(out).claim({"config": g.config, "threads": 1}):  # what a killed run leaves: growth.json and the lock file
+    with output_folder(out).claim({"config": g.config, "threads": 1}):  # what a killed run leaves: growth.json and the lock files
         pass
+    (out / ".lock.holder").write_text("pid 4194303 on host gone")  # (SIGKILL skips the clean-up that removes it)
     path = progress_path(out, g.stages[index])
     make(made, path)
     before = _listing(out)

@@ -556,3 +556,154 @@ def test_a_rows_file_that_cannot_be_read_is_one_sentence_and_writes_nothing(kind
              "unreadable": "cannot be read (Permission denied)", "folder": "is a folder; name a .csv or .yaml rows file"}[kind]
     assert f"rows file {str(rows)!r} {words}" in _one_sentence(capsys)
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- what is already in --out (issue 34)
+def _snapshot(folder: Path) -> list[tuple[str, str]]:
+    """Every entry under ``folder`` (links not followed) with what it is: a folder, a link and its target, a file's bytes."""
+    import os
+
+    found = []
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = os.path.join(root, name)
+            kind = f"link:{os.readlink(path)}" if os.path.islink(path) else "dir" if os.path.isdir(path) else Path(path).read_bytes().hex()
+            found.append((os.path.relpath(path, folder), kind))
+    return sorted(found)
+
+
+def test_threads_past_any_machine_are_one_sentence_in_every_command_that_takes_them(batch_files, tmp_path, capsys) -> None:
+    """--threads 100000 passed every check: libgomp ran out of memory after run.json (or growth.json, animation.json)
+    and the lock were written."""
+    from feature_helpers import clip_config, growth_config, write_yaml
+
+    rows, config = batch_files
+    commands = {
+        "quality": ["quality", "transfer", "--classes", "1", "--seeds", "1", "--accelerator", "cpu"],
+        "batch": ["batch", str(rows), "--config", str(config), "--accelerator", "cpu"],
+        "grow": ["grow", "--config", str(growth_config(tmp_path))],
+        "animate": ["animate", "--config", str(write_yaml(tmp_path, clip_config()))],
+    }
+    for name, args in commands.items():
+        out = tmp_path / f"out_{name}"
+        assert cli_main([*args, "--out", str(out), "--threads", "100000"]) == 2, name
+        line = _one_sentence(capsys)
+        assert line.startswith("error: --threads must be a whole number from 1 to 1024 (CPU threads: more than any machine has") and "got 100000." in line
+        assert not out.exists(), name
+
+
+def test_a_method_named_twice_is_one_sentence(tmp_path, capsys) -> None:
+    """The image was made twice and one of its rows dropped."""
+    out = tmp_path / "out"
+    assert harness_main(["transfer", "--out", str(out), "--methods", "pyramid", "pixel", "pyramid", "--classes", "1", "--seeds", "1"]) == 2
+    assert "--methods names 'pyramid' more than once (each would be made twice and one row dropped); name each method once." in _one_sentence(capsys)
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def finished_transfer(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A finished tiny transfer run (one image) and the command that continues it."""
+    import yaml
+
+    from feature_helpers import TINY_TRANSFER
+
+    folder = tmp_path_factory.mktemp("finished")
+    tiny = folder / "tiny.yaml"
+    tiny.write_text(yaml.safe_dump(TINY_TRANSFER))
+    out = folder / "run"
+    args = ["transfer", "--classes", "1", "--seeds", "1", "--steps", "2", "--methods", "pyramid", "--threads", "1", "--accelerator", "cpu",
+            "--override", str(tiny)]
+    assert harness_main([*args, "--out", str(out)]) == 0
+    return out, args
+
+
+def _cut_short(data: bytes) -> bytes:
+    return data[: len(data) - 5]
+
+
+def _without_a_column(data: bytes) -> bytes:
+    return b"\n".join(b",".join(line.split(b",")[:-1]) for line in data.split(b"\n")[:-1]) + b"\n"
+
+
+FOLDER_DAMAGE = [
+    # (what is done to the finished folder, what the one sentence says)
+    ("edits.csv", lambda p: p.write_bytes(b"\x89\xff garbage \x00" * 30), "edits.csv' is not a table (it is not UTF-8 text): delete it and run again"),
+    ("edits.csv", lambda p: p.write_bytes(_cut_short(p.read_bytes())), "edits.csv' is cut short (its last line has no end): delete it"),
+    ("edits.csv", lambda p: p.write_bytes(b""), "edits.csv' is empty: delete it and run again"),
+    ("edits.csv", lambda p: p.write_bytes(_without_a_column(p.read_bytes())), "edits.csv' lacks the column 'edit/all/prob': delete it"),
+    ("scores.csv", lambda p: p.write_bytes(b""), "scores.csv' is empty: put back a good copy, or delete it to make the images it lists again"),
+    ("scores.csv", lambda p: p.write_bytes(_cut_short(p.read_bytes())), "scores.csv' is cut short (its last line has no end): put back a good copy"),
+    ("scores.csv", lambda p: p.write_bytes(_without_a_column(p.read_bytes())), "scores.csv' lacks the column 'device': put back a good copy"),
+    ("report.md", lambda p: (p.unlink(), p.mkdir()), "report.md' is a folder, where the run keeps a file: move it away, then run again."),
+    (".lock", lambda p: (p.unlink(missing_ok=True), p.mkdir()), ".lock' of --out '{out}' is a folder: move it away (no result is kept in it)"),
+    (".lock", lambda p: (p.unlink(missing_ok=True), __import__("os").symlink(".lock", p)), ".lock' of --out '{out}' is a symbolic link that leads nowhere"),
+    (".lock.holder", lambda p: p.mkdir(), ".lock.holder' of --out '{out}' is a folder: move it away"),
+]
+
+
+@pytest.mark.parametrize(("name", "damage", "words"), FOLDER_DAMAGE, ids=[f"{n}:{w.split(chr(39))[1][:28]}" for n, _, w in FOLDER_DAMAGE])
+def test_a_damaged_file_in_a_finished_run_is_one_sentence_and_the_folder_stays_as_it_was(finished_transfer, name, damage, words, tmp_path, capsys) -> None:
+    """A damaged scores.csv or edits.csv, a folder named report.md, an odd lock file: pandas' messages, a KeyError, nan% in the
+    report or an OSError traceback came after run.json, scores.csv, stats.csv and the figures were rewritten. Now the same
+    command that continues the run says which file and what to do, and the folder is byte for byte as it was."""
+    import shutil
+
+    source, args = finished_transfer
+    out = tmp_path / "run"
+    shutil.copytree(source, out, symlinks=True)
+    damage(out / name)
+    before = _snapshot(out)
+    assert harness_main([*args, "--out", str(out)]) == 2
+    line = _one_sentence(capsys)
+    assert f"{str(out / name)!r}" in line and words.format(out=out) in line, line
+    assert _snapshot(out) == before
+
+
+@pytest.mark.parametrize(("kind", "words"), [
+    ("weights_only", "holds no optimizer state (it was saved weights-only), so a run cannot continue from it: continue from a full checkpoint"),
+    ("nan", "holds values that are not finite (NaN or infinity) in state_dict.pyramid.levels.0, so a run continued from it would make a blank picture"),
+])
+def test_a_checkpoint_that_cannot_continue_a_run_is_one_sentence_before_the_run_folder_exists(kind, words, good_checkpoint, tmp_path, capsys) -> None:
+    """Weights-only was Lightning's own KeyError inside fit (after the run's folder existed); NaN resumed into a black picture."""
+    import torch
+
+    checkpoint = torch.load(good_checkpoint, weights_only=True)
+    if kind == "weights_only":
+        del checkpoint["optimizer_states"], checkpoint["lr_schedulers"]
+    else:
+        for tensor in checkpoint["state_dict"].values():
+            tensor.fill_(float("nan"))
+    bad = tmp_path / f"{kind}.ckpt"
+    torch.save(checkpoint, bad)
+    out = tmp_path / "run"
+    assert cli_main(["fit", "--config", DEMO, *SMALL, "--trainer.max_steps", "5", "--trainer.default_root_dir", str(out), "--ckpt_path", str(bad)]) == 2
+    line = _one_sentence(capsys)
+    assert f"--ckpt_path {str(bad)!r} {words}" in line, line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["another_pyramid", "folder"])
+def test_a_growth_progress_file_that_cannot_continue_is_one_sentence_and_the_folder_stays_as_it_was(kind, good_checkpoint, tmp_path, capsys) -> None:
+    """A progress file of another pyramid was refused only after growth.json was rewritten and the lock taken; a folder
+    there was IsADirectoryError at the first save. (The demo's checkpoint is of another pyramid than the growth's first
+    stage; a stage's own progress saved weights-only, of NaN or with all its steps run: tests/growth/test_grow.py.)"""
+    from dasag.growth.grow import output_folder, prepare, progress_path
+    from feature_helpers import growth_config
+
+    config = growth_config(tmp_path)
+    out = tmp_path / "out"
+    g = prepare(config, out, threads=1)
+    with output_folder(out).claim({"config": g.config, "threads": 1}):  # growth.json and the lock files, as a killed run leaves them
+        pass
+    (out / ".lock.holder").write_text("pid 4194303 on host gone")  # (SIGKILL skips the clean-up that removes it)
+    progress = progress_path(out, g.stages[0])
+    if kind == "folder":
+        progress.mkdir()
+    else:
+        progress.write_bytes(good_checkpoint.read_bytes())
+    before = _snapshot(out)
+    assert cli_main(["grow", "--config", str(config), "--out", str(out)]) == 2
+    line = _one_sentence(capsys)
+    words = "is a folder, where the run keeps a file: move it away, then run again." if kind == "folder" else "was made with another pyramid ("
+    assert f"{str(progress)!r} {words}" in line, line
+    assert _snapshot(out) == before
