@@ -42,7 +42,8 @@ KEY_COLUMNS = ("method", "sample", "seed", "name", "prompt", "negative", "row_di
 def batch_suite(config: Path) -> Suite:
     """The one-method suite a batch runs as: every row is a task of ``config`` with its overrides."""
     return Suite(name="batch", methods=(Method(METHOD, "batch", Path(config)),), key_columns=KEY_COLUMNS, score_columns=(),
-                 look_columns=("look/contrast", "look/colourfulness"), make_tasks=_tasks_of, write_report=write_report)
+                 look_columns=("look/contrast", "look/colourfulness"), make_tasks=_tasks_of, write_report=write_report,
+                 report_files=("contact_sheet.png", "report.md"))
 
 
 def _tasks_of(suite: Suite, spec: RunSpec) -> list[Task]:

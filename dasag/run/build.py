@@ -35,7 +35,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from dasag.core.errors import ConfigError, first_line, unaccepted_argument
 from dasag.core.files import check_output_dir, disk_full_message, is_disk_full, remove_stale_temps
-from dasag.core.process import DETERMINISTIC_THREADS, host_memory_bytes, quiet_expected_warnings, threads
+from dasag.core.process import DETERMINISTIC_THREADS, check_threads, host_memory_bytes, quiet_expected_warnings, threads
 from dasag.core.ranges import STEPS
 from dasag.core.version import __version__
 from dasag.run.callbacks import ScheduleAnnealing
@@ -105,8 +105,8 @@ class DasagCLI(LightningCLI):
         check_run_config(self.config, host_memory_bytes())  # the pyramid is built in host memory first
         follow_switched_off(self.config.trainer)
         count = self.config.get("threads")
-        if count is not None and (isinstance(count, bool) or count < 1):
-            raise ConfigError(f"threads must be a positive whole number (CPU threads of the run); got {count!r}.")
+        if count is not None:
+            check_threads(count, "--threads")
         path = self.config.get("ckpt_path")
         if path:  # a missing, empty, truncated or unsafe checkpoint: one sentence before anything is built or written
             try:

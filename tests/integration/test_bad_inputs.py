@@ -590,6 +590,20 @@ def test_threads_past_any_machine_are_one_sentence_in_every_command_that_takes_t
         line = _one_sentence(capsys)
         assert line.startswith("error: --threads must be a whole number from 1 to 1024 (CPU threads: more than any machine has") and "got 100000." in line
         assert not out.exists(), name
+    out = tmp_path / "out_fit"  # dasag fit too, before its folder exists
+    assert cli_main(["fit", "--config", DEMO, "--trainer.default_root_dir", str(out), "--threads", "100000"]) == 2
+    assert _one_sentence(capsys).startswith("error: --threads must be a whole number from 1 to 1024")
+    assert not out.exists()
+
+
+def test_a_folder_where_a_batch_writes_its_contact_sheet_is_refused_before_any_image(batch_files, tmp_path, capsys) -> None:
+    rows, config = batch_files
+    out = tmp_path / "out"
+    (out / "contact_sheet.png").mkdir(parents=True)
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    assert cli_main(["batch", str(rows), "--config", str(config), "--out", str(out), "--accelerator", "cpu"]) == 2
+    assert "contact_sheet.png" in _one_sentence(capsys)
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before  # no image made, nothing else written
 
 
 def test_a_method_named_twice_is_one_sentence(tmp_path, capsys) -> None:
