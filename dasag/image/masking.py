@@ -108,6 +108,7 @@ class MaskedPyramid(ImagePyramid):
         colour: ColourBasis = "rgb",
         level_weights: Literal["uniform", "per_octave"] = "uniform",
         contrast: float | None = None,
+        level_gains: list[float] | None = None,
     ) -> None:
         """
         Args:
@@ -118,11 +119,12 @@ class MaskedPyramid(ImagePyramid):
             feather: soften the mask's inner edge over this many px (0: hard edge).
             fill: what the masked region starts from: the image (edit it) or noise (replace it).
             max_size / max_shift / num_images / interpolation / min_size / level_step / colour / level_weights /
-                contrast: as :class:`ImagePyramid`.
+                contrast / level_gains: as :class:`ImagePyramid`.
         """
         _check_masked_args(init_image, mask, box, feather, fill)
         super().__init__(max_size=max_size, max_shift=max_shift, num_images=num_images, interpolation=interpolation, min_size=min_size,
-                         level_step=level_step, colour=colour, level_weights=level_weights, contrast=contrast)
+                         level_step=level_step, colour=colour, level_weights=level_weights, contrast=contrast,
+                         level_gains=level_gains)
         region = _region(mask, box, invert, feather, self.visible_size)
         image = load_image(init_image, self.visible_size)
         self.init_image, self.mask_source, self.box, self.invert, self.fill = init_image, mask, box, invert, fill

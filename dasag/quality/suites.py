@@ -112,9 +112,14 @@ TRANSFER = Suite(
         Method("robust_logit", "robust recipe, logit", CONFIGS / "transfer_robust_logit.yaml"),
         Method("pixel_logit", "pixel baseline, logit", CONFIGS / "transfer_logit.yaml", single_resolution=True),
         Method("robust_logit_dc", "robust recipe, logit, drop-connect", CONFIGS / "transfer_robust_logit_dc.yaml"),
-        # quality/best.yaml as shipped, and at the pyramid's wall time (it costs 2.3x per step, like the ensemble).
-        Method("best", "best preset (robust, Lite0+Lite1, logit)", CONFIGS / "transfer_best.yaml"),
-        Method("best_same_time", "best preset, pyramid's time", CONFIGS / "transfer_best.yaml", step_share=0.4),
+        # quality/best.yaml as it was shipped until issue 35, and at the pyramid's wall time (it costs 2.3x per step, like the ensemble).
+        Method("best", "robust, Lite0+Lite1, logit (best preset before issue 35)", CONFIGS / "transfer_robust_ensemble_logit.yaml"),
+        Method("best_same_time", "robust, Lite0+Lite1, logit, pyramid's time", CONFIGS / "transfer_robust_ensemble_logit.yaml", step_share=0.4),
+        # Issue 35: coarse levels first (the two finest at half and a quarter of the learning rate), then
+        # also the everyday edits as augmentations (the demo's recipe), and quality/best.yaml as shipped now.
+        Method("coarse", "robust, logit, drop-connect, coarse levels", CONFIGS / "transfer_coarse.yaml"),
+        Method("coarse_shared", "robust, logit, drop-connect, coarse, shared (the demo's recipe)", CONFIGS / "transfer_coarse_shared.yaml"),
+        Method("best_shared", "best preset (robust, Lite0+Lite1, logit, coarse, shared)", CONFIGS / "transfer_best.yaml"),
     ),
     key_columns=("method", "sample", "seed", "class_name", "class_index", "file_hash"),
     score_columns=(),
