@@ -197,15 +197,12 @@ def jpeg_tables(qualities: Tensor) -> tuple[Tensor, Tensor]:
     return (((luma * scale + 50) / 100).floor().clamp_min(1), ((chroma * scale + 50) / 100).floor().clamp_min(1))
 
 
-@lru_cache(maxsize=8)
-def block_dct_matrix(side: int) -> Tensor:
-    """(side, side) on the CPU, ``side`` a multiple of 8: the orthonormal 8-point DCT-II of every
-    8 px block along an axis (block-diagonal), so ``B @ plane @ B.T`` holds each 8 x 8 block's JPEG
-    coefficients in the block's own place: two matrix products instead of a batch of tiny ones."""
+def _dct_matrix(device: torch.device, dtype: torch.dtype) -> Tensor:
+    """The orthonormal 8-point DCT-II: ``D @ block @ D.T`` are a block's JPEG coefficients."""
     k = torch.arange(8, dtype=torch.float64)[:, None]
     n = torch.arange(8, dtype=torch.float64)[None, :]
     d = torch.cos(math.pi * (2 * n + 1) * k / 16) * torch.where(k == 0, math.sqrt(1 / 8), math.sqrt(2 / 8))
-    return torch.block_diag(*[d] * (side // 8)).float()
+    return d.to(device=device, dtype=dtype)
 
 
 def _quantise_blocks(plane: Tensor, steps: Tensor) -> Tensor:
@@ -213,13 +210,25 @@ def _quantise_blocks(plane: Tensor, steps: Tensor) -> Tensor:
     multiples of its copy's ``steps`` (N, 8, 8) and transformed back. The rounding passes the
     gradient straight through (BPDA, Athalye et al. 2018): the forward pass is JPEG's loss, the
     backward pass that of the identity, so the guide scores what JPEG leaves and its gradient still
-    reaches every pixel."""
-    side = plane.shape[-1]
-    b = block_dct_matrix(side).to(device=plane.device, dtype=plane.dtype)
-    tiled = steps.repeat(1, side // 8, side // 8)  # (N, H, H): each coefficient's step, block by block
-    q = (b @ plane @ b.T) / tiled
+    reaches every pixel. The 8-point transforms act on the blocks' axes in place (two small
+    products per axis: 32 multiply-adds per pixel, not a dense matrix over the whole side)."""
+    n, side, _ = plane.shape
+    d = _dct_matrix(plane.device, plane.dtype)
+    blocks = plane.reshape(n, side // 8, 8, side // 8, 8)  # (N, block row, y, block column, x)
+    coefficients = torch.einsum("uy,naybx,vx->naubv", d, blocks, d)
+    q = coefficients / steps[:, None, :, None, :]
     q = q + (q.round() - q).detach()
-    return b.T @ (q * tiled) @ b
+    return torch.einsum("uy,naubv,vx->naybx", d, q * steps[:, None, :, None, :], d).reshape(n, side, side)
+
+
+def _double(x: Tensor, dim: int) -> Tensor:
+    """``x`` twice as long along ``dim`` with libjpeg's "fancy" (triangle) upsampling, the edges
+    repeated: output 2i is 3/4 of sample i and 1/4 of sample i - 1, output 2i + 1 3/4 of i and
+    1/4 of i + 1 (bilinear resizing by 2, half-pixel centres), by slicing: no matrix, no scatter."""
+    before = torch.cat([x.narrow(dim, 0, 1), x.narrow(dim, 0, x.shape[dim] - 1)], dim=dim)
+    after = torch.cat([x.narrow(dim, 1, x.shape[dim] - 1), x.narrow(dim, x.shape[dim] - 1, 1)], dim=dim)
+    pair = torch.stack([0.75 * x + 0.25 * before, 0.75 * x + 0.25 * after], dim=dim)  # dim counted from the end
+    return pair.flatten(dim - 1, dim)
 
 
 def jpeg_like(x: Tensor, qualities: Tensor) -> Tensor:
@@ -240,8 +249,7 @@ def jpeg_like(x: Tensor, qualities: Tensor) -> Tensor:
     chroma = torch.nn.functional.avg_pool2d(ycc[:, 1:], 2)  # Cb, Cr, already centred on 0
     side = chroma.shape[-1]
     chroma = _quantise_blocks(chroma.reshape(n * 2, side, side), chroma_steps.repeat_interleave(2, dim=0)).reshape(n, 2, side, side)
-    up = resize_matrix(side, 2 * side, "bilinear").to(device=x.device, dtype=chroma.dtype)  # libjpeg's "fancy" (triangle) upsampling
-    chroma = up @ chroma @ up.T
+    chroma = _double(_double(chroma, -1), -2)
     rgb = torch.einsum("ij,njhw->nihw", torch.linalg.inv(m), torch.cat([y[:, None], chroma], dim=1))
     rgb = rgb[..., :v, :v] / 127.5 - 1
     return rgb.to(x.dtype).contiguous(memory_format=torch.channels_last)
