@@ -13,7 +13,8 @@ bash scripts/install_zoo.sh
 if [ -f .ci/app-deps.sh ]; then PYTHON=python bash .ci/app-deps.sh || echo "note: browser test dependencies not installed"; fi
 ruff check .
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-python -m pytest -q -p no:cacheprovider "$@"
+main_status=0
+python -m pytest -q -p no:cacheprovider "$@" || main_status=$?  # the zoo tests run whatever this says
 
 # The zoo tests: a marker expression of the caller's (-m EXPR) narrows them further.
 args=() marker=""
@@ -28,4 +29,7 @@ echo "zoo tests in .venv-zoo ($(.venv-zoo/bin/python -c 'import torch, torchvisi
 status=0
 DASAG_REQUIRE_ZOO=1 .venv-zoo/bin/python -m pytest -q -p no:cacheprovider -m "zoo${marker:+ and ($marker)}" ${args[@]+"${args[@]}"} || status=$?
 [ "$status" -eq 5 ] && { echo "no zoo test among the selected ones"; status=0; }  # 5: pytest collected none
+[ "$main_status" -ne 0 ] && echo "the main suite (.venv) failed: status $main_status"
+[ "$status" -ne 0 ] && echo "the zoo tests (.venv-zoo) failed: status $status"
+[ "$main_status" -ne 0 ] && exit "$main_status"
 exit "$status"

@@ -10,7 +10,7 @@ run evaluates the same plans, so it continues exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from dasag.image.augment import Strengths
 
@@ -31,8 +31,6 @@ class StepPlan:
 
     def as_logs(self) -> dict[str, float]:
         """``schedule/<name>`` values for the logger."""
-        s = self.strengths
-        logs = {"schedule/jitter": float(s.jitter), "schedule/color_shift": s.color_shift, "schedule/noise": s.noise,
-                "schedule/zoom": s.zoom, "schedule/flip": s.flip, "schedule/rotation": s.rotation}
+        logs = {f"schedule/{f.name}": float(getattr(self.strengths, f.name)) for f in fields(self.strengths)}  # every strength, new ones included
         logs.update({f"schedule/{name}_weight": float(w) for name, w in self.weights.items()})
         return logs

@@ -389,7 +389,7 @@ def _app_cases():
         ({"resolution": 100}, "resolution must be one of 96, 192, 256, 384, 768 px"),
         ({"positive_prompts": []}, "positive prompts are empty"),
         ({"positive_prompts": ["goldfsh"]}, "unknown ImageNet class 'goldfsh'"),
-        ({"scorer": "nonsense"}, "scorer must be one of lite0"),
+        ({"scorer": "nonsense"}, "unknown scorer 'nonsense'; a scorer is named lite0"),
         ({"tv_weight": -1.0}, "tv_weight must be a number from 0 to 1000"),
         ({"tv_weight": float("inf")}, "tv_weight must be a number from 0 to 1000"),
         ({"l1_weight": float("nan")}, "l1_weight must be a number from 0 to 1000"),
