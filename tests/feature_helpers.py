@@ -6,6 +6,7 @@ package) at a tiny size: a 64 px canvas, 64 px scorer input, 2 augmented copies 
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -134,3 +135,15 @@ PROMPT = "a photo of a goldfish"
 
 
 NEGATIVE = "blurred, noisy, distorted"
+
+
+def folder_listing(folder) -> list[tuple[str, str]]:
+    """Every entry under ``folder`` (links not followed) with what it is, and a file's bytes: two listings are
+    equal exactly when a command left the folder as it was."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        for name in dirs + names:
+            path = os.path.join(root, name)
+            kind = f"link:{os.readlink(path)}" if os.path.islink(path) else "dir" if os.path.isdir(path) else open(path, "rb").read().hex()
+            found.append((os.path.relpath(path, folder), kind))
+    return sorted(found)

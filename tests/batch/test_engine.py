@@ -16,7 +16,7 @@ from dasag.core.errors import ConfigError
 from dasag.core.files import this_host
 from dasag.core.output_folder import lock_is_free
 from dasag.quality.harness import check, plan, run
-from feature_helpers import REPO, TINY_TRANSFER, transfer_spec
+from feature_helpers import REPO, TINY_TRANSFER, folder_listing, transfer_spec
 
 
 @pytest.mark.slow
@@ -159,19 +159,6 @@ def test_two_worker_processes_make_the_same_images(transfer_run, tmp_path) -> No
 
 
 # ------------------------------------------------------------------ what is already in --out, checked before it is taken
-def _listing(folder) -> list[tuple[str, str]]:
-    """Every entry under ``folder`` (links not followed) with what it is, and a file's bytes."""
-    import os
-
-    found = []
-    for root, dirs, names in os.walk(folder):
-        for name in dirs + names:
-            path = os.path.join(root, name)
-            kind = f"link:{os.readlink(path)}" if os.path.islink(path) else "dir" if os.path.isdir(path) else open(path, "rb").read().hex()
-            found.append((os.path.relpath(path, folder), kind))
-    return sorted(found)
-
-
 def _left_by_a_killed_run(out) -> list[str]:
     """run.json and the lock file as a run of transfer_spec(out) leaves them (a kill before its first row); returns
     the columns of its scores.csv."""
@@ -194,11 +181,11 @@ def test_a_damaged_scores_csv_or_part_file_is_refused_before_the_folder_is_taken
                                "lacks the columns 'seed', 'class_name', 'class_index' and ")):
         (out / name).parent.mkdir(exist_ok=True)
         (out / name).write_bytes(data)
-        before = _listing(out)
+        before = folder_listing(out)
         assert harness_main(["transfer", "--out", str(out), "--classes", "2", "--seeds", "1", "--accelerator", "cpu"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith(f"error: {str(out / name)!r} {words}") and err[0].endswith(f"{rows_mod.ROWS_ADVICE}."), err
-        assert _listing(out) == before
+        assert folder_listing(out) == before
         (out / name).unlink()
 
 
@@ -209,7 +196,7 @@ def test_a_folder_where_a_report_file_goes_is_refused_before_the_folder_is_taken
         (out / name).mkdir(parents=True)
         with pytest.raises(ConfigError, match=rf"'{out}/{name}' is a folder, where the run keeps a file: move it away, then run again\."):
             plan(transfer_spec(out))
-        assert _listing(out) == [(name, "dir")]
+        assert folder_listing(out) == [(name, "dir")]
         (out / name).rmdir()
     (out / rows_mod.PARTS_DIR).write_text("x")
     with pytest.raises(ConfigError, match=r"parts' is a file, not a folder, where the run keeps a folder"):

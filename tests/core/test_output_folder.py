@@ -13,6 +13,7 @@ from dasag.core import output_folder
 from dasag.core.errors import ConfigError
 from dasag.core.files import this_host
 from dasag.core.output_folder import first_difference
+from feature_helpers import folder_listing
 
 
 def test_a_stored_json_file_a_kill_broke_is_one_sentence_with_the_advice(tmp_path) -> None:
@@ -94,17 +95,6 @@ def test_first_difference_names_the_key_path() -> None:
     assert first_difference({"a": 1}, {"a": 1, "z": 0}) == ("z", None, 0)
 
 
-def _listing(folder) -> list[tuple[str, str]]:
-    """Every entry under ``folder`` (links not followed) with what it is, and a file's bytes."""
-    found = []
-    for root, dirs, names in os.walk(folder):
-        for name in dirs + names:
-            path = os.path.join(root, name)
-            kind = f"link:{os.readlink(path)}" if os.path.islink(path) else "dir" if os.path.isdir(path) else open(path, "rb").read().hex()
-            found.append((os.path.relpath(path, folder), kind))
-    return sorted(found)
-
-
 @pytest.mark.parametrize(("name", "make", "words"), [
     (".lock", lambda p: p.mkdir(), "the lock file '{p}' of --out '{out}' is a folder"),
     (".lock", lambda p: os.symlink(".lock", p), "the lock file '{p}' of --out '{out}' is a symbolic link that leads nowhere (a loop or a missing target)"),
@@ -119,7 +109,7 @@ def test_a_lock_or_holder_file_that_cannot_be_used_is_one_sentence_before_anythi
     out = tmp_path / "out"
     out.mkdir()
     make(out / name)
-    before = _listing(out)
+    before = folder_listing(out)
     folder = output_folder.OutputFolder(out, "run.json", "a run", "advice")
     with pytest.raises(ConfigError) as caught:
         folder.check({"steps": 2})
@@ -129,7 +119,7 @@ def test_a_lock_or_holder_file_that_cannot_be_used_is_one_sentence_before_anythi
         with folder.claim({"steps": 2}):
             pass
     assert str(again.value) == message
-    assert _listing(out) == before
+    assert folder_listing(out) == before
 
 
 def test_a_lock_file_this_user_cannot_open_is_one_sentence(tmp_path, monkeypatch) -> None:
@@ -154,9 +144,9 @@ def test_check_refuses_what_is_in_the_way_of_the_folders_files_and_subfolders(tm
                         (lambda: (out / "images").write_text("x"), "images' is a file, not a folder, where the run keeps a folder"),
                         (lambda: (out / "tensorboard").write_text("x"), "tensorboard' is a file, not a folder, where the run keeps a folder")):
         make()
-        before = _listing(out)
+        before = folder_listing(out)
         with pytest.raises(ConfigError, match=words):
             folder.check({})
-        assert _listing(out) == before
+        assert folder_listing(out) == before
         for p in out.iterdir():
             p.rmdir() if p.is_dir() else p.unlink()
