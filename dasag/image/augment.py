@@ -173,6 +173,13 @@ def shrink_bank(size: int, levels: int) -> Tensor:
     return torch.stack([round_trip_matrix(size, max(8, round(size / f))) for f in factors])
 
 
+@lru_cache(maxsize=8)
+def shrink_bank_on(size: int, levels: int, device: torch.device, dtype: torch.dtype) -> Tensor:
+    """:func:`shrink_bank` on ``device`` as ``dtype``, copied there once: every step reuses it (copied in
+    each step's draw it was a host-to-device transfer inside the step)."""
+    return shrink_bank(size, levels).to(device=device, dtype=dtype)
+
+
 #: JPEG's example quantisation tables (ITU-T T.81, Annex K) for luminance and chrominance, at quality 50.
 _JPEG_LUMA = (
     (16, 11, 10, 16, 24, 40, 51, 61), (12, 12, 14, 19, 26, 58, 60, 55), (14, 13, 16, 24, 40, 57, 69, 56), (14, 17, 22, 29, 51, 87, 80, 62),
@@ -187,22 +194,27 @@ _JPEG_CHROMA = (
 _YCBCR = ((0.299, 0.587, 0.114), (-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 
 
+@lru_cache(maxsize=8)
+def _jpeg_constants(device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """float32 on ``device``, made once per device: the RGB -> YCbCr matrix, its inverse, the orthonormal
+    8-point DCT-II (``D @ block @ D.T`` are a block's JPEG coefficients) and the two example tables.
+    Computed on the CPU, so every device uses the same values; made inside every step they were
+    host-to-device copies there, and the inverse a sync on a GPU (``dasag bench`` counts them)."""
+    m = torch.tensor(_YCBCR, dtype=torch.float32)
+    k = torch.arange(8, dtype=torch.float64)[:, None]
+    n = torch.arange(8, dtype=torch.float64)[None, :]
+    d = torch.cos(math.pi * (2 * n + 1) * k / 16) * torch.where(k == 0, math.sqrt(1 / 8), math.sqrt(2 / 8))
+    made = (m, torch.linalg.inv(m), d.float(), torch.tensor(_JPEG_LUMA, dtype=torch.float32), torch.tensor(_JPEG_CHROMA, dtype=torch.float32))
+    return tuple(c.to(device) for c in made)
+
+
 def jpeg_tables(qualities: Tensor) -> tuple[Tensor, Tensor]:
     """(N,) qualities in [1, 100] -> the (N, 8, 8) luminance and chrominance quantisation steps,
     scaled as the IJG encoder (libjpeg, Pillow) scales the example tables."""
     q = qualities.float().clamp(1, 100)[:, None, None]
     scale = torch.where(q < 50, 5000 / q, 200 - 2 * q)
-    luma = torch.tensor(_JPEG_LUMA, dtype=torch.float32, device=q.device)
-    chroma = torch.tensor(_JPEG_CHROMA, dtype=torch.float32, device=q.device)
+    *_, luma, chroma = _jpeg_constants(q.device)
     return (((luma * scale + 50) / 100).floor().clamp_min(1), ((chroma * scale + 50) / 100).floor().clamp_min(1))
-
-
-def _dct_matrix(device: torch.device, dtype: torch.dtype) -> Tensor:
-    """The orthonormal 8-point DCT-II: ``D @ block @ D.T`` are a block's JPEG coefficients."""
-    k = torch.arange(8, dtype=torch.float64)[:, None]
-    n = torch.arange(8, dtype=torch.float64)[None, :]
-    d = torch.cos(math.pi * (2 * n + 1) * k / 16) * torch.where(k == 0, math.sqrt(1 / 8), math.sqrt(2 / 8))
-    return d.to(device=device, dtype=dtype)
 
 
 def _quantise_blocks(plane: Tensor, steps: Tensor) -> Tensor:
@@ -213,7 +225,7 @@ def _quantise_blocks(plane: Tensor, steps: Tensor) -> Tensor:
     reaches every pixel. The 8-point transforms act on the blocks' axes in place (two small
     products per axis: 32 multiply-adds per pixel, not a dense matrix over the whole side)."""
     n, side, _ = plane.shape
-    d = _dct_matrix(plane.device, plane.dtype)
+    d = _jpeg_constants(plane.device)[2].to(plane.dtype)
     blocks = plane.reshape(n, side // 8, 8, side // 8, 8)  # (N, block row, y, block column, x)
     coefficients = torch.einsum("uy,naybx,vx->naubv", d, blocks, d)
     q = coefficients / steps[:, None, :, None, :]
@@ -242,15 +254,15 @@ def jpeg_like(x: Tensor, qualities: Tensor) -> Tensor:
     pixels = (x.float() + 1) * 127.5
     if pad:
         pixels = torch.nn.functional.pad(pixels, (0, pad, 0, pad), mode="replicate")
-    m = torch.tensor(_YCBCR, dtype=pixels.dtype, device=x.device)
+    m, m_inverse, *_ = _jpeg_constants(x.device)
     ycc = torch.einsum("ij,njhw->nihw", m, pixels)
-    luma_steps, chroma_steps = jpeg_tables(qualities.to(x.device))
+    luma_steps, chroma_steps = jpeg_tables(qualities if qualities.device == x.device else qualities.to(x.device))
     y = _quantise_blocks(ycc[:, 0] - 128, luma_steps) + 128
     chroma = torch.nn.functional.avg_pool2d(ycc[:, 1:], 2)  # Cb, Cr, already centred on 0
     side = chroma.shape[-1]
     chroma = _quantise_blocks(chroma.reshape(n * 2, side, side), chroma_steps.repeat_interleave(2, dim=0)).reshape(n, 2, side, side)
     chroma = _double(_double(chroma, -1), -2)
-    rgb = torch.einsum("ij,njhw->nihw", torch.linalg.inv(m), torch.cat([y[:, None], chroma], dim=1))
+    rgb = torch.einsum("ij,njhw->nihw", m_inverse, torch.cat([y[:, None], chroma], dim=1))
     rgb = rgb[..., :v, :v] / 127.5 - 1
     return rgb.to(x.dtype).contiguous(memory_format=torch.channels_last)
 
@@ -497,7 +509,7 @@ class Augmentations:
         if strengths.shrink > 0:
             levels = shrink_levels(strengths.shrink)
             shrinks = torch.randint(0, levels, (n,), generator=generator, device=device)
-            bank = shrink_bank(visible, levels).to(device=device, dtype=dtype)
+            bank = shrink_bank_on(visible, levels, torch.device(device), dtype)
         if strengths.jpeg_quality > 0:
             qualities = torch.empty(n, device=device).uniform_(strengths.jpeg_quality, 100, generator=generator)
         return Draws(shifts, scale, offset, noise, zooms, flips, angles, shrinks, bank, qualities)
