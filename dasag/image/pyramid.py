@@ -202,10 +202,8 @@ class ImagePyramid(nn.Module):
         self.level_gains = None if gains is None else list(level_gains)
         self.register_buffer("gains", None if gains is None else torch.tensor(gains), persistent=False)
         # Seed formula: randn(1, 3, s, s) / s per level; finer levels start quieter (and, with gains, divided by them).
-        if gains is None:
-            self.levels = nn.ParameterList(nn.Parameter(torch.randn(self.num_images, 3, s, s) / s) for s in self.sizes)
-        else:
-            self.levels = nn.ParameterList(nn.Parameter(torch.randn(self.num_images, 3, s, s) / s / g) for s, g in zip(self.sizes, gains))
+        divisors = gains or [1.0] * len(self.sizes)  # dividing by 1.0 is exact: the same bytes as without gains
+        self.levels = nn.ParameterList(nn.Parameter(torch.randn(self.num_images, 3, s, s) / s / g) for s, g in zip(self.sizes, divisors))
         # Upsampling matrices, one per coarser level: buffers (not saved in checkpoints) so they
         # follow the module to its device and reach a compiled render as inputs.
         for s in self.sizes[:-1]:
