@@ -187,7 +187,7 @@ def _model_controls(sb, served: bool = False) -> dict:
 
 
 def _image_controls(sb, d, canvases: list[int]) -> dict:
-    """Resolution (the canvases the server allows), the robust recipe and the pyramid's interpolation."""
+    """Resolution (the canvases the server allows), the robust and sharing recipes and the pyramid's interpolation."""
     from dasag.image.resize import MODES
 
     sb.header("Image")
@@ -197,8 +197,12 @@ def _image_controls(sb, d, canvases: list[int]) -> dict:
     robust = sb.checkbox("Robust recipe", value=d.robust_recipe, key="robust_recipe",
                          help="Zoom and flip on every copy, decorrelated colour and a photograph's contrast "
                               "(configs/quality/robust.yaml): images that transfer better and are not washed out, at about the same cost.")
+    sharing = sb.checkbox("Keeps its class when shared", value=d.sharing_recipe, key="sharing_recipe",
+                          help="Coarse levels first and the everyday edits (a thumbnail, JPEG, a zoom) as augmentations "
+                               "(configs/quality/coarse.yaml and shared.yaml): calmer pictures that keep their class once resized "
+                               "and recompressed, at the same scorer cost.")
     interpolation = sb.selectbox("Interpolation", list(MODES), index=list(MODES).index(d.interpolation), key="interpolation")
-    return dict(resolution=int(resolution), robust_recipe=bool(robust), interpolation=interpolation)
+    return dict(resolution=int(resolution), robust_recipe=bool(robust), sharing_recipe=bool(sharing), interpolation=interpolation)
 
 
 def _optimisation_controls(sb, d, text: bool, server) -> dict:

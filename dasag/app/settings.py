@@ -46,9 +46,31 @@ def robust_recipe() -> dict[str, dict[str, Any]]:
     return {part: dict(model[part]["init_args"]) for part in ("pyramid", "augment")}
 
 
-def _demo_uses_robust_recipe() -> bool:
+@lru_cache(maxsize=1)
+def sharing_recipe() -> dict[str, dict[str, Any]]:
+    """Coarse levels first and the everyday edits as augmentations (``configs/quality/coarse.yaml`` and
+    ``shared.yaml``), per part: pyramid, augment."""
+    coarse = load_config(CONFIGS / "quality" / "coarse.yaml")["model"]
+    shared = load_config(CONFIGS / "quality" / "shared.yaml")["model"]
+    return {"pyramid": dict(coarse["pyramid"]["init_args"]), "augment": dict(shared["augment"]["init_args"])}
+
+
+def _demo_uses(recipe: dict[str, dict[str, Any]]) -> bool:
     model = demo_config()["model"]
-    return all(model[part].get("init_args", {}).get(k) == v for part, values in robust_recipe().items() for k, v in values.items())
+    return all(model[part].get("init_args", {}).get(k) == v for part, values in recipe.items() for k, v in values.items())
+
+
+def _demo_uses_sharing_recipe() -> bool:
+    return _demo_uses(sharing_recipe())
+
+
+def _demo_uses_robust_recipe() -> bool:
+    """robust.yaml's settings in the demo, but for those the sharing recipe, stacked after it there, sets (its zoom)."""
+    recipe = robust_recipe()
+    if _demo_uses_sharing_recipe():
+        later = sharing_recipe()
+        recipe = {part: {k: v for k, v in values.items() if k not in later[part]} for part, values in recipe.items()}
+    return _demo_uses(recipe)
 
 
 @dataclass
@@ -136,6 +158,8 @@ class AppSettings:
     resolution: int = field(default_factory=_demo_resolution)
     #: The quality recipe (zoom + flip, decorrelated colour, contrast; docs/quality.md), on as in the demo.
     robust_recipe: bool = field(default_factory=_demo_uses_robust_recipe)
+    #: Coarse levels first and the everyday edits as augmentations (docs/quality.md), on as in the demo.
+    sharing_recipe: bool = field(default_factory=_demo_uses_sharing_recipe)
     steps: int = field(default_factory=lambda: int(_demo("trainer", "max_steps")))
     batch_size: int = constructor_default(Augmentations, "batch_size")
     learning_rate: float = ADAM_LR
@@ -231,9 +255,10 @@ class AppSettings:
         if self.jitter.schedule.kind != "auto":
             augment["jitter"] = self.jitter.schedule.to_config()
         pyramid: dict[str, Any] = {"max_size": max_size, "max_shift": max_shift, "interpolation": self.interpolation}
-        if self.robust_recipe:
-            pyramid.update(robust_recipe()["pyramid"])
-            augment.update(robust_recipe()["augment"])
+        for on, recipe in ((self.robust_recipe, robust_recipe), (self.sharing_recipe, sharing_recipe)):  # in the demo's order
+            if on:
+                pyramid.update(recipe()["pyramid"])
+                augment.update(recipe()["augment"])
         return {
             "seed_everything": self.seed,
             "trainer": {

@@ -26,7 +26,8 @@ def test_defaults_are_the_demo_and_the_constructors_not_restated() -> None:
     demo = demo_config()
     assert d.steps == demo["trainer"]["max_steps"] and d.positive_prompts == demo["data"]["positive_prompts"]
     assert d.resolution == 256 and d.batch_size == constructor_default(Augmentations, "batch_size")
-    assert d.robust_recipe is True  # the demo stacks configs/quality/robust.yaml
+    assert d.robust_recipe is True  # the demo stacks configs/quality/robust.yaml (its zoom replaced by shared.yaml's)
+    assert d.sharing_recipe is True  # ... and coarse.yaml and shared.yaml after it
     assert d.tv_weight == constructor_default(Objective, "tv_weight")
     assert d.noise.schedule == ScheduleSetting.of(constructor_default(Augmentations, "noise")) and d.jitter.schedule.kind == "auto"
 
@@ -50,11 +51,21 @@ def test_settings_build_through_the_cli(tmp_path: Path) -> None:
 
 
 def test_the_robust_recipe_switch_adds_exactly_the_presets_settings(tmp_path: Path) -> None:
-    on = build_run(tiny_settings(tmp_path, robust_recipe=True).to_config()).model
-    off = build_run(tiny_settings(tmp_path, robust_recipe=False).to_config()).model
+    on = build_run(tiny_settings(tmp_path, robust_recipe=True, sharing_recipe=False).to_config()).model
+    off = build_run(tiny_settings(tmp_path, robust_recipe=False, sharing_recipe=False).to_config()).model
     assert (on.pyramid.colour, on.pyramid.contrast, on.augment.zoom_enabled, on.augment.flip_enabled) == ("decorrelated", 0.6, True, True)
     assert (off.pyramid.colour, off.pyramid.contrast, off.augment.zoom_enabled, off.augment.flip_enabled) == ("rgb", None, False, False)
     assert on.augment.zoom(0, 1) == 0.25 and on.pyramid.max_size == off.pyramid.max_size == 128
+
+
+def test_the_sharing_switch_adds_coarse_levels_and_the_edits_and_its_zoom_wins_over_the_robust_one(tmp_path: Path) -> None:
+    both = build_run(tiny_settings(tmp_path, robust_recipe=True, sharing_recipe=True).to_config()).model
+    alone = build_run(tiny_settings(tmp_path, robust_recipe=False, sharing_recipe=True).to_config()).model
+    off = build_run(tiny_settings(tmp_path, robust_recipe=True, sharing_recipe=False).to_config()).model
+    assert both.pyramid.level_gains == alone.pyramid.level_gains == [0.5, 0.25] and off.pyramid.level_gains is None
+    assert (both.augment.shrink_enabled, both.augment.jpeg_enabled, both.augment.shrink(0, 1), both.augment.jpeg_quality(0, 1)) == (True, True, 1.5, 60)
+    assert both.augment.zoom(0, 1) == 0.4 and both.augment.zoom_enabled  # as in the demo: shared.yaml stacked after robust.yaml
+    assert not alone.augment.zoom_enabled and (off.augment.shrink_enabled, off.augment.jpeg_enabled) == (False, False)
 
 
 def test_constant_schedule_and_jitter_are_written_as_numbers(tmp_path: Path) -> None:
