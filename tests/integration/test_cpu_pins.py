@@ -56,12 +56,15 @@ def test_the_same_command_gives_the_same_bytes_under_another_machines_kernel_cho
 @pytest.mark.slow
 def test_without_the_pins_those_kernel_choices_change_the_bytes(tmp_path):
     """The control: the library used without a command's edge follows the environment, and the bytes move.
-    Under the log-probability objective: with the demo's logit and drop-connect the kernels' last bits
-    change no 8-bit value within 4 steps (864 of 6912 values differ with the log-probability, none
-    with both, measured here), which would make the control say nothing."""
+    Under the log-probability objective and without the demo's coarse levels and shared edits: with the
+    demo's logit and drop-connect the kernels' last bits change no 8-bit value within 4 steps (864 of
+    6912 values differ with the log-probability, none with both, measured here), and none with the
+    log-probability once the coarse levels and the shared edits are on as well (measured), which would
+    make the control say nothing."""
     script = ("import sys, dasag\n"
-              "p = dasag.generate('goldfish', overrides={'model': {'pyramid': {'init_args': {'max_size': 64, 'max_shift': 8}},"
-              " 'augment': {'init_args': {'batch_size': 2}}, 'scorer': {'init_args': {'input_size': 64, 'score': 'log_prob', 'drop_connect': 0.0}}}},"
+              "p = dasag.generate('goldfish', overrides={'model': {'pyramid': {'init_args': {'max_size': 64, 'max_shift': 8, 'level_gains': None}},"
+              " 'augment': {'init_args': {'batch_size': 2, 'shrink_enabled': False, 'jpeg_enabled': False}},"
+              " 'scorer': {'init_args': {'input_size': 64, 'score': 'log_prob', 'drop_connect': 0.0}}}},"
               " steps=4)\n"
               "sys.stdout.buffer.write(p.images[0].tobytes())\n")
     pixels = [subprocess.run([sys.executable, "-c", script], env=environment(extra), cwd=tmp_path, capture_output=True, timeout=600).stdout
