@@ -16,4 +16,4 @@ esac
 . .venv-zoo/bin/activate
 python -m pip install -q --upgrade pip >/dev/null
 python -c "import torch, torchvision" 2>/dev/null || python -m pip install -q $PAIR
-python -m pip install -q -e ".[zoo,dev]"
+python -m pip install -q -e ".[zoo,dev,app]"  # app: the page lists the zoo's scorers, and its test modules collect here without a skip
