@@ -59,7 +59,8 @@ def test_page_shows_every_control(tmp_path: Path, tiny_weights_env) -> None:
     keys = {w.key for kind in ("number_input", "selectbox", "checkbox", "text_input", "button", "slider") for w in getattr(at, kind)}
     expected = {"scorer", "resolution", "interpolation", "steps", "batch_size", "lr", "prompt_weight", "tv", "l1", "deterministic", "seed", "random_seed",
                 "jitter_on", "jitter_kind", "color_shift_on", "color_shift_kind", "color_shift_start", "color_shift_end",
-                "color_shift_rate", "noise_on", "noise_kind", "imagenet_class", "pos_0", "pos_add", "neg_add", "generate", "stop", "robust_recipe", "sharing_recipe"}
+                "color_shift_rate", "noise_on", "noise_kind", "imagenet_class", "pos_0", "pos_add", "neg_add", "generate", "stop",
+                "robust_recipe", "sharing_recipe"}
     assert expected <= keys, expected - keys
     text_only = {"arctanh", "reverse", "aesthetic_kind", "aesthetic_start"}
     assert not text_only & keys  # a classifier has no bounded similarity and no aesthetic head: no controls for them
