@@ -163,7 +163,6 @@ def shrink_levels(shrink: float) -> int:
     return int(math.floor(SHRINK_LEVELS_PER_OCTAVE * math.log2(1 + shrink) + 1e-9)) + 1
 
 
-@lru_cache(maxsize=32)
 def shrink_bank(size: int, levels: int) -> Tensor:
     """(levels, size, size) on the CPU: level k reduces an axis to ``size / 2^(k/4)`` px (at least 8)
     and enlarges it back. A function of the side and the number of levels only (a scheduled
